@@ -1,0 +1,15 @@
+"""Shared test set-up: offline AWS settings and the local copy of the California housing data."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never reach AWS: fake credentials, a fixed region, no instance-metadata probing.
+os.environ.setdefault("SCIKIT_LEARN_DATA", str(REPO_ROOT.parent / "shared" / "data" / "sklearn"))
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ.pop("AWS_PROFILE", None)
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
