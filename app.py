@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Scoreline CDK app: reads settings, builds the three stacks, applies the security checks. Nothing else."""
+
+import json
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from stacks.scoring_stack import ScoringStack
+from stacks.security import apply_security_checks
+from stacks.settings import SettingsError, load_settings
+from stacks.storage_stack import StorageStack
+from stacks.training_stack import TrainingStack
+
+
+def build_app(app: cdk.App) -> cdk.App:
+    settings = load_settings(app.node.get_all_context())
+    env = cdk.Environment(account=settings.account or None, region=settings.region or None)
+    prefix = "".join(part.capitalize() for part in settings.project_name.split("-"))
+    storage = StorageStack(app, f"{prefix}Storage", settings=settings, env=env)
+    training = TrainingStack(
+        app, f"{prefix}Training", settings=settings, bucket=storage.bucket, key=storage.key, env=env
+    )
+    ScoringStack(
+        app,
+        f"{prefix}Scoring",
+        settings=settings,
+        bucket=storage.bucket,
+        data_key=storage.key,
+        execution_role=training.execution_role,
+        pipeline_name=training.pipeline_name,
+        env=env,
+    )
+    for stack in app.node.children:
+        cdk.Tags.of(stack).add("project", settings.project_name)
+    apply_security_checks(app)
+    return app
+
+
+def cdk_json_context() -> dict:
+    """cdk.json's context, so `python app.py` synthesizes the same app as `cdk synth` (the CLI's -c wins)."""
+    return json.loads((Path(__file__).parent / "cdk.json").read_text())["context"]
+
+
+def main() -> None:
+    try:
+        build_app(cdk.App(context=cdk_json_context())).synth()
+    except SettingsError as error:
+        sys.exit(f"scoreline: {error}")
+
+
+if __name__ == "__main__":
+    main()

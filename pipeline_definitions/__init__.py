@@ -1,0 +1,1 @@
+"""Builds the Scoreline training pipeline definition with the SageMaker Python SDK (importable without CDK)."""

@@ -1,0 +1,47 @@
+"""Framework image URIs for every region the SDK's bundled image list knows (read offline from the SDK)."""
+
+from __future__ import annotations
+
+from sagemaker.core import image_uris
+
+SKLEARN_PY_VERSION = "py3"
+
+
+def _is_gpu(instance_type: str) -> bool:
+    return instance_type.split(".")[1].startswith(("p", "g"))
+
+
+def _images(region: str, flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
+    sklearn = image_uris.retrieve(
+        "sklearn", region, version=versions["sklearn"], py_version=SKLEARN_PY_VERSION, instance_type="ml.m5.xlarge"
+    )
+    if flavour == "sklearn":
+        return {"sklearn_image": sklearn, "training_image": sklearn, "inference_image": sklearn}
+
+    def pytorch(scope: str, instance_type: str) -> str:
+        return image_uris.retrieve(
+            "pytorch",
+            region,
+            version=versions["pytorch"],
+            py_version=versions["pytorch_python"],
+            instance_type="ml.g5.xlarge" if _is_gpu(instance_type) else "ml.m5.xlarge",
+            image_scope=scope,
+        )
+
+    return {
+        "sklearn_image": sklearn,
+        "training_image": pytorch("training", training_type),
+        "inference_image": pytorch("inference", transform_type),
+    }
+
+
+def images_by_region(flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
+    """{region: {"sklearn_image", "training_image", "inference_image"}} for regions that have all three."""
+    regions = image_uris.config_for_framework("sklearn")["training"]["versions"][versions["sklearn"]]["registries"]
+    table = {}
+    for region in sorted(regions):
+        try:
+            table[region] = _images(region, flavour, versions, training_type, transform_type)
+        except ValueError:
+            continue  # this framework version is not published in that region
+    return table

@@ -1,0 +1,291 @@
+"""The Scoreline training pipeline, built with the SageMaker Python SDK V3 and returned as definition JSON.
+
+Preprocess -> Train -> Evaluate -> CheckQuality -> Register (features container, then model container)
+                                               \\-> QualityTooLow (Fail, with the measured RMSE)
+
+Built offline: every value that only exists at deploy time (bucket, role, key, code locations, images) is a
+placeholder that the stack replaces with a CloudFormation reference, so the SDK never needs AWS and two builds
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+# The SDK creates AWS clients at import time and probes the instance-metadata endpoint without these.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+
+import boto3  # noqa: E402
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
+from sagemaker.core.processing import ScriptProcessor  # noqa: E402
+from sagemaker.core.resources import Model  # noqa: E402
+from sagemaker.core.shapes import (  # noqa: E402
+    ContainerDefinition,
+    MetricDefinition,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+    StoppingCondition,
+)
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
+from sagemaker.core.workflow.conditions import ConditionLessThanOrEqualTo  # noqa: E402
+from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
+from sagemaker.core.workflow.functions import Join, JsonGet  # noqa: E402
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString  # noqa: E402
+from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
+from sagemaker.core.workflow.properties import PropertyFile  # noqa: E402
+from sagemaker.mlops.workflow.condition_step import ConditionStep  # noqa: E402
+from sagemaker.mlops.workflow.fail_step import FailStep  # noqa: E402
+from sagemaker.mlops.workflow.model_step import ModelStep  # noqa: E402
+from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep  # noqa: E402
+from sagemaker.serve.model_builder import ModelBuilder  # noqa: E402
+from sagemaker.train.model_trainer import ModelTrainer  # noqa: E402
+
+from pipeline_definitions.placeholders import PLACEHOLDERS  # noqa: E402
+from pipeline_definitions.spec import PipelineSpec  # noqa: E402
+
+_TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+_CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
+_PROCESSING = "/opt/ml/processing"
+# Training logs "validation-rmse=<value>;" per iteration (container_code/*_model/train.py).
+_METRICS = [MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0-9\.]+)")]
+
+
+def build_definition(spec: PipelineSpec) -> str:
+    """Return the pipeline definition JSON for `spec`, with placeholders for deploy-time values."""
+    definition = json.loads(_build_pipeline(spec).definition())
+    return json.dumps(_without_nulls(definition), sort_keys=True)
+
+
+def _without_nulls(value):
+    """The SDK writes unset fields such as "MlflowConfig" as null; the service model has no nulls."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _session() -> PipelineSession:
+    boto_session = boto3.Session(
+        aws_access_key_id="offline", aws_secret_access_key="offline", region_name=PLACEHOLDERS.region
+    )
+    return PipelineSession(
+        boto_session=boto_session, default_bucket=PLACEHOLDERS.bucket, sagemaker_config=_TELEMETRY_OFF
+    )
+
+
+class _Parameters:
+    """Pipeline parameters: what a user may override per execution."""
+
+    def __init__(self, spec: PipelineSpec):
+        self.input_data = ParameterString("InputDataUri", default_value=f"s3://{PLACEHOLDERS.bucket}/training/input/")
+        self.processing_type = ParameterString("ProcessingInstanceType", spec.processing_instance_type)
+        self.processing_count = ParameterInteger("ProcessingInstanceCount", spec.processing_instance_count)
+        self.training_type = ParameterString("TrainingInstanceType", spec.training_instance_type)
+        self.training_count = ParameterInteger("TrainingInstanceCount", spec.training_instance_count)
+        self.rmse_threshold = ParameterFloat("RmseThreshold", spec.rmse_threshold)
+        self.approval_status = ParameterString("ModelApprovalStatus", "PendingManualApproval")
+
+    def all(self) -> list:
+        return [
+            self.input_data,
+            self.processing_type,
+            self.processing_count,
+            self.training_type,
+            self.training_count,
+            self.rmse_threshold,
+            self.approval_status,
+        ]
+
+
+def _run_path(*parts: str):
+    """s3://<bucket>/pipeline/<execution id>/<parts>: each execution keeps its own outputs."""
+    return Join(on="/", values=[f"s3://{PLACEHOLDERS.bucket}/pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+def _processor(params: _Parameters, session: PipelineSession, image: str, spec: PipelineSpec) -> ScriptProcessor:
+    return ScriptProcessor(
+        role=PLACEHOLDERS.role_arn,
+        image_uri=image,
+        command=["python3"],
+        instance_type=params.processing_type,
+        instance_count=params.processing_count,
+        volume_kms_key=PLACEHOLDERS.kms_key_arn,
+        output_kms_key=PLACEHOLDERS.kms_key_arn,
+        max_runtime_in_seconds=spec.max_runtime_seconds,
+        sagemaker_session=session,
+    )
+
+
+def _s3_input(name: str, source, destination: str) -> ProcessingInput:
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=source, local_path=destination, s3_data_type="S3Prefix", s3_input_mode="File"
+        ),
+    )
+
+
+def _s3_output(name: str, source: str, destination) -> ProcessingOutput:
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(s3_uri=destination, local_path=source, s3_upload_mode="EndOfJob"),
+    )
+
+
+def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession) -> ProcessingStep:
+    processor = _processor(params, session, PLACEHOLDERS.sklearn_image, spec)
+    outputs = ["train", "validation", "test", "model"]
+    step_args = processor.run(
+        code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.preprocess_script_key),
+        inputs=[_s3_input("data", params.input_data, f"{_PROCESSING}/input/data")],
+        outputs=[_s3_output(name, f"{_PROCESSING}/output/{name}", _run_path("preprocess", name)) for name in outputs],
+        arguments=[
+            "--target-column",
+            spec.target_column,
+            "--categorical-columns",
+            ",".join(spec.categorical_columns),
+        ],
+    )
+    return ProcessingStep(name="Preprocess", step_args=step_args, cache_config=_CACHE)
+
+
+def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession, preprocess: ProcessingStep):
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    trainer = ModelTrainer(
+        sagemaker_session=session,
+        role=PLACEHOLDERS.role_arn,
+        training_image=PLACEHOLDERS.training_image,
+        compute=Compute(
+            instance_type=params.training_type,
+            instance_count=params.training_count,
+            volume_size_in_gb=30,
+            volume_kms_key_id=PLACEHOLDERS.kms_key_arn,
+        ),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=spec.max_runtime_seconds),
+        output_data_config=OutputDataConfig(
+            s3_output_path=_run_path("train"), kms_key_id=PLACEHOLDERS.kms_key_arn, compression_type="GZIP"
+        ),
+        hyperparameters={
+            # The framework image's own entry point downloads and runs the script (no SDK upload at synth).
+            "sagemaker_program": "train.py",
+            "sagemaker_submit_directory": PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key),
+            "sagemaker_region": PLACEHOLDERS.region,
+            "sagemaker_container_log_level": "20",
+            **dict(spec.hyperparameters),
+        },
+        base_job_name=f"{spec.pipeline_name}-train",
+    ).with_metric_definitions(_METRICS)
+    step_args = trainer.train(
+        input_data_config=[
+            InputData(channel_name="train", data_source=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
+            InputData(
+                channel_name="validation",
+                data_source=outputs["validation"].S3Output.S3Uri,
+                content_type="text/csv",
+            ),
+        ],
+    )
+    return TrainingStep(name="Train", step_args=step_args, cache_config=_CACHE)
+
+
+def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: TrainingStep):
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    processor = _processor(params, session, PLACEHOLDERS.training_image, spec)
+    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    step_args = processor.run(
+        code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.evaluate_script_key),
+        inputs=[
+            _s3_input("test", outputs["test"].S3Output.S3Uri, f"{_PROCESSING}/input/test"),
+            _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
+            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),
+            _s3_input("features_code", PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key), f"{_PROCESSING}/input/features_code"),
+            _s3_input("model_code", PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key), f"{_PROCESSING}/input/model_code"),
+        ],
+        outputs=[_s3_output("evaluation", f"{_PROCESSING}/output/evaluation", _run_path("evaluation"))],
+        arguments=["--target-column", spec.target_column],
+    )
+    step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
+    return step, report
+
+
+def _register_step(spec, params, session, preprocess: ProcessingStep, train: TrainingStep, evaluate):
+    features_model_uri = Join(
+        on="/", values=[preprocess.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri, "model.tar.gz"]
+    )
+    features = ContainerDefinition(
+        image=PLACEHOLDERS.sklearn_image,
+        model_data_url=features_model_uri,
+        environment=_serving_environment(PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key)),
+    )
+    model_code = PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key) if spec.flavour == "sklearn" else "/opt/ml/model/code"
+    model = ContainerDefinition(
+        image=PLACEHOLDERS.inference_image,
+        model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        environment=_serving_environment(model_code),
+    )
+    builder = ModelBuilder(
+        model=[
+            Model(model_name="features", primary_container=features),
+            Model(model_name="model", primary_container=model),
+        ],
+        role_arn=PLACEHOLDERS.role_arn,
+        sagemaker_session=session,
+        instance_type=spec.transform_instance_type,
+    )
+    evaluation_uri = Join(
+        on="/",
+        values=[evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"],
+    )
+    step_args = builder.register(
+        model_package_group_name=spec.model_package_group_name,
+        approval_status=params.approval_status,
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        transform_instances=[spec.transform_instance_type],
+        model_metrics=ModelMetrics(
+            model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
+        ),
+        description=f"{spec.flavour} model on features from the Preprocess step",
+    )
+    return ModelStep(name="Register", step_args=step_args)
+
+
+def _serving_environment(code_location: str) -> dict[str, str]:
+    return {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": code_location,
+        "SAGEMAKER_REGION": PLACEHOLDERS.region,
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    }
+
+
+def _build_pipeline(spec: PipelineSpec) -> Pipeline:
+    session = _session()
+    params = _Parameters(spec)
+    preprocess = _preprocess_step(spec, params, session)
+    train = _train_step(spec, params, session, preprocess)
+    evaluate, report = _evaluate_step(spec, params, session, preprocess, train)
+    register = _register_step(spec, params, session, preprocess, train, evaluate)
+    rmse = JsonGet(step_name=evaluate.name, property_file=report, json_path="regression_metrics.rmse.value")
+    too_low = FailStep(
+        name="QualityTooLow",
+        error_message=Join(on=" ", values=["Test RMSE", rmse, "is above the threshold", params.rmse_threshold]),
+    )
+    check = ConditionStep(
+        name="CheckQuality",
+        conditions=[ConditionLessThanOrEqualTo(left=rmse, right=params.rmse_threshold)],
+        if_steps=[register],
+        else_steps=[too_low],
+    )
+    return Pipeline(
+        name=spec.pipeline_name,
+        parameters=params.all(),
+        steps=[preprocess, train, evaluate, check],
+        sagemaker_session=session,
+    )

@@ -1,0 +1,1 @@
+"""Scoreline's CDK stacks, reusable constructs and typed settings."""

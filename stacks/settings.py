@@ -1,0 +1,139 @@
+"""Every Scoreline setting in one typed place, validated once.
+
+Values come from `cdk.json` context (defaults) and `cdk synth -c key=value` overrides. A bad value stops synth
+with one sentence naming the setting and what it accepts, instead of a traceback deep inside a construct.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from aws_cron_expression_validator.validator import AWSCronExpressionValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+# SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
+SKLEARN_IMAGE_VERSION = "1.4-2"
+PYTORCH_IMAGE_VERSION = "2.6.0"
+PYTORCH_PYTHON_VERSION = "py312"
+
+_INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|large|xlarge)$"
+_RATE = re.compile(r"^rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value Scoreline cannot use; the message is meant for the user as it is."""
+
+
+def _comma_separated(value: Any) -> Any:
+    """`-c categorical_columns=a,b` arrives as one string; cdk.json may hold a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+InstanceType = Annotated[str, Field(pattern=_INSTANCE_TYPE)]
+InstanceCount = Annotated[int, Field(ge=1, le=100)]
+
+
+class Settings(BaseModel):
+    """What a team chooses for its Scoreline deployment (see README, "Settings")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,19}$")] = "scoreline"
+    model_flavour: Literal["sklearn", "pytorch"] = "sklearn"
+    target_column: Annotated[str, Field(min_length=1)] = "MedHouseVal"
+    categorical_columns: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
+    rmse_threshold: Annotated[float, Field(gt=0)] = 0.6
+    processing_instance_type: InstanceType = "ml.m5.xlarge"
+    processing_instance_count: InstanceCount = 1
+    training_instance_type: InstanceType = "ml.m5.xlarge"
+    training_instance_count: InstanceCount = 1
+    transform_instance_type: InstanceType = "ml.m5.xlarge"
+    transform_instance_count: InstanceCount = 1
+    transform_max_payload_mb: Annotated[int, Field(ge=1, le=100)] = 6
+    transform_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 1
+    transform_input_filter: Annotated[str, Field(pattern=r"^\$")] = "$"
+    schedule_expression: str = "cron(0 6 * * ? *)"
+    schedule_time_zone: str = "UTC"
+    scoring_input_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9{][A-Za-z0-9!_.*'()/{}-]*/$")] = (
+        "scoring/input/{date}/"
+    )
+    scoring_output_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]*/$")] = (
+        "scoring/output/"
+    )
+    alert_email: Annotated[str, Field(pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
+    retain_stateful: bool = True
+    region: Annotated[str, Field(pattern=r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]$")] = ""
+    account: Annotated[str, Field(pattern=r"^$|^[0-9]{12}$")] = ""
+
+    @field_validator("schedule_expression")
+    @classmethod
+    def _schedule_is_eventbridge_syntax(cls, value: str) -> str:
+        if _RATE.match(value):
+            return value
+        match = re.fullmatch(r"cron\((.*)\)", value.strip())
+        if not match:
+            raise ValueError("must be cron(...) or rate(N minutes|hours|days)")
+        try:
+            AWSCronExpressionValidator.validate(match.group(1))
+        except ValueError as error:
+            raise ValueError(f"is not an EventBridge cron expression ({error})") from None
+        return value
+
+    @field_validator("schedule_time_zone")
+    @classmethod
+    def _time_zone_exists(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as UTC or Europe/Paris") from None
+        return value
+
+    @field_validator("scoring_input_prefix")
+    @classmethod
+    def _only_date_placeholder(cls, value: str) -> str:
+        placeholders = set(re.findall(r"\{[^}]*\}", value))
+        if placeholders - {"{date}"}:
+            raise ValueError("may hold only the {date} placeholder")
+        return value
+
+    @property
+    def resource_prefix(self) -> str:
+        return self.project_name
+
+    @property
+    def model_package_group_name(self) -> str:
+        return f"{self.project_name}-models"
+
+    @property
+    def pipeline_name(self) -> str:
+        return f"{self.project_name}-training"
+
+    @property
+    def scoring_name_prefix(self) -> str:
+        """Models and transform jobs the scoring function may create and stop start with this."""
+        return f"{self.project_name}-scoring"
+
+
+def _describe(error: dict) -> str:
+    setting = ".".join(str(part) for part in error["loc"]) or "settings"
+    got = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"Unknown setting '{setting}': remove it or check its spelling (see README, Settings)."
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "string_pattern_mismatch":
+        message = f"must match {error['ctx']['pattern']}"
+    return f"Setting '{setting}' {message[0].lower()}{message[1:]} (got {got!r})."
+
+
+def load_settings(values: dict[str, Any]) -> Settings:
+    """Validate raw context values; raise SettingsError with one sentence per bad setting."""
+    # CDK's own context keys (feature flags, "aws:cdk:..." switches) all hold ':' or '/'; ours never do.
+    known = {key: value for key, value in values.items() if not re.search(r"[:/@]", key)}
+    try:
+        return Settings(**known)
+    except ValidationError as error:
+        raise SettingsError(" ".join(_describe(item) for item in error.errors())) from None

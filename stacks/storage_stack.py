@@ -1,0 +1,77 @@
+"""Stateful resources: the data key, the data bucket (and its access-log bucket), the model registry group."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from stacks.settings import Settings
+
+
+class StorageStack(Stack):
+    """Everything that holds data or models; retained on stack deletion unless settings say otherwise."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self._removal = RemovalPolicy.RETAIN if settings.retain_stateful else RemovalPolicy.DESTROY
+        self.key = self._key(settings)
+        log_bucket = self._access_log_bucket()
+        self.bucket = self._data_bucket(log_bucket)
+        self.model_package_group_name = self._model_package_group(settings)
+
+    def _key(self, settings: Settings) -> kms.Key:
+        return kms.Key(
+            self,
+            "DataKey",
+            alias=f"alias/{settings.project_name}-data",
+            description="Encrypts Scoreline data, model artifacts and predictions",
+            enable_key_rotation=True,
+            removal_policy=self._removal,
+        )
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        # S3 server access logs cannot be written to a KMS-encrypted bucket: SSE-S3 is the supported choice.
+        return s3.Bucket(
+            self,
+            "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(365), noncurrent_version_expiration=Duration.days(30))
+            ],
+            removal_policy=self._removal,
+            auto_delete_objects=False,
+        )
+
+    def _data_bucket(self, log_bucket: s3.Bucket) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "DataBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30))],
+            removal_policy=self._removal,
+        )
+
+    def _model_package_group(self, settings: Settings) -> str:
+        group = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=settings.model_package_group_name,
+            model_package_group_description=f"{settings.project_name}: two-container models (features, model)",
+        )
+        group.apply_removal_policy(self._removal)
+        return group.model_package_group_name
