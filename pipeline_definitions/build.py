@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from importlib.metadata import version
 from pathlib import Path
 
 from pipeline_definitions.spec import PipelineSpec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CACHE_DIR = PACKAGE_DIR.parent / ".scoreline" / "definition-cache"
+CACHE_DIR = Path(os.environ.get("SCORELINE_DEFINITION_CACHE", PACKAGE_DIR.parent / ".scoreline" / "definition-cache"))
 
 
 def _cache_key(spec: PipelineSpec) -> str:

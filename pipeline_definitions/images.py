@@ -13,7 +13,11 @@ def _is_gpu(instance_type: str) -> bool:
 
 def _images(region: str, flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
     sklearn = image_uris.retrieve(
-        "sklearn", region, version=versions["sklearn"], py_version=SKLEARN_PY_VERSION, instance_type="ml.m5.xlarge"
+        "sklearn",
+        region,
+        version=versions["sklearn"],
+        py_version=SKLEARN_PY_VERSION,
+        instance_type="ml.m5.xlarge",
     )
     if flavour == "sklearn":
         return {"sklearn_image": sklearn, "training_image": sklearn, "inference_image": sklearn}

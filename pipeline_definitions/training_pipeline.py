@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+
 # The SDK creates AWS clients at import time and probes the instance-metadata endpoint without these.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -105,7 +106,10 @@ class _Parameters:
 
 def _run_path(*parts: str):
     """s3://<bucket>/pipeline/<execution id>/<parts>: each execution keeps its own outputs."""
-    return Join(on="/", values=[f"s3://{PLACEHOLDERS.bucket}/pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+    return Join(
+        on="/",
+        values=[f"s3://{PLACEHOLDERS.bucket}/pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts],
+    )
 
 
 def _processor(params: _Parameters, session: PipelineSession, image: str, spec: PipelineSpec) -> ScriptProcessor:
@@ -204,8 +208,16 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
             _s3_input("test", outputs["test"].S3Output.S3Uri, f"{_PROCESSING}/input/test"),
             _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
             _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),
-            _s3_input("features_code", PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key), f"{_PROCESSING}/input/features_code"),
-            _s3_input("model_code", PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key), f"{_PROCESSING}/input/model_code"),
+            _s3_input(
+                "features_code",
+                PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key),
+                f"{_PROCESSING}/input/features_code",
+            ),
+            _s3_input(
+                "model_code",
+                PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key),
+                f"{_PROCESSING}/input/model_code",
+            ),
         ],
         outputs=[_s3_output("evaluation", f"{_PROCESSING}/output/evaluation", _run_path("evaluation"))],
         arguments=["--target-column", spec.target_column],
@@ -216,14 +228,17 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
 
 def _register_step(spec, params, session, preprocess: ProcessingStep, train: TrainingStep, evaluate):
     features_model_uri = Join(
-        on="/", values=[preprocess.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri, "model.tar.gz"]
+        on="/",
+        values=[preprocess.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri, "model.tar.gz"],
     )
     features = ContainerDefinition(
         image=PLACEHOLDERS.sklearn_image,
         model_data_url=features_model_uri,
         environment=_serving_environment(PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key)),
     )
-    model_code = PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key) if spec.flavour == "sklearn" else "/opt/ml/model/code"
+    model_code = (
+        PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key) if spec.flavour == "sklearn" else "/opt/ml/model/code"
+    )
     model = ContainerDefinition(
         image=PLACEHOLDERS.inference_image,
         model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -240,7 +255,10 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
     )
     evaluation_uri = Join(
         on="/",
-        values=[evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"],
+        values=[
+            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+            "evaluation.json",
+        ],
     )
     step_args = builder.register(
         model_package_group_name=spec.model_package_group_name,

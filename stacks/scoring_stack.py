@@ -95,7 +95,12 @@ class ScoringStack(Stack):
         )
         NagSuppressions.add_resource_suppressions(
             queue,
-            [{"id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the scoring triggers."}],
+            [
+                {
+                    "id": "AwsSolutions-SQS3",
+                    "reason": "This queue is the dead-letter queue of the scoring triggers.",
+                }
+            ],
         )
         return queue
 
@@ -135,6 +140,7 @@ class ScoringStack(Stack):
             },
         )
         self._grant_scoring(function, bucket, execution_role)
+        _depend_only_on_policy(function)
         NagSuppressions.add_resource_suppressions(
             function,
             [
@@ -377,6 +383,12 @@ class ScoringStack(Stack):
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms),
         )
+
+
+def _depend_only_on_policy(function: lambda_.Function) -> None:
+    """Keep the function's wait for its role's policy, drop the DependsOn the role's GetAtt already implies."""
+    policy = function.role.node.find_child("DefaultPolicy").node.default_child
+    function.node.default_child.add_override("DependsOn", [Stack.of(function).get_logical_id(policy)])
 
 
 def _schedule_expression(settings: Settings) -> scheduler.ScheduleExpression:

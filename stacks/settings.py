@@ -61,9 +61,7 @@ class Settings(BaseModel):
     scoring_input_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9{][A-Za-z0-9!_.*'()/{}-]*/$")] = (
         "scoring/input/{date}/"
     )
-    scoring_output_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]*/$")] = (
-        "scoring/output/"
-    )
+    scoring_output_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]*/$")] = "scoring/output/"
     alert_email: Annotated[str, Field(pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
     retain_stateful: bool = True
     region: Annotated[str, Field(pattern=r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]$")] = ""
@@ -118,6 +116,21 @@ class Settings(BaseModel):
         return f"{self.project_name}-scoring"
 
 
+# Plain words for the settings whose rule is a pattern (pydantic would print the regular expression).
+_PATTERN_HELP = {
+    "project_name": "must be 3 to 20 lowercase letters, digits or hyphens, starting with a letter",
+    "processing_instance_type": "must be a SageMaker instance type such as ml.m5.xlarge",
+    "training_instance_type": "must be a SageMaker instance type such as ml.m5.xlarge",
+    "transform_instance_type": "must be a SageMaker instance type such as ml.m5.xlarge",
+    "transform_input_filter": "must be a JSONPath starting with $, such as $ or $[1:]",
+    "scoring_input_prefix": "must be an S3 key prefix ending with /, such as scoring/input/{date}/",
+    "scoring_output_prefix": "must be an S3 key prefix ending with /, such as scoring/output/",
+    "alert_email": "must be empty or an e-mail address",
+    "region": "must be empty or an AWS region such as eu-west-1",
+    "account": "must be empty or a 12-digit AWS account id",
+}
+
+
 def _describe(error: dict) -> str:
     setting = ".".join(str(part) for part in error["loc"]) or "settings"
     got = error.get("input")
@@ -125,7 +138,7 @@ def _describe(error: dict) -> str:
         return f"Unknown setting '{setting}': remove it or check its spelling (see README, Settings)."
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
-        message = f"must match {error['ctx']['pattern']}"
+        message = _PATTERN_HELP.get(setting, f"must match {error['ctx']['pattern']}")
     return f"Setting '{setting}' {message[0].lower()}{message[1:]} (got {got!r})."
 
 

@@ -111,7 +111,11 @@ class TrainingStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="RegisterModels",
-                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:AddTags",
+                ],
                 resources=[f"{arn}:model-package-group/{group}", f"{arn}:model-package/{group}/*"],
             ),
             iam.PolicyStatement(
@@ -122,7 +126,12 @@ class TrainingStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"],
             ),
             iam.PolicyStatement(
@@ -134,7 +143,11 @@ class TrainingStack(Stack):
             iam.PolicyStatement(sid="PullImagesToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             iam.PolicyStatement(
                 sid="PullFrameworkImages",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
                 resources=[f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/{name}" for name in IMAGE_REPOSITORIES],
             ),
         ]
@@ -195,7 +208,8 @@ class TrainingStack(Stack):
             role_arn=self.execution_role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": body},
         )
-        pipeline.node.add_dependency(self.execution_role)
+        # Executions must not start before the role's permissions exist (the role itself is already a GetAtt).
+        pipeline.node.add_dependency(self.execution_role.node.find_child("DefaultPolicy"))
         return self._settings.pipeline_name
 
 

@@ -13,3 +13,21 @@ os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ.pop("AWS_PROFILE", None)
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory):
+    """The default app's cloud assembly, synthesized once per session."""
+    from tests.synth_helpers import synth_assembly
+
+    return synth_assembly(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def templates(assembly):
+    from tests.synth_helpers import templates_of
+
+    return templates_of(assembly)

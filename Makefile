@@ -1,0 +1,52 @@
+# Every target does its own set-up: a virtual environment with pinned packages and the pinned CDK CLI.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Offline and quiet: no credentials needed, no metadata probing, no CLI telemetry or notices.
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+export SCIKIT_LEARN_DATA ?= $(abspath ../shared/data/sklearn)
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup synth demo serve test lint format snapshot bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup  ## the offline synth: cloud assembly in cdk.out
+	$(BIN)/npx cdk synth --quiet --no-notices
+
+demo: setup  ## train, register, approve and score on an embedded local cloud
+	$(BIN)/python -m local_mode demo $(DEMO_ARGS)
+
+serve: setup  ## the local cloud for the AWS CLI: make serve PORT=4566
+	$(BIN)/python -m local_mode serve --port $${PORT:-4566}
+
+test: setup  ## lint, format check and the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+snapshot: setup  ## refresh the pipeline definition snapshots after an intended change
+	$(BIN)/python -m tests.pipeline_definitions.refresh_snapshots
+
+bench: setup  ## measured figures: benchmarks/results.json and a table
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf cdk.out .scoreline

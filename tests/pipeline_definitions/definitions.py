@@ -1,0 +1,30 @@
+"""The generated definitions under test, built (uncached) once per flavour."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from pipeline_definitions.__main__ import DEFAULT_SPEC
+from pipeline_definitions.spec import PipelineSpec
+
+FLAVOURS = ("sklearn", "pytorch")
+
+
+@functools.cache
+def definition(flavour: str) -> dict:
+    from pipeline_definitions.training_pipeline import build_definition
+
+    spec = PipelineSpec(**{**DEFAULT_SPEC.__dict__, "flavour": flavour})
+    return json.loads(build_definition(spec))
+
+
+def steps_by_name(flavour: str) -> dict[str, dict]:
+    """Every step, including those nested in the condition's branches."""
+    found = {}
+    pending = list(definition(flavour)["Steps"])
+    while pending:
+        step = pending.pop()
+        found[step["Name"]] = step
+        pending += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
+    return found

@@ -1,0 +1,104 @@
+"""The pipeline the SDK generates: steps, wiring, parameters, the quality gate, the two-container package."""
+
+import pytest
+
+from tests.pipeline_definitions.definitions import FLAVOURS, definition, steps_by_name
+from tests.pipeline_definitions.refresh_snapshots import SNAPSHOTS, snapshot_text
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_definition_matches_its_snapshot(flavour):
+    """A change to the SDK or the builder shows as a diff here; refresh with `make snapshot`."""
+    assert snapshot_text(flavour) == (SNAPSHOTS / f"{flavour}.json").read_text()
+
+
+def test_steps_and_types():
+    steps = steps_by_name("sklearn")
+    assert {name: step["Type"] for name, step in steps.items()} == {
+        "Preprocess": "Processing",
+        "Train": "Training",
+        "Evaluate": "Processing",
+        "CheckQuality": "Condition",
+        "Register": "RegisterModel",
+        "QualityTooLow": "Fail",
+    }
+
+
+def test_parameters_and_defaults():
+    parameters = {p["Name"]: (p["Type"], p.get("DefaultValue")) for p in definition("sklearn")["Parameters"]}
+    assert parameters == {
+        "InputDataUri": ("String", "s3://scoreline-placeholder-bucket/training/input/"),
+        "ProcessingInstanceType": ("String", "ml.m5.xlarge"),
+        "ProcessingInstanceCount": ("Integer", 1),
+        "TrainingInstanceType": ("String", "ml.m5.xlarge"),
+        "TrainingInstanceCount": ("Integer", 1),
+        "RmseThreshold": ("Float", 0.6),
+        "ModelApprovalStatus": ("String", "PendingManualApproval"),
+    }
+
+
+def test_steps_are_wired_by_their_outputs():
+    steps = steps_by_name("sklearn")
+    train_inputs = [c["DataSource"]["S3DataSource"]["S3Uri"] for c in steps["Train"]["Arguments"]["InputDataConfig"]]
+    assert train_inputs == [
+        {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+        {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri"},
+    ]
+    evaluate_inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"] for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]
+    }
+    assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert evaluate_inputs["test"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
+
+
+def test_quality_gate_compares_test_rmse_with_the_threshold():
+    steps = steps_by_name("sklearn")
+    condition = steps["CheckQuality"]["Arguments"]
+    [rule] = condition["Conditions"]
+    assert rule["Type"] == "LessThanOrEqualTo"
+    assert rule["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
+    assert rule["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
+    assert rule["RightValue"] == {"Get": "Parameters.RmseThreshold"}
+    assert [s["Name"] for s in condition["IfSteps"]] == ["Register"]
+    assert [s["Name"] for s in condition["ElseSteps"]] == ["QualityTooLow"]
+    message = steps["QualityTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert rule["LeftValue"] in message  # the measured RMSE is in the failure message
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_register_has_features_then_model_container(flavour):
+    arguments = steps_by_name(flavour)["Register"]["Arguments"]
+    features, model = arguments["InferenceSpecification"]["Containers"]
+    assert "sklearn-image" in features["Image"]
+    assert features["ModelDataUrl"]["Std:Join"]["Values"][1] == "model.tar.gz"
+    assert features["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].endswith("features-code.tar.gz")
+    assert model["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert "inference-image" in model["Image"]
+    expected_code = "/opt/ml/model/code" if flavour == "pytorch" else "s3://scoreline-placeholder-assets/"
+    assert model["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].startswith(expected_code)
+    assert arguments["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert arguments["ModelPackageGroupName"] == "scoreline-models"
+    assert arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
+
+
+def test_jobs_are_cached_encrypted_and_bounded():
+    steps = steps_by_name("sklearn")
+    key = "arn:aws:kms:xx-placeholder-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+    for name in ("Preprocess", "Train", "Evaluate"):
+        assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+        assert steps[name]["Arguments"]["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    for name in ("Preprocess", "Evaluate"):
+        arguments = steps[name]["Arguments"]
+        assert arguments["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+        assert arguments["ProcessingOutputConfig"]["KmsKeyId"] == key
+    train = steps["Train"]["Arguments"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert train["OutputDataConfig"]["KmsKeyId"] == key
+
+
+def test_training_runs_the_flavour_script_through_the_framework_entry_point():
+    hyperparameters = steps_by_name("pytorch")["Train"]["Arguments"]["HyperParameters"]
+    assert hyperparameters["sagemaker_program"] == "train.py"
+    assert hyperparameters["sagemaker_submit_directory"].endswith("model-code.tar.gz")
+    metric = steps_by_name("pytorch")["Train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"][0]
+    assert metric["Regex"] == r"validation-rmse=([0-9\.]+)"

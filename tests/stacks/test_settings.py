@@ -1,0 +1,64 @@
+"""Settings are validated once; a bad value is named with what is allowed."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stacks.settings import SettingsError, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cdk_json_holds_every_setting_with_its_default():
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    settings = load_settings(context)
+    defaults = load_settings({})
+    assert settings == defaults
+    ours = {key for key in context if ":" not in key and "/" not in key}
+    assert ours == set(type(settings).model_fields)
+
+
+def test_command_line_strings_are_converted():
+    settings = load_settings(
+        {"processing_instance_count": "3", "retain_stateful": "false", "categorical_columns": "ocean, county"}
+    )
+    assert settings.processing_instance_count == 3
+    assert settings.retain_stateful is False
+    assert settings.categorical_columns == ("ocean", "county")
+
+
+@pytest.mark.parametrize(
+    "values, named",
+    [
+        ({"model_flavour": "xgboost"}, "Setting 'model_flavour' input should be 'sklearn' or 'pytorch'"),
+        (
+            {"schedule_expression": "cron(0 6 * * * *)"},
+            "Setting 'schedule_expression' is not an EventBridge cron",
+        ),
+        ({"schedule_expression": "0 6 * * *"}, "Setting 'schedule_expression' must be cron(...) or rate("),
+        ({"training_instance_count": -1}, "Setting 'training_instance_count' input should be greater than"),
+        ({"project_name": "My_Project"}, "Setting 'project_name' must be 3 to 20 lowercase letters"),
+        ({"schedule_time_zone": "Mars/Olympus"}, "Setting 'schedule_time_zone' must be an IANA time zone"),
+        (
+            {"transform_instance_type": "m5.xlarge"},
+            "Setting 'transform_instance_type' must be a SageMaker instance",
+        ),
+        ({"scoring_input_prefix": "in/{day}/"}, "Setting 'scoring_input_prefix' may hold only the {date}"),
+        ({"alert_email": "not-an-address"}, "Setting 'alert_email' must be empty or an e-mail address"),
+        ({"model_flavor": "sklearn"}, "Unknown setting 'model_flavor'"),
+    ],
+)
+def test_bad_value_names_the_setting_and_what_is_allowed(values, named):
+    with pytest.raises(SettingsError) as raised:
+        load_settings(values)
+    assert str(raised.value).startswith(named)
+    assert "\n" not in str(raised.value)
+
+
+def test_cdk_own_context_keys_are_not_settings():
+    assert load_settings({"@aws-cdk/core:checkSecretUsage": True, "aws:cdk:enable-path-metadata": True})
+
+
+def test_rate_schedules_are_accepted():
+    assert load_settings({"schedule_expression": "rate(6 hours)"}).schedule_expression == "rate(6 hours)"

@@ -1,0 +1,91 @@
+"""The training stack: a least-privilege execution role, code assets, and the SDK-built pipeline."""
+
+import json
+
+from tests.synth_helpers import only, resources
+
+
+def _definition(training: dict) -> tuple[str, dict]:
+    pipeline = only(training, "AWS::SageMaker::Pipeline")
+    body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    return body, variables
+
+
+def _policy_statements(training: dict) -> list[dict]:
+    statements = []
+    for policy in resources(training, "AWS::IAM::Policy").values():
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_pipeline_definition_body_has_no_placeholder_left(templates):
+    from pipeline_definitions.placeholders import PLACEHOLDERS
+
+    body, variables = _definition(templates["ScorelineTraining"])
+    for literal in PLACEHOLDERS.substitution_names():
+        assert literal not in body
+    assert "placeholder" not in body
+    assert set(variables) == set(PLACEHOLDERS.substitution_names().values())
+    json.loads(body.replace("${!", "${"))  # still a JSON document once CloudFormation substitutes
+
+
+def test_images_come_from_a_region_mapping(templates):
+    training = templates["ScorelineTraining"]
+    _, variables = _definition(training)
+    assert variables["SklearnImage"] == {"Fn::FindInMap": ["FrameworkImages", {"Ref": "AWS::Region"}, "SklearnImage"]}
+    us_east_1 = training["Mappings"]["FrameworkImages"]["us-east-1"]
+    assert us_east_1["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
+
+
+def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
+    from tests.synth_helpers import synth
+
+    training = synth(tmp_path, model_flavour="pytorch")["ScorelineTraining"]
+    images = training["Mappings"]["FrameworkImages"]["us-east-1"]
+    assert images["TrainingImage"].endswith("/pytorch-training:2.6.0-cpu-py312")
+    assert images["InferenceImage"].endswith("/pytorch-inference:2.6.0-cpu-py312")
+    assert images["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
+
+
+def test_execution_role_is_assumed_by_sagemaker_only(templates):
+    role = only(templates["ScorelineTraining"], "AWS::IAM::Role")
+    principals = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+    assert principals == [{"Service": "sagemaker.amazonaws.com"}]
+
+
+def test_execution_role_passes_itself_to_sagemaker_only(templates):
+    training = templates["ScorelineTraining"]
+    role_name = next(iter(resources(training, "AWS::IAM::Role")))
+    passes = [s for s in _policy_statements(training) if s["Action"] == "iam:PassRole"]
+    assert len(passes) == 1
+    assert passes[0]["Resource"] == {"Fn::GetAtt": [role_name, "Arn"]}
+    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_execution_role_reaches_only_its_jobs_and_model_package_group(templates):
+    statements = _policy_statements(templates["ScorelineTraining"])
+    sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in _actions(s))]
+    resources_text = json.dumps([s["Resource"] for s in sagemaker])
+    assert "processing-job/pipelines-*" in resources_text
+    assert "model-package/scoreline-models/*" in resources_text
+    assert ":model-package-group/scoreline-models" in resources_text
+    assert '"*"' not in resources_text
+
+
+def test_execution_role_s3_access_is_limited_to_its_prefixes(templates):
+    statements = _policy_statements(templates["ScorelineTraining"])
+    s3_resources = json.dumps([s["Resource"] for s in statements if any(a.startswith("s3:") for a in _actions(s))])
+    for prefix in ("/training/input/*", "/pipeline/*", "/scoring/input/*", "/scoring/output/*"):
+        assert prefix in s3_resources
+
+
+def test_code_assets_are_published_as_files(templates, tmp_path):
+    body, variables = _definition(templates["ScorelineTraining"])
+    for name in ("PreprocessScriptKey", "EvaluateScriptKey", "FeaturesCodeKey", "ModelCodeKey"):
+        assert variables[name].endswith((".py", ".gz")), name
+    assert "/opt/ml/processing/input/code/${PreprocessScriptKey}" in body
+
+
+def _actions(statement: dict) -> list[str]:
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]

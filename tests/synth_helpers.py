@@ -1,0 +1,35 @@
+"""Synthesize the app in-process, with optional setting overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import cx_api
+
+from app import build_app, cdk_json_context
+
+
+def synth_assembly(outdir: Path, **overrides) -> cx_api.CloudAssembly:
+    app = cdk.App(context={**cdk_json_context(), **overrides}, outdir=str(outdir))
+    return build_app(app).synth()
+
+
+def templates_of(assembly: cx_api.CloudAssembly) -> dict[str, dict]:
+    return {stack.stack_name: json.loads(Path(stack.template_full_path).read_text()) for stack in assembly.stacks}
+
+
+def synth(outdir: Path, **overrides) -> dict[str, dict]:
+    """Synthesize into `outdir`; return {stack name: template dict}."""
+    return templates_of(synth_assembly(outdir, **overrides))
+
+
+def resources(template: dict, resource_type: str) -> dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def only(template: dict, resource_type: str) -> dict:
+    found = list(resources(template, resource_type).values())
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    return found[0]
