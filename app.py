@@ -7,15 +7,17 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
+from pipeline_definitions.build import start_building
 from stacks.scoring_stack import ScoringStack
 from stacks.security import apply_security_checks
 from stacks.settings import SettingsError, load_settings
 from stacks.storage_stack import StorageStack
-from stacks.training_stack import TrainingStack
+from stacks.training_stack import TrainingStack, pipeline_spec
 
 
 def build_app(app: cdk.App) -> cdk.App:
     settings = load_settings(app.node.get_all_context())
+    start_building(pipeline_spec(settings))  # on a cache miss the SDK works while CDK builds the stacks
     env = cdk.Environment(account=settings.account or None, region=settings.region or None)
     prefix = "".join(part.capitalize() for part in settings.project_name.split("-"))
     storage = StorageStack(app, f"{prefix}Storage", settings=settings, env=env)
@@ -32,6 +34,7 @@ def build_app(app: cdk.App) -> cdk.App:
         pipeline_name=training.pipeline_name,
         env=env,
     )
+    training.add_pipeline()
     for stack in app.node.children:
         cdk.Tags.of(stack).add("project", settings.project_name)
     apply_security_checks(app)

@@ -19,6 +19,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
 
 import boto3  # noqa: E402
+from sagemaker.core.config.config_manager import SageMakerConfig  # noqa: E402
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.core.processing import ScriptProcessor  # noqa: E402
 from sagemaker.core.resources import Model  # noqa: E402
@@ -54,6 +55,23 @@ _CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
 _PROCESSING = "/opt/ml/processing"
 # Training logs "validation-rmse=<value>;" per iteration (container_code/*_model/train.py).
 _METRICS = [MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0-9\.]+)")]
+
+
+def _validate_each_config_once(validate):
+    """The SDK re-validates the same config against its JSON schema on every lookup (about 50 times per build,
+    0.2 s each, recompiling the schema). Validating each distinct config once keeps the check, not the cost."""
+    validated = set()
+
+    def validate_once(sagemaker_config=None):
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key not in validated:
+            validate(sagemaker_config)
+            validated.add(key)
+
+    return staticmethod(validate_once)
+
+
+SageMakerConfig.validate_sagemaker_config = _validate_each_config_once(SageMakerConfig.validate_sagemaker_config)
 
 
 def build_definition(spec: PipelineSpec) -> str:

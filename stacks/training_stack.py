@@ -70,8 +70,13 @@ class TrainingStack(Stack):
         self._bucket = bucket
         self._key = key
         self.execution_role = self._execution_role()
-        assets = self._code_assets()
-        self.pipeline_name = self._pipeline(assets)
+        self._assets = self._code_assets()
+        self.pipeline_name = settings.pipeline_name
+
+    def add_pipeline(self) -> None:
+        """Add the SDK-built pipeline. Called last by the app: on a cache miss the definition is built in
+        another process meanwhile (`pipeline_definitions.build.start_building`), so synth waits least."""
+        self._pipeline(self._assets)
 
     def _execution_role(self) -> iam.Role:
         """One role for the pipeline and every job it starts, and for scoring's models and transform jobs."""
@@ -183,7 +188,7 @@ class TrainingStack(Stack):
             asset.grant_read(self.execution_role)
         return assets
 
-    def _pipeline(self, assets: dict[str, s3_assets.Asset]) -> str:
+    def _pipeline(self, assets: dict[str, s3_assets.Asset]) -> None:
         artifacts = pipeline_artifacts(pipeline_spec(self._settings))
         images = CfnMapping(
             self,
@@ -210,7 +215,6 @@ class TrainingStack(Stack):
         )
         # Executions must not start before the role's permissions exist (the role itself is already a GetAtt).
         pipeline.node.add_dependency(self.execution_role.node.find_child("DefaultPolicy"))
-        return self._settings.pipeline_name
 
 
 def _camel(name: str) -> str:
