@@ -99,3 +99,20 @@ def test_bad_setting_stops_synth_with_one_sentence_and_no_traceback(tmp_path):
     assert result.stderr.strip() == (
         "scoreline: Setting 'model_flavour' input should be 'sklearn' or 'pytorch' (got 'xgboost')."
     )
+
+
+def test_cdk_cli_synth_works_in_a_network_namespace_without_any_network(tmp_path):
+    """`cdk synth` as a user runs it, inside a network namespace that has no interface at all."""
+    cdk_cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+    command = ["unshare", "--net", str(cdk_cli), "synth", "--quiet", "--no-notices", "--output", str(tmp_path / "out")]
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=_offline_env(tmp_path, tmp_path / "out", CDK_DISABLE_CLI_TELEMETRY="true"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "out" / "ScorelineScoring.template.json").exists()

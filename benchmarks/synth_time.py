@@ -1,0 +1,61 @@
+"""Synth time of `python app.py` against an empty CDK app with one bucket, warm and cold."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.timing import alternate
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EMPTY_APP = """
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+
+app = cdk.App()
+s3.Bucket(cdk.Stack(app, "Empty"), "Bucket")
+app.synth()
+"""
+
+
+def _run(script: list[str], workdir: Path, **env: str) -> None:
+    environment = {**os.environ, "CDK_OUTDIR": str(workdir / "cdk.out"), **env}
+    subprocess.run([sys.executable, *script], cwd=REPO_ROOT, env=environment, check=True, capture_output=True)
+
+
+def measure(repeats: int = 5) -> dict:
+    with tempfile.TemporaryDirectory() as temporary:
+        workdir = Path(temporary)
+        empty_app = workdir / "empty_app.py"
+        empty_app.write_text(EMPTY_APP)
+        warm_cache = workdir / "warm-cache"
+        _run(["app.py"], workdir, SCORELINE_DEFINITION_CACHE=str(warm_cache))  # fill the cache once
+        cold_runs = iter(range(repeats))
+
+        def cold() -> None:
+            # A fresh cache folder is exactly what a change to the pipeline code causes: a cache miss.
+            _run(["app.py"], workdir, SCORELINE_DEFINITION_CACHE=str(workdir / f"cold-{next(cold_runs)}"))
+
+        medians = alternate(
+            {
+                "empty_app": lambda: _run([str(empty_app)], workdir),
+                "warm": lambda: _run(["app.py"], workdir, SCORELINE_DEFINITION_CACHE=str(warm_cache)),
+                "cold": cold,
+            },
+            repeats,
+        )
+    return {
+        "empty_app_seconds": round(medians["empty_app"], 2),
+        "warm_seconds": round(medians["warm"], 2),
+        "cold_seconds": round(medians["cold"], 2),
+        "warm_ratio": round(medians["warm"] / medians["empty_app"], 2),
+        "cold_ratio": round(medians["cold"] / medians["empty_app"], 2),
+        "runs_each": repeats,
+    }
+
+
+if __name__ == "__main__":
+    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
