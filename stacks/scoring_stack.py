@@ -182,13 +182,13 @@ class ScoringStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="ReadModelRegistry",
-                actions=["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
-                resources=[f"{arn}:model-package/{group}/*", f"{arn}:model-package-group/{group}"],
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[f"{arn}:model-package/{group}/*"],
             ),
             iam.PolicyStatement(
-                sid="FindRunningTransformJobs",
-                actions=["sagemaker:ListTransformJobs"],
-                resources=["*"],  # List* actions have no resource-level permissions
+                sid="ListApprovedVersionsAndRunningJobs",
+                actions=["sagemaker:ListModelPackages", "sagemaker:ListTransformJobs"],
+                resources=["*"],  # these List actions have no resource-level permissions
             ),
             iam.PolicyStatement(
                 sid="PassExecutionRoleToSageMaker",
@@ -214,7 +214,7 @@ class ScoringStack(Stack):
                     "reason": (
                         "Wildcards limited to this app's name prefix for models and transform jobs, the "
                         "versions of its model package group, its log group's streams, and the scoring input "
-                        "prefix; ListTransformJobs has no resource-level permissions; KMS data-key actions "
+                        "prefix; ListModelPackages and ListTransformJobs have no resource-level permissions; KMS data-key actions "
                         "come from the topic grant on the alerts key."
                     ),
                 }

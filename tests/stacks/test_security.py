@@ -18,6 +18,7 @@ from tests.synth_helpers import resources
 ACTIONS_WITHOUT_RESOURCES = {
     "ecr:GetAuthorizationToken",
     "cloudwatch:PutMetricData",
+    "sagemaker:ListModelPackages",
     "sagemaker:ListTransformJobs",
 }
 
