@@ -214,8 +214,8 @@ class ScoringStack(Stack):
                     "reason": (
                         "Wildcards limited to this app's name prefix for models and transform jobs, the "
                         "versions of its model package group, its log group's streams, and the scoring input "
-                        "prefix; ListModelPackages and ListTransformJobs have no resource-level permissions; KMS data-key actions "
-                        "come from the topic grant on the alerts key."
+                        "prefix; ListModelPackages and ListTransformJobs have no resource-level permissions; "
+                        "KMS data-key actions come from the topic grant on the alerts key."
                     ),
                 }
             ],
