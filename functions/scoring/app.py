@@ -1,0 +1,406 @@
+"""Scoring function: an approved model version or the schedule starts Batch Transform; a rejection stops it.
+
+Triggers: EventBridge "SageMaker Model Package State Change" events of this app's model package group (the
+approval rule) and the scheduler payload {"trigger": "schedule", "scheduled_time": "<ISO 8601>"}.
+Runs on the Lambda python3.12 runtime: stdlib and boto3 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+STATE_CHANGE = "SageMaker Model Package State Change"
+MAX_NAME_LENGTH = 63  # SageMaker model and transform job names
+NAME_SAFE = re.compile(r"^[A-Za-z0-9-]+$")
+BOTO_CONFIG = Config(retries={"mode": "standard"})
+ABSENT = ("ValidationException", "ResourceNotFound")  # what Describe* answers for a name that does not exist
+CONTAINER_FIELDS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource", "Environment")
+
+# Settings field -> environment variable the scoring stack sets.
+ENVIRONMENT = {
+    "group": "MODEL_PACKAGE_GROUP_NAME",
+    "execution_role_arn": "EXECUTION_ROLE_ARN",
+    "name_prefix": "NAME_PREFIX",
+    "input_uri": "SCORING_INPUT_URI",
+    "output_uri": "SCORING_OUTPUT_URI",
+    "kms_key_arn": "KMS_KEY_ARN",
+    "instance_type": "TRANSFORM_INSTANCE_TYPE",
+    "instance_count": "TRANSFORM_INSTANCE_COUNT",
+    "max_payload_mb": "MAX_PAYLOAD_MB",
+    "max_concurrent": "MAX_CONCURRENT_TRANSFORMS",
+    "input_filter": "INPUT_FILTER",
+    "alert_topic_arn": "ALERT_TOPIC_ARN",
+}
+WHOLE_NUMBERS = ("instance_count", "max_payload_mb", "max_concurrent")
+
+
+class MalformedEvent(ValueError):
+    """The event lacks a field the function needs, or the field is unreadable: retrying cannot fix it."""
+
+
+class ConfigurationError(RuntimeError):
+    """The function's settings are missing or unusable: a deployment problem that retrying cannot fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    group: str
+    execution_role_arn: str
+    name_prefix: str
+    input_uri: str
+    output_uri: str
+    kms_key_arn: str
+    instance_type: str
+    instance_count: int
+    max_payload_mb: int
+    max_concurrent: int
+    input_filter: str
+    alert_topic_arn: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one event asks for."""
+
+    trigger: str  # "approval" (model package state change) or "schedule"
+    run_key: str  # event id or scheduled time: at most one transform job per key and version
+    run_date: str  # YYYY-MM-DD, replaces {date} in the scoring input prefix
+    group: str = ""
+    status: str = ""
+    version: int | None = None
+    package_arn: str = ""
+
+
+def handler(event, context):
+    settings = load_settings()
+    try:
+        request = parse_event(event)
+    except MalformedEvent as error:
+        log_decision(_trigger_of(event), None, None, "error", str(error))
+        raise
+    sagemaker = _client("sagemaker")
+    if request.trigger == "schedule":
+        return _score_newest_approved(sagemaker, settings, request)
+    ignored = _reason_to_ignore(request, settings)
+    if ignored:
+        return [log_decision(request.trigger, request.version, None, "ignored", ignored)]
+    if request.status == "Rejected":
+        return _stop_running_jobs(sagemaker, settings, request)
+    return _score(sagemaker, settings, request, _describe_package(sagemaker, request.package_arn))
+
+
+# --- settings and events ---------------------------------------------------------------------------------------
+
+
+def _trigger_of(event) -> str:
+    if not isinstance(event, dict):
+        return "unknown"
+    return str(event.get("trigger") or ("approval" if "detail-type" in event else "unknown"))
+
+
+def load_settings() -> Settings:
+    values = {}
+    for field, name in ENVIRONMENT.items():
+        value = os.environ.get(name, "")
+        if not value:
+            raise ConfigurationError(f"environment variable {name} is not set")
+        if field in WHOLE_NUMBERS:
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigurationError(f"environment variable {name} must be a whole number >= 1, got {value!r}")
+            value = int(value)
+        values[field] = value
+    for name in ("SCORING_INPUT_URI", "SCORING_OUTPUT_URI"):
+        _split_s3_uri(os.environ[name], name)
+    return Settings(**values)
+
+
+def parse_event(event) -> Request:
+    if not isinstance(event, dict):
+        raise MalformedEvent(f"event must be a JSON object, got {type(event).__name__}")
+    if "trigger" in event:
+        return _parse_schedule(event)
+    if "detail-type" in event:
+        return _parse_state_change(event)
+    raise MalformedEvent(
+        "event has neither 'detail-type' (a model package state change) nor 'trigger' (the schedule payload)"
+    )
+
+
+def _parse_schedule(event: dict) -> Request:
+    if event["trigger"] != "schedule":
+        raise MalformedEvent(f"event field 'trigger' must be \"schedule\", got {event['trigger']!r}")
+    scheduled = _timestamp(event.get("scheduled_time"), "scheduled_time")
+    return Request("schedule", scheduled.strftime("%Y%m%dT%H%M%SZ"), scheduled.date().isoformat())
+
+
+def _parse_state_change(event: dict) -> Request:
+    if event["detail-type"] != STATE_CHANGE:
+        raise MalformedEvent(f"event field 'detail-type' must be {STATE_CHANGE!r}, got {event['detail-type']!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("event field 'detail' is missing or not an object")
+    version = detail.get("ModelPackageVersion")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise MalformedEvent(f"event field 'detail.ModelPackageVersion' must be a whole number >= 1, got {version!r}")
+    return Request(
+        trigger="approval",
+        run_key=_text(event, "id", "id"),
+        run_date=_timestamp(event.get("time"), "time").date().isoformat(),
+        group=_text(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName"),
+        status=_text(detail, "ModelApprovalStatus", "detail.ModelApprovalStatus"),
+        version=version,
+        package_arn=_text(detail, "ModelPackageArn", "detail.ModelPackageArn"),
+    )
+
+
+def _text(container: dict, key: str, field: str) -> str:
+    value = container.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"event field '{field}' must be a non-empty string, got {value!r}")
+    return value
+
+
+def _timestamp(value, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise MalformedEvent(
+            f"event field '{field}' must be an ISO 8601 time such as 2026-11-25T06:00:00Z, got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        raise MalformedEvent(f"event field '{field}' has no time zone: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def _reason_to_ignore(request: Request, settings: Settings) -> str:
+    if request.group != settings.group:
+        return f"model package group {request.group!r} is not this app's group {settings.group!r}"
+    if request.status not in ("Approved", "Rejected"):
+        return f"approval status {request.status!r} needs no action"
+    return ""
+
+
+# --- triggers ----------------------------------------------------------------------------------------------------
+
+
+def _score_newest_approved(sagemaker, settings: Settings, request: Request) -> list[dict]:
+    # ListModelPackages sorts ascending unless told otherwise: ask for the newest first, explicitly.
+    summaries = sagemaker.list_model_packages(
+        ModelPackageGroupName=settings.group,
+        ModelApprovalStatus="Approved",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,
+    )["ModelPackageSummaryList"]
+    if not summaries:
+        reason = f"model package group {settings.group!r} has no approved version to score with"
+        return [_alert(settings, request, None, None, reason)]
+    package = _describe_package(sagemaker, summaries[0]["ModelPackageArn"])
+    return _score(sagemaker, settings, request, package)
+
+
+def _score(sagemaker, settings: Settings, request: Request, package: dict) -> list[dict]:
+    version = package["ModelPackageVersion"]
+    if package["ModelApprovalStatus"] != "Approved":  # a late approval event for a since-rejected version
+        reason = f"version {version} is {package['ModelApprovalStatus']} now"
+        return [log_decision(request.trigger, version, None, "ignored", reason)]
+    job_name = bounded_name(f"{settings.name_prefix}-v{version}-{request.trigger}", request.run_key)
+    status = _job_status(sagemaker, job_name)
+    if status:
+        return [log_decision(request.trigger, version, job_name, "job_exists", f"job already {status}")]
+    input_uri = settings.input_uri.replace("{date}", request.run_date)
+    if _is_empty(input_uri):
+        return [_alert(settings, request, version, job_name, f"no scoring input under {input_uri}")]
+    model_name = _ensure_model(sagemaker, settings, package)
+    job = transform_job_request(settings, job_name, model_name, input_uri)
+    try:
+        sagemaker.create_transform_job(**job, Tags=_tags(package, request.trigger))
+    except ClientError as error:
+        if _code(error) != "ResourceInUse":  # the same event delivered twice at once
+            raise
+        return [log_decision(request.trigger, version, job_name, "job_exists", _message(error))]
+    reason = f"scoring {input_uri} with version {version} ({request.trigger})"
+    return [log_decision(request.trigger, version, job_name, "started_job", reason)]
+
+
+def _stop_running_jobs(sagemaker, settings: Settings, request: Request) -> list[dict]:
+    name_start = f"{settings.name_prefix}-v{request.version}-"
+    model_name = model_name_for(settings, request.version)
+    decisions = []
+    for page in sagemaker.get_paginator("list_transform_jobs").paginate(
+        NameContains=name_start, StatusEquals="InProgress"
+    ):
+        for summary in page["TransformJobSummaries"]:
+            job_name = summary["TransformJobName"]
+            if _job_model(sagemaker, job_name) == model_name:  # the name filter is a substring match
+                decisions.append(_stop(sagemaker, request, job_name))
+    if not decisions:
+        reason = f"version {request.version} rejected; no running job to stop"
+        decisions.append(log_decision(request.trigger, request.version, None, "none", reason))
+    return decisions
+
+
+def _stop(sagemaker, request: Request, job_name: str) -> dict:
+    try:
+        sagemaker.stop_transform_job(TransformJobName=job_name)
+    except ClientError as error:
+        if _code(error) != "ValidationException":  # the job ended between listing and stopping
+            raise
+        return log_decision(request.trigger, request.version, job_name, "none", _message(error))
+    reason = f"version {request.version} rejected"
+    return log_decision(request.trigger, request.version, job_name, "stopped_job", reason)
+
+
+# --- SageMaker requests ----------------------------------------------------------------------------------------
+
+
+def bounded_name(head: str, variable: str) -> str:
+    """head-variable; the variable part becomes a short digest of itself when unsafe or too long for SageMaker."""
+    name = f"{head}-{variable}"
+    if len(name) > MAX_NAME_LENGTH or not NAME_SAFE.match(variable):
+        name = f"{head}-{hashlib.sha256(variable.encode()).hexdigest()[:12]}"
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigurationError(f"name {name!r} is longer than {MAX_NAME_LENGTH} characters; shorten NAME_PREFIX")
+    return name
+
+
+def model_name_for(settings: Settings, version: int) -> str:
+    return bounded_name(settings.name_prefix, f"{settings.group}-v{version}")
+
+
+def transform_job_request(settings: Settings, job_name: str, model_name: str, input_uri: str) -> dict:
+    return {
+        "TransformJobName": job_name,
+        "ModelName": model_name,
+        "MaxConcurrentTransforms": settings.max_concurrent,
+        "MaxPayloadInMB": settings.max_payload_mb,
+        "BatchStrategy": "MultiRecord",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {
+            "S3OutputPath": f"{settings.output_uri.rstrip('/')}/{job_name}/",
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+            "KmsKeyId": settings.kms_key_arn,
+        },
+        "TransformResources": {
+            "InstanceType": settings.instance_type,
+            "InstanceCount": settings.instance_count,
+            "VolumeKmsKeyId": settings.kms_key_arn,
+        },
+        # Each output line is the input row (after the filter) followed by its prediction.
+        "DataProcessing": {"InputFilter": settings.input_filter, "JoinSource": "Input"},
+    }
+
+
+def _tags(package: dict, trigger: str) -> list[dict]:
+    return [
+        {"Key": "scoreline:model-package-arn", "Value": package["ModelPackageArn"]},
+        {"Key": "scoreline:trigger", "Value": trigger},
+    ]
+
+
+def _ensure_model(sagemaker, settings: Settings, package: dict) -> str:
+    """The package's containers, in order, as one serial-inference model; reused when it exists."""
+    model_name = model_name_for(settings, package["ModelPackageVersion"])
+    if _model_exists(sagemaker, model_name):
+        return model_name
+    containers = package.get("InferenceSpecification", {}).get("Containers") or []
+    if not containers:
+        raise ValueError(f"model package {package['ModelPackageArn']} has no InferenceSpecification.Containers")
+    try:
+        sagemaker.create_model(
+            ModelName=model_name,
+            Containers=[{key: c[key] for key in CONTAINER_FIELDS if key in c} for c in containers],
+            InferenceExecutionConfig={"Mode": "Serial"},
+            ExecutionRoleArn=settings.execution_role_arn,
+            EnableNetworkIsolation=True,
+            Tags=[{"Key": "scoreline:model-package-arn", "Value": package["ModelPackageArn"]}],
+        )
+    except ClientError as error:
+        if "already exist" not in _message(error):  # created by a concurrent delivery of the same event
+            raise
+    return model_name
+
+
+def _model_exists(sagemaker, model_name: str) -> bool:
+    try:
+        sagemaker.describe_model(ModelName=model_name)
+    except ClientError as error:
+        if _code(error) in ABSENT:
+            return False
+        raise
+    return True
+
+
+def _job_status(sagemaker, job_name: str) -> str:
+    """The job's status, or "" when no job has that name. moto does not reject duplicate names: look first."""
+    try:
+        return sagemaker.describe_transform_job(TransformJobName=job_name)["TransformJobStatus"]
+    except ClientError as error:
+        if _code(error) in ABSENT:
+            return ""
+        raise
+
+
+def _job_model(sagemaker, job_name: str) -> str:
+    return sagemaker.describe_transform_job(TransformJobName=job_name)["ModelName"]
+
+
+def _describe_package(sagemaker, package_arn: str) -> dict:
+    return sagemaker.describe_model_package(ModelPackageName=package_arn)  # by ARN: moto rejects group/version
+
+
+# --- S3, SNS, logs -----------------------------------------------------------------------------------------------
+
+
+def _is_empty(uri: str) -> bool:
+    bucket, prefix = _split_s3_uri(uri, "scoring input")
+    return _client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) == 0
+
+
+def _split_s3_uri(uri: str, what: str) -> tuple[str, str]:
+    match = re.match(r"^s3://([^/]+)/(.*)$", uri)
+    if not match:
+        raise ConfigurationError(f"{what} must be an S3 URI such as s3://bucket/prefix/, got {uri!r}")
+    return match.group(1), match.group(2)
+
+
+def _alert(settings: Settings, request: Request, version, job_name, reason: str) -> dict:
+    _client("sns").publish(
+        TopicArn=settings.alert_topic_arn,
+        Subject="Scoreline: scoring did not start",
+        Message=f"Scoring triggered by {request.trigger} ({request.run_key}) did not start: {reason}.",
+    )
+    return log_decision(request.trigger, version, job_name, "alerted", reason)
+
+
+def log_decision(trigger: str, version, job_name, action: str, reason: str) -> dict:
+    """One JSON line per decision; the dashboard queries these fields."""
+    line = {"trigger": trigger, "version": version, "job_name": job_name, "action": action, "reason": reason}
+    print(json.dumps(line))
+    return line
+
+
+def _client(service: str):
+    return boto3.client(service, config=BOTO_CONFIG)  # per invocation: honours AWS_ENDPOINT_URL set later
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "")

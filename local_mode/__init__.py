@@ -1,0 +1,1 @@
+"""Local mode: run the app against moto on this machine."""

@@ -1,0 +1,188 @@
+"""The scoring function against moto: its settings, a model registry, the scoring bucket and the alert topic."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
+
+from local_mode.moto_additions import add_stop_transform_job
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVENTS = Path(__file__).resolve().parent / "events"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+GROUP = "scoreline-models"
+BUCKET = "scoreline-test-bucket"
+INPUT_DATE = "2026-11-25"  # the date of every event fixture
+SCIKIT_LEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+SETTINGS = {
+    "MODEL_PACKAGE_GROUP_NAME": GROUP,
+    "EXECUTION_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/scoreline-sagemaker-execution",
+    "NAME_PREFIX": "scoreline-scoring",
+    "SCORING_INPUT_URI": f"s3://{BUCKET}/scoring/input/{{date}}/",
+    "SCORING_OUTPUT_URI": f"s3://{BUCKET}/scoring/output/",
+    "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b8e2c4a-6d1f-4e3b-9a5c-7f2d4b6e8a0c",
+    "TRANSFORM_INSTANCE_TYPE": "ml.m5.xlarge",
+    "TRANSFORM_INSTANCE_COUNT": "2",
+    "MAX_PAYLOAD_MB": "6",
+    "MAX_CONCURRENT_TRANSFORMS": "1",
+    "INPUT_FILTER": "$[1:]",
+}
+_SHARED_SESSION = boto3.session.Session(region_name=REGION)
+_HOOKS: list[tuple[str, object]] = []
+
+
+def load_event(name: str, version: int = 1) -> dict:
+    """An event fixture; `version` moves a model package event to another version of the same group."""
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    detail = event.get("detail")
+    if detail and version != 1:
+        arn = detail["ModelPackageArn"].rsplit("/", 1)[0] + f"/{version}"
+        detail.update(ModelPackageVersion=version, ModelPackageArn=arn)
+        event["resources"] = [arn]
+    return event
+
+
+def two_containers(version: int) -> list[dict]:
+    return [
+        {
+            "Image": SCIKIT_LEARN_IMAGE,
+            "ModelDataUrl": f"s3://{BUCKET}/pipeline/v{version}/features/model.tar.gz",
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+        },
+        {"Image": SCIKIT_LEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/pipeline/v{version}/model/model.tar.gz"},
+    ]
+
+
+def fake_error_response(code: str, message: str) -> AWSResponse:
+    """A 400 response in SageMaker's JSON protocol, for a botocore before-send hook to return."""
+
+    class Raw:
+        def stream(self, **_):
+            yield json.dumps({"__type": code, "message": message}).encode()
+
+    return AWSResponse("https://api.sagemaker.us-east-1.amazonaws.com/", 400, {"x-amzn-ErrorType": code}, Raw())
+
+
+def on_request(event_name: str, handler, first: bool = False) -> None:
+    """Registers a botocore hook for clients created from now on until the test ends (see the `aws` fixture)."""
+    events = boto3.DEFAULT_SESSION.events
+    (events.register_first if first else events.register)(event_name, handler)
+    _HOOKS.append((event_name, handler))
+
+
+def answer_with_errors(operation: str, code: str, times: int) -> list[str]:
+    """Make the next `times` calls of a SageMaker operation fail with `code`; returns every attempt's operation."""
+    attempts = []
+
+    def before_send(**_):
+        attempts.append(operation)
+        if len(attempts) <= times:
+            return fake_error_response(code, f"simulated {code}")
+        return None
+
+    on_request(f"before-send.sagemaker.{operation}", before_send, first=True)
+    return attempts
+
+
+class ScoringWorld:
+    """What the function sees and leaves behind in (moto) AWS."""
+
+    def __init__(self, topic_arn: str, alert_queue_url: str):
+        self.sagemaker = boto3.client("sagemaker", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.topic_arn = topic_arn
+        self._alert_queue_url = alert_queue_url
+        self._created = 0
+
+    def add_version(self, status: str = "Approved") -> str:
+        """Registers the next version of the group, each created a minute after the one before."""
+        self._created += 1
+        arn = self.sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": two_containers(self._created),
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+        # moto stamps milliseconds: versions created in the same one would tie when sorted by creation time.
+        created = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=self._created)
+        self.backend.model_packages[arn].creation_time = created
+        return arn
+
+    def set_status(self, arn: str, status: str) -> None:
+        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+    def put_input(self, date: str = INPUT_DATE) -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=f"scoring/input/{date}/part-0001.csv", Body=b"8.3,41,6.9\n")
+
+    def jobs(self) -> dict[str, dict]:
+        names = [job.transform_job_name for job in self.backend.transform_jobs.values()]
+        return {name: self.sagemaker.describe_transform_job(TransformJobName=name) for name in names}
+
+    def tags(self, job: dict) -> list[dict]:
+        return self.sagemaker.list_tags(ResourceArn=job["TransformJobArn"])["Tags"]
+
+    def models(self) -> dict[str, dict]:
+        return {name: self.sagemaker.describe_model(ModelName=name) for name in self.backend._models}
+
+    def alerts(self) -> list[str]:
+        response = self.sqs.receive_message(QueueUrl=self._alert_queue_url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"])["Message"] for message in response.get("Messages", [])]
+
+    @property
+    def backend(self):
+        return sagemaker_backends[ACCOUNT][REGION]
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The shipped function module, loaded from its file as Lambda would."""
+    spec = importlib.util.spec_from_file_location("scoring_app", REPO_ROOT / "functions" / "scoring" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there, as after a normal import
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto for every client; no endpoint override may send requests elsewhere."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    add_stop_transform_job()
+    with mock_aws():  # which sets boto3.DEFAULT_SESSION aside until it ends
+        # One session for all tests: it caches the service models, which take longer to load than a test runs.
+        boto3.DEFAULT_SESSION = _SHARED_SESSION
+        yield
+    while _HOOKS:
+        _SHARED_SESSION.events.unregister(*_HOOKS.pop())
+
+
+@pytest.fixture
+def world(aws, monkeypatch) -> ScoringWorld:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    boto3.client("sagemaker", region_name=REGION).create_model_package_group(ModelPackageGroupName=GROUP)
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic_arn = sns.create_topic(Name="scoreline-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    for name, value in {**SETTINGS, "ALERT_TOPIC_ARN": topic_arn}.items():
+        monkeypatch.setenv(name, value)
+    return ScoringWorld(topic_arn, queue_url)

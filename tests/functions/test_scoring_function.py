@@ -1,0 +1,340 @@
+"""The scoring function (functions/scoring/app.py) against moto, one trigger at a time."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+
+import pytest
+
+from tests.functions.conftest import (
+    BUCKET,
+    GROUP,
+    REPO_ROOT,
+    SETTINGS,
+    answer_with_errors,
+    load_event,
+    on_request,
+    two_containers,
+)
+
+APPROVED_EVENT_ID = "5c7a3f2e-8b1d-4e6a-9f0c-2d4b6e8a1c3f"
+APPROVAL_JOB = f"scoreline-scoring-v1-approval-{hashlib.sha256(APPROVED_EVENT_ID.encode()).hexdigest()[:12]}"
+SCHEDULE = load_event("schedule")
+
+
+def schedule_job(version: int) -> str:
+    return f"scoreline-scoring-v{version}-schedule-20261125T060000Z"
+
+
+def test_approved_version_is_scored_at_once_with_every_setting(app, world, capsys):
+    package_arn = world.add_version("Approved")
+    world.put_input()
+    create_model_calls = []
+    on_request("provide-client-params.sagemaker.CreateModel", lambda params, **_: create_model_calls.append(params))
+
+    decisions = app.handler(load_event("model_package_approved"), None)
+
+    assert [decision["action"] for decision in decisions] == ["started_job"]
+    [job] = world.jobs().values()
+    assert job["TransformJobName"] == APPROVAL_JOB
+    assert job["ModelName"] == "scoreline-scoring-scoreline-models-v1"
+    assert job["BatchStrategy"] == "MultiRecord"
+    assert job["MaxPayloadInMB"] == 6
+    assert job["MaxConcurrentTransforms"] == 1
+    assert job["TransformInput"] == {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/scoring/input/2026-11-25/"}},
+        "ContentType": "text/csv",
+        "SplitType": "Line",
+    }
+    assert job["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input"}
+    assert job["TransformOutput"] == {
+        "S3OutputPath": f"s3://{BUCKET}/scoring/output/{APPROVAL_JOB}/",
+        "Accept": "text/csv",
+        "AssembleWith": "Line",
+        "KmsKeyId": SETTINGS["KMS_KEY_ARN"],
+    }
+    assert job["TransformResources"] == {
+        "InstanceType": "ml.m5.xlarge",
+        "InstanceCount": 2,
+        "VolumeKmsKeyId": SETTINGS["KMS_KEY_ARN"],
+    }
+    assert world.tags(job) == [
+        {"Key": "scoreline:model-package-arn", "Value": package_arn},
+        {"Key": "scoreline:trigger", "Value": "approval"},
+    ]
+    [model] = world.models().values()
+    assert model["Containers"] == two_containers(1)
+    assert model["ExecutionRoleArn"] == SETTINGS["EXECUTION_ROLE_ARN"]
+    [create_model] = create_model_calls  # moto drops these two fields: check what the function asked for
+    assert create_model["EnableNetworkIsolation"] is True
+    assert create_model["InferenceExecutionConfig"] == {"Mode": "Serial"}
+    log = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert log == {
+        "trigger": "approval",
+        "version": 1,
+        "job_name": APPROVAL_JOB,
+        "action": "started_job",
+        "reason": f"scoring s3://{BUCKET}/scoring/input/2026-11-25/ with version 1 (approval)",
+    }
+
+
+def test_two_containers_become_one_model_in_package_order(app, world):
+    world.add_version("Approved")
+    world.put_input()
+
+    app.handler(load_event("model_package_approved"), None)
+
+    [model] = world.models().values()
+    images_and_data = [(c["Image"], c["ModelDataUrl"]) for c in model["Containers"]]
+    assert images_and_data == [(c["Image"], c["ModelDataUrl"]) for c in two_containers(1)]
+    assert images_and_data[0][1].endswith("/features/model.tar.gz")
+    assert images_and_data[1][1].endswith("/model/model.tar.gz")
+
+
+def test_the_same_approval_event_twice_starts_one_job(app, world):
+    world.add_version("Approved")
+    world.put_input()
+
+    first = app.handler(load_event("model_package_approved"), None)
+    second = app.handler(load_event("model_package_approved"), None)
+
+    assert [first[0]["action"], second[0]["action"]] == ["started_job", "job_exists"]
+    assert list(world.jobs()) == [APPROVAL_JOB]
+    assert len(world.models()) == 1
+
+
+def test_a_job_name_conflict_from_the_service_counts_as_already_started(app, world):
+    world.add_version("Approved")
+    world.put_input()
+    answer_with_errors("CreateTransformJob", "ResourceInUse", times=1)
+
+    [decision] = app.handler(load_event("model_package_approved"), None)
+
+    assert decision["action"] == "job_exists"
+    # moto still handled the request the hook answered for: that job stands in for the other delivery's.
+    assert list(world.jobs()) == [APPROVAL_JOB]
+
+
+def test_another_event_for_the_same_version_reuses_its_model(app, world):
+    world.add_version("Approved")
+    world.put_input()
+    again = load_event("model_package_approved")
+    again["id"] = "0a2c4e6f-8b1d-4f3a-a5c7-e9b1d3f5a7c9"
+
+    app.handler(load_event("model_package_approved"), None)
+    app.handler(again, None)
+
+    assert len(world.jobs()) == 2
+    assert list(world.models()) == ["scoreline-scoring-scoreline-models-v1"]
+
+
+def test_rejected_version_has_its_running_job_stopped_and_nothing_started(app, world):
+    world.add_version("Approved")
+    second_arn = world.add_version("Approved")
+    world.put_input()
+    app.handler(load_event("model_package_approved", version=1), None)
+    app.handler(load_event("model_package_approved", version=2), None)
+    jobs_before = world.jobs()
+    for job in world.backend.transform_jobs.values():
+        job.transform_job_status = "InProgress"
+    world.set_status(second_arn, "Rejected")
+
+    [decision] = app.handler(load_event("model_package_rejected", version=2), None)
+
+    statuses = {job["ModelName"]: job["TransformJobStatus"] for job in world.jobs().values()}
+    assert statuses == {
+        "scoreline-scoring-scoreline-models-v1": "InProgress",
+        "scoreline-scoring-scoreline-models-v2": "Stopped",
+    }
+    assert decision["action"] == "stopped_job"
+    assert world.jobs().keys() == jobs_before.keys()
+    assert len(world.models()) == 2
+
+
+def test_rejected_version_without_a_running_job_starts_nothing(app, world):
+    arn = world.add_version("Approved")
+    world.put_input()
+    app.handler(load_event("model_package_approved"), None)  # moto completes it at once
+    world.set_status(arn, "Rejected")
+
+    [decision] = app.handler(load_event("model_package_rejected"), None)
+
+    assert decision["action"] == "none"
+    assert [job["TransformJobStatus"] for job in world.jobs().values()] == ["Completed"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        ("model_package_other_group", "'another-team-models' is not this app's group"),
+        ("model_package_pending", "'PendingManualApproval' needs no action"),
+    ],
+)
+def test_other_groups_and_statuses_are_logged_and_ignored(app, world, fixture, reason):
+    world.add_version("PendingManualApproval")
+    world.put_input()
+
+    [decision] = app.handler(load_event(fixture), None)
+
+    assert decision["action"] == "ignored"
+    assert reason in decision["reason"]
+    assert world.jobs() == {} and world.models() == {}
+
+
+def test_a_late_approval_of_a_version_rejected_since_is_ignored(app, world):
+    arn = world.add_version("Approved")
+    world.put_input()
+    world.set_status(arn, "Rejected")
+
+    [decision] = app.handler(load_event("model_package_approved"), None)
+
+    assert decision["reason"] == "version 1 is Rejected now"
+    assert world.jobs() == {}
+
+
+def _without(path: str) -> dict:
+    event = load_event("model_package_approved")
+    *parents, key = path.split(".")
+    target = event
+    for parent in parents:
+        target = target[parent]
+    del target[key]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (_without("id"), "'id'"),
+        (_without("time"), "'time'"),
+        (_without("detail"), "'detail'"),
+        (_without("detail.ModelPackageVersion"), "'detail.ModelPackageVersion'"),
+        (_without("detail.ModelPackageArn"), "'detail.ModelPackageArn'"),
+        (_without("detail.ModelApprovalStatus"), "'detail.ModelApprovalStatus'"),
+        ({**load_event("model_package_approved"), "time": "yesterday"}, "'time'"),
+        ({"trigger": "schedule"}, "'scheduled_time'"),
+        ({"trigger": "schedule", "scheduled_time": "2026-11-25T06:00:00"}, "'scheduled_time'"),
+        ({"trigger": "hourly", "scheduled_time": "2026-11-25T06:00:00Z"}, "'trigger'"),
+        ({"source": "aws.sagemaker"}, "'detail-type'"),
+        ([], "JSON object"),
+    ],
+    ids=lambda value: None if isinstance(value, dict | list) else value.strip("'"),
+)
+def test_a_malformed_event_raises_an_error_naming_the_field_and_creates_nothing(app, world, event, field):
+    world.add_version("Approved")
+    world.put_input()
+
+    with pytest.raises(app.MalformedEvent, match=field):
+        app.handler(event, None)
+
+    assert world.jobs() == {} and world.models() == {}
+    assert world.alerts() == []
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected_version"),
+    [
+        (["Approved"], 1),
+        (["Approved", "Approved", "Approved"], 3),
+        (["Approved", "Approved", "Rejected"], 2),
+        (["Approved", "PendingManualApproval", "Rejected"], 1),
+    ],
+)
+def test_schedule_scores_with_the_newest_approved_version(app, world, statuses, expected_version):
+    arns = [world.add_version(status) for status in statuses]
+    world.put_input()
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "started_job"
+    [job] = world.jobs().values()
+    assert job["TransformJobName"] == schedule_job(expected_version)
+    assert job["ModelName"] == f"scoreline-scoring-scoreline-models-v{expected_version}"
+    assert {"Key": "scoreline:model-package-arn", "Value": arns[expected_version - 1]} in world.tags(job)
+    assert {"Key": "scoreline:trigger", "Value": "schedule"} in world.tags(job)
+
+
+def test_rejecting_the_newest_approved_version_rolls_scoring_back_to_the_previous_one(app, world):
+    for _ in range(2):
+        world.add_version("Approved")
+    newest = world.add_version("Approved")
+    world.put_input()
+    world.set_status(newest, "Rejected")
+
+    app.handler(SCHEDULE, None)
+
+    assert list(world.jobs()) == [schedule_job(2)]
+
+
+def test_the_same_scheduled_time_twice_starts_one_job(app, world):
+    world.add_version("Approved")
+    world.put_input()
+
+    app.handler(SCHEDULE, None)
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "job_exists"
+    assert list(world.jobs()) == [schedule_job(1)]
+
+
+def test_schedule_without_an_approved_version_alerts_once_and_returns(app, world):
+    world.add_version("PendingManualApproval")
+    world.put_input()
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "alerted"
+    [alert] = world.alerts()
+    assert f"model package group '{GROUP}' has no approved version" in alert
+    assert world.jobs() == {} and world.models() == {}
+
+
+@pytest.mark.parametrize("event", [SCHEDULE, load_event("model_package_approved")], ids=["schedule", "approval"])
+def test_an_empty_input_prefix_alerts_once_and_starts_no_job(app, world, event):
+    world.add_version("Approved")
+    world.put_input("2026-11-24")  # yesterday's input only
+
+    [decision] = app.handler(event, None)
+
+    assert decision["action"] == "alerted"
+    assert world.alerts() == [
+        f"Scoring triggered by {event.get('trigger', 'approval')} ({_run_key(event)}) did not start: "
+        f"no scoring input under s3://{BUCKET}/scoring/input/2026-11-25/."
+    ]
+    assert world.jobs() == {}
+
+
+def _run_key(event: dict) -> str:
+    return event.get("id", "20261125T060000Z")
+
+
+def test_two_throttled_attempts_then_success_create_the_job(app, world):
+    world.add_version("Approved")
+    world.put_input()
+    attempts = answer_with_errors("CreateTransformJob", "ThrottlingException", times=2)
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert len(attempts) == 3  # botocore's standard retry mode retried the throttled calls
+    assert decision["action"] == "started_job"
+    assert list(world.jobs()) == [schedule_job(1)]
+
+
+def test_a_missing_setting_is_named(app, world, monkeypatch):
+    monkeypatch.delenv("KMS_KEY_ARN")
+
+    with pytest.raises(app.ConfigurationError, match="KMS_KEY_ARN is not set"):
+        app.handler(SCHEDULE, None)
+
+
+def test_the_function_reads_exactly_the_settings_the_scoring_stack_passes(app):
+    source = (REPO_ROOT / "stacks" / "scoring_stack.py").read_text()
+    [environment] = [
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.keyword) and node.arg == "environment" and isinstance(node.value, ast.Dict)
+    ]
+    passed = {key.value for key in environment.keys}
+    assert passed == set(app.ENVIRONMENT.values())
