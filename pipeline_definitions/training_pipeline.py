@@ -167,11 +167,17 @@ def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineS
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.preprocess_script_key),
         inputs=[_s3_input("data", params.input_data, f"{_PROCESSING}/input/data")],
         outputs=[_s3_output(name, f"{_PROCESSING}/output/{name}", _run_path("preprocess", name)) for name in outputs],
+        # Paths passed explicitly, not left to the script's defaults, so a runner that maps /opt/ml elsewhere
+        # (local mode) sees them in the request.
         arguments=[
             "--target-column",
             spec.target_column,
             "--categorical-columns",
             ",".join(spec.categorical_columns),
+            "--input-dir",
+            f"{_PROCESSING}/input/data",
+            "--output-dir",
+            f"{_PROCESSING}/output",
         ],
     )
     return ProcessingStep(name="Preprocess", step_args=step_args, cache_config=_CACHE)
@@ -238,7 +244,14 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
             ),
         ],
         outputs=[_s3_output("evaluation", f"{_PROCESSING}/output/evaluation", _run_path("evaluation"))],
-        arguments=["--target-column", spec.target_column],
+        arguments=[
+            "--target-column",
+            spec.target_column,
+            "--input-dir",
+            f"{_PROCESSING}/input",
+            "--output-dir",
+            f"{_PROCESSING}/output/evaluation",
+        ],
     )
     step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
     return step, report

@@ -1,0 +1,114 @@
+"""`python -m benchmarks [--quick] [--output FILE]`: the measured figures, as a table and as JSON.
+
+1. serial-inference throughput against its limit and against a JSON hand-off (both flavours)
+2. synth time against an empty CDK app (warm and cold)
+3. local end to end: the sklearn demo's seconds with a per-stage breakdown
+4. model quality: test RMSE per flavour beside a linear-regression baseline
+Times are medians of alternating runs; ratios measured side by side are the figures that count."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import artifacts, synth_time, throughput
+
+FLAVOURS = ("sklearn", "pytorch")
+# Short training for --quick: the smoke test checks the machinery, not the figures.
+QUICK_HYPERPARAMETERS = {"sklearn": {"max-iter": "20"}, "pytorch": {"epochs": "2"}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny inputs, one run each: checks that it all runs")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
+    args = parser.parse_args(argv)
+    results = {"machine": _machine(), "quick": args.quick}
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        results["quality"], trained = _quality(work, args.quick)
+        results["throughput"] = {
+            flavour: throughput.measure(
+                trained[flavour],
+                repeats=1 if args.quick else 7,
+                max_bytes=256 * 1024 if args.quick else throughput.REQUEST_BYTES,
+            )
+            for flavour in FLAVOURS
+        }
+    results["synth"] = synth_time.measure(1 if args.quick else 5)
+    results["local_end_to_end"] = _local_end_to_end(1 if args.quick else 3)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+def _quality(work: Path, quick: bool) -> tuple[dict, dict]:
+    data = artifacts.housing(3000 if quick else None)
+    processed = artifacts.build_features(data, work)
+    quality, trained = {}, {}
+    for flavour in FLAVOURS:
+        trained[flavour] = artifacts.train(flavour, processed, work, QUICK_HYPERPARAMETERS[flavour] if quick else None)
+        metrics = artifacts.evaluate(trained[flavour], work)["regression_metrics"]
+        quality[flavour] = {
+            "rmse": round(metrics["rmse"]["value"], 4),
+            "mae": round(metrics["mae"]["value"], 4),
+            "r2": round(metrics["r2"]["value"], 4),
+            "train_seconds": round(trained[flavour].train_seconds, 1),
+        }
+    quality["linear_baseline"] = {"rmse": round(artifacts.linear_baseline_rmse(processed, work / "features"), 4)}
+    return quality, trained
+
+
+def _local_end_to_end(repeats: int) -> dict:
+    from local_mode.demo import run_demo
+
+    runs = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as home:
+            runs.append(run_demo("sklearn", home=Path(home), say=lambda _line: None))
+    stages = {stage: round(statistics.median(r.stages[stage] for r in runs), 2) for stage in runs[0].stages}
+    return {"seconds": round(statistics.median(r.seconds for r in runs), 1), "stages": stages, "runs": repeats}
+
+
+def _machine() -> dict:
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def table(results: dict) -> str:
+    rows = [("figure", "value", "goal")]
+    for flavour, figures in results["throughput"].items():
+        rows += [
+            (f"throughput {flavour}: ours rows/s", f"{figures['ours_rows_per_s']:,}", ""),
+            (f"throughput {flavour}: ours / limit", f"{figures['ours_over_limit']:.2f}", ">= 0.8"),
+            (f"throughput {flavour}: ours / JSON hand-off", f"{figures['ours_over_json']:.1f}", ">= 5"),
+        ]
+    synth = results["synth"]
+    rows += [
+        ("synth warm / empty app", f"{synth['warm_ratio']:.2f} ({synth['warm_seconds']} s)", "<= 1.5"),
+        ("synth cold / empty app", f"{synth['cold_ratio']:.2f} ({synth['cold_seconds']} s)", "close to 1.5"),
+    ]
+    end_to_end = results["local_end_to_end"]
+    rows.append(("local demo (sklearn) seconds", f"{end_to_end['seconds']}", "<= 30"))
+    rows += [(f"  {stage}", f"{seconds}", "") for stage, seconds in end_to_end["stages"].items()]
+    for flavour, figures in results["quality"].items():
+        goal = {"sklearn": "<= 0.46", "pytorch": "<= 0.52"}.get(flavour, "")
+        extra = f" (trained in {figures['train_seconds']} s)" if "train_seconds" in figures else ""
+        rows.append((f"test RMSE {flavour}", f"{figures['rmse']:.4f}{extra}", goal))
+    width = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

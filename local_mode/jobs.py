@@ -1,0 +1,170 @@
+"""Processing and training jobs run as SageMaker runs them, with this machine's Python instead of a container.
+
+Container contract kept: `/opt/ml` is a per-job folder (rewritten in arguments and environment), inputs are
+copied in before the script starts and outputs copied out after it ends, training gets `SM_*` variables,
+its hyperparameters as `--name value` and its code unpacked from `sagemaker_submit_directory`, and the model
+folder is packed as `<output path>/<job>/output/model.tar.gz`. A failure's reason is what the script wrote to
+`/opt/ml/output/failure`, or else the last line of its error output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_mode import storage
+from local_mode.images import python_for
+
+OPT_ML = "/opt/ml"
+
+
+@dataclass
+class JobResult:
+    failure_reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.failure_reason
+
+
+class JobFailed(Exception):
+    pass
+
+
+class Workspace:
+    """The job's stand-in for /opt/ml and its log file."""
+
+    def __init__(self, root: Path, log_file: Path):
+        self.root = root
+        self.opt_ml = root / "opt" / "ml"
+        self.log_file = log_file
+        self.opt_ml.mkdir(parents=True, exist_ok=True)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def local(self, path: str) -> str:
+        """/opt/ml/... as a path inside this job's folder; anything else unchanged."""
+        return re.sub(r"(?<![\w/])/opt/ml(?=/|$)", str(self.opt_ml), path)
+
+    def run(self, command: list[str], environment: dict[str, str], timeout: int) -> JobResult:
+        env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
+        with self.log_file.open("ab") as log:
+            try:
+                process = subprocess.run(
+                    command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+                )
+            except subprocess.TimeoutExpired:
+                return JobResult(f"the job exceeded its MaxRuntimeInSeconds ({timeout} s)")
+        if process.returncode == 0:
+            return JobResult()
+        return JobResult(self._failure_reason(process.returncode))
+
+    def _failure_reason(self, exit_code: int) -> str:
+        failure_file = self.opt_ml / "output" / "failure"
+        if failure_file.exists() and failure_file.read_text().strip():
+            return failure_file.read_text().strip()[:1024]
+        lines = [line.strip() for line in self.log_file.read_text(errors="replace").splitlines() if line.strip()]
+        last = lines[-1] if lines else "no output"
+        return f"AlgorithmError: {last} (exit code {exit_code})"[:1024]
+
+
+def run_processing(job: dict, workspace: Workspace) -> JobResult:
+    """`job` is the DescribeProcessingJob response."""
+    app = job["AppSpecification"]
+    python = python_for(app["ImageUri"])
+    for item in job.get("ProcessingInputs", []):
+        source = item["S3Input"]
+        storage.download_prefix(source["S3Uri"], Path(workspace.local(source["LocalPath"])))
+    outputs = job.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:
+        Path(workspace.local(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+    entrypoint = [
+        python if part in ("python", "python3") else workspace.local(part) for part in app["ContainerEntrypoint"]
+    ]
+    arguments = [workspace.local(part) for part in app.get("ContainerArguments", [])]
+    environment = {key: workspace.local(value) for key, value in job.get("Environment", {}).items()}
+    timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
+    result = workspace.run(entrypoint + arguments, environment, timeout)
+    if result.succeeded:
+        for item in outputs:
+            output = item["S3Output"]
+            storage.upload_folder(Path(workspace.local(output["LocalPath"])), output["S3Uri"])
+    return result
+
+
+def run_training(job: dict, workspace: Workspace) -> JobResult:
+    """`job` is the DescribeTrainingJob response (with the metric definitions of the request)."""
+    algorithm = job["AlgorithmSpecification"]
+    python = python_for(algorithm["TrainingImage"])
+    hyperparameters = job.get("HyperParameters", {})
+    program = hyperparameters.get("sagemaker_program")
+    code_uri = hyperparameters.get("sagemaker_submit_directory")
+    if not program or not code_uri:
+        return JobResult(
+            "local mode runs framework training jobs: sagemaker_program and sagemaker_submit_directory are required"
+        )
+    opt_ml = workspace.opt_ml
+    code_dir = opt_ml / "code"
+    storage.extract_tarball(storage.read_object(code_uri), code_dir)
+    channels = {}
+    for channel in job.get("InputDataConfig", []):
+        name = channel["ChannelName"]
+        storage.download_prefix(channel["DataSource"]["S3DataSource"]["S3Uri"], opt_ml / "input" / "data" / name)
+        channels[name] = {key: value for key, value in channel.items() if key in ("ContentType", "InputMode")}
+    config = opt_ml / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (config / "inputdataconfig.json").write_text(json.dumps(channels))
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    for folder in ("model", "output/data"):
+        (opt_ml / folder).mkdir(parents=True, exist_ok=True)
+    user_hyperparameters = {key: value for key, value in hyperparameters.items() if not key.startswith("sagemaker_")}
+    arguments = [part for key, value in sorted(user_hyperparameters.items()) for part in (f"--{key}", str(value))]
+    timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
+    result = workspace.run(
+        [python, str(code_dir / program), *arguments],
+        _training_environment(opt_ml, channels, user_hyperparameters),
+        timeout,
+    )
+    result.metrics = _metrics(workspace.log_file.read_text(errors="replace"), algorithm.get("MetricDefinitions", []))
+    if result.succeeded:
+        job_prefix = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job['TrainingJobName']}/output"
+        storage.write_object(f"{job_prefix}/model.tar.gz", storage.tarball(opt_ml / "model"))
+        if any((opt_ml / "output" / "data").iterdir()):
+            storage.write_object(f"{job_prefix}/output.tar.gz", storage.tarball(opt_ml / "output" / "data"))
+    return result
+
+
+def _training_environment(opt_ml: Path, channels: dict, hyperparameters: dict) -> dict[str, str]:
+    environment = {
+        "SM_MODEL_DIR": str(opt_ml / "model"),
+        "SM_OUTPUT_DATA_DIR": str(opt_ml / "output" / "data"),
+        "SM_OUTPUT_DIR": str(opt_ml / "output"),
+        "SM_INPUT_DIR": str(opt_ml / "input"),
+        "SM_INPUT_CONFIG_DIR": str(opt_ml / "input" / "config"),
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps(hyperparameters),
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_NUM_GPUS": "0",
+        "SM_MODULE_DIR": str(opt_ml / "code"),
+    }
+    for name in channels:
+        environment[f"SM_CHANNEL_{name.upper()}"] = str(opt_ml / "input" / "data" / name)
+    for name, value in hyperparameters.items():
+        environment[f"SM_HP_{name.upper()}"] = str(value)
+    return environment
+
+
+def _metrics(log: str, definitions: list[dict]) -> dict[str, float]:
+    """The last value each metric definition's regex finds in the log, as SageMaker reports final metrics."""
+    metrics = {}
+    for definition in definitions:
+        values = re.findall(definition["Regex"], log)
+        if values:
+            metrics[definition["Name"]] = float(values[-1])
+    return metrics

@@ -1,0 +1,167 @@
+"""Batch transform as serial inference: each container's handlers loaded from its code and model artifact,
+records split into MultiRecord mini-batches within MaxPayloadInMB, each batch passed container 1 -> container 2
+in the content types they return, DataProcessing filters and the join applied, `<input>.out` written."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_mode import storage
+from local_mode.images import python_for
+
+_HANDLERS = ("model_fn", "input_fn", "predict_fn", "output_fn")
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+@dataclass
+class Container:
+    """One serving container: its inference module's handlers and the loaded model."""
+
+    name: str
+    module: Any
+    model: Any
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        data = self.module.input_fn(body, content_type)
+        prediction = self.module.predict_fn(data, self.model)
+        result = self.module.output_fn(prediction, accept)
+        body, returned_type = result if isinstance(result, tuple) else (result, accept)
+        return (body.encode() if isinstance(body, str) else bytes(body)), returned_type
+
+
+def load_container(definition: dict, root: Path, index: int) -> Container:
+    """Unpack the model artifact and the code as the framework serving container would, then call model_fn."""
+    python_for(definition["Image"])  # fails with a clear reason for an image local mode cannot run
+    model_dir = root / f"container-{index}" / "model"
+    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"]), model_dir)
+    environment = definition.get("Environment", {})
+    program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
+    code_location = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
+    if code_location.startswith("s3://"):
+        code_dir = root / f"container-{index}" / "code"
+        storage.extract_tarball(storage.read_object(code_location), code_dir)
+    else:  # code inside the model artifact, as the PyTorch container reads it
+        code_dir = model_dir / code_location.removeprefix("/opt/ml/model").lstrip("/")
+    module = _import(code_dir / program, f"scoreline_serving_{root.name}_{index}".replace("-", "_"))
+    missing = [name for name in _HANDLERS if not hasattr(module, name)]
+    if missing:
+        raise TransformError(f"container {index + 1} ({program}) defines no {', '.join(missing)}")
+    return Container(name=f"container {index + 1}", module=module, model=module.model_fn(str(model_dir)))
+
+
+def _import(path: Path, module_name: str):
+    if not path.exists():
+        raise TransformError(f"{path.name} is not in the container's code ({path.parent})")
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool]) -> int:
+    """Score every object under the input prefix; returns the number of records scored."""
+    source = job["TransformInput"]["DataSource"]["S3DataSource"]
+    if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise TransformError("local mode reads S3Prefix transform inputs only")
+    keys = storage.keys_under(source["S3Uri"])
+    if not keys:
+        raise TransformError(f"no input objects under {source['S3Uri']}")
+    bucket, prefix = storage.split_uri(source["S3Uri"])
+    scored = 0
+    for key in keys:
+        records = _records(storage.read_object(f"s3://{bucket}/{key}"), job["TransformInput"].get("SplitType", "None"))
+        output = _transform_records(job, containers, records, key, should_stop)
+        relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+        out_uri = f"{job['TransformOutput']['S3OutputPath'].rstrip('/')}/{relative}.out"
+        storage.write_object(out_uri, _assemble(output, job["TransformOutput"].get("AssembleWith", "None")))
+        scored += len(records)
+    return scored
+
+
+def _records(body: bytes, split_type: str) -> list[bytes]:
+    if split_type == "Line":
+        return [line for line in body.splitlines() if line.strip()]
+    if split_type == "None":
+        return [body]
+    raise TransformError(f"SplitType {split_type} is not supported in local mode (Line or None)")
+
+
+def _transform_records(
+    job: dict, containers: list[Container], records: list[bytes], key: str, should_stop
+) -> list[bytes]:
+    processing = job.get("DataProcessing", {})
+    input_filter = _json_path(processing.get("InputFilter", "$"))
+    output_filter = _json_path(processing.get("OutputFilter", "$"))
+    join = processing.get("JoinSource", "None") == "Input"
+    content_type = job["TransformInput"].get("ContentType", "text/csv")
+    accept = job["TransformOutput"].get("Accept", "text/csv")
+    limit = int(job.get("MaxPayloadInMB", 6)) * 1024 * 1024
+    single = job.get("BatchStrategy", "MultiRecord") == "SingleRecord"
+    results: list[bytes] = []
+    filtered = [input_filter(record) for record in records]
+    for start, batch in _batches(filtered, limit, single, key):
+        if should_stop():
+            raise TransformError("the job was stopped")
+        body, current_type = b"\n".join(batch) + b"\n", content_type
+        for container in containers:
+            body, current_type = container.invoke(body, current_type, accept)
+        predictions = [line for line in body.splitlines() if line.strip()]
+        if len(predictions) != len(batch):
+            raise TransformError(
+                f"{key}: the model returned {len(predictions)} predictions for {len(batch)} records "
+                f"(records {start + 1} to {start + len(batch)})"
+            )
+        for offset, prediction in enumerate(predictions):
+            line = records[start + offset] + b"," + prediction if join else prediction
+            results.append(output_filter(line))
+    return results
+
+
+def _batches(records: list[bytes], limit: int, single: bool, key: str) -> Iterator[tuple[int, list[bytes]]]:
+    """MultiRecord mini-batches: as many whole records as fit in MaxPayloadInMB."""
+    start, batch, size = 0, [], 0
+    for index, record in enumerate(records):
+        if len(record) + 1 > limit:
+            raise TransformError(f"{key}: record {index + 1} is larger than MaxPayloadInMB")
+        if batch and (single or size + len(record) + 1 > limit):
+            yield start, batch
+            start, batch, size = index, [], 0
+        batch.append(record)
+        size += len(record) + 1
+    if batch:
+        yield start, batch
+
+
+def _json_path(expression: str) -> Callable[[bytes], bytes]:
+    """The JSONPath subset batch transform applies to CSV records: $, $[i], $[i,j], $[a:b] (columns)."""
+    if expression == "$":
+        return lambda record: record
+    match = re.fullmatch(r"\$\[(.+)\]", expression.replace(" ", ""))
+    if not match:
+        raise TransformError(f"filter {expression!r} is not supported for CSV in local mode")
+    selector = match.group(1)
+    if ":" in selector:
+        start, _, stop = selector.partition(":")
+        window = slice(int(start) if start else None, int(stop) if stop else None)
+        return lambda record: b",".join(record.split(b",")[window])
+    indexes = [int(part) for part in selector.split(",")]
+    return lambda record: b",".join(record.split(b",")[i] for i in indexes)
+
+
+def _assemble(lines: list[bytes], assemble_with: str) -> bytes:
+    if assemble_with == "Line":
+        return b"".join(line + b"\n" for line in lines)
+    return b"".join(lines)

@@ -1,0 +1,74 @@
+"""S3 transfers the way SageMaker's containers see them: prefixes copied to local folders and back."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import boto3
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def keys_under(uri: str) -> list[str]:
+    """Object keys under an S3 prefix (S3Prefix semantics: a plain string prefix), in key order."""
+    bucket, prefix = split_uri(uri)
+    paginator = boto3.client("s3").get_paginator("list_objects_v2")
+    keys = []
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+    return sorted(keys)
+
+
+def download_prefix(uri: str, destination: Path) -> list[Path]:
+    """Copy every object under `uri` into `destination`, keeping the part of the key after the prefix."""
+    bucket, prefix = split_uri(uri)
+    s3 = boto3.client("s3")
+    files = []
+    for key in keys_under(uri):
+        relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(target))
+        files.append(target)
+    destination.mkdir(parents=True, exist_ok=True)
+    return files
+
+
+def upload_folder(folder: Path, uri: str) -> None:
+    bucket, prefix = split_uri(uri)
+    s3 = boto3.client("s3")
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            key = "/".join(part for part in (prefix.rstrip("/"), path.relative_to(folder).as_posix()) if part)
+            s3.upload_file(str(path), bucket, key)
+
+
+def read_object(uri: str) -> bytes:
+    bucket, key = split_uri(uri)
+    return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def write_object(uri: str, body: bytes) -> None:
+    bucket, key = split_uri(uri)
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def extract_tarball(data: bytes, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        archive.extractall(destination, filter="data")
+
+
+def tarball(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    return buffer.getvalue()

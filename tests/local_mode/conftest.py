@@ -1,0 +1,69 @@
+"""One local cloud per test session worker: the default app synthesized, deployed and trained once."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from sklearn.datasets import fetch_california_housing
+
+from local_mode import storage
+from local_mode.cloud import LocalCloud
+from local_mode.demo import synthesize
+
+TERMINAL = {"Succeeded", "Failed", "Stopped", "Completed"}
+
+
+@pytest.fixture(scope="session")
+def housing():
+    return fetch_california_housing(as_frame=True, download_if_missing=False).frame
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory):
+    """The default app's cloud assembly, synthesized the way local mode does it."""
+    out_dir = tmp_path_factory.mktemp("local-cloud") / "cdk.out"
+    synthesize(out_dir, {})
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def cloud(cloud_assembly, housing):
+    with LocalCloud(cloud_assembly.parent / "cloud") as cloud:
+        deployment = cloud.deploy(cloud_assembly)
+        bucket = deployment.bucket_for("DataBucket")
+        storage.write_object(f"s3://{bucket}/training/input/data.csv", housing.to_csv(index=False).encode())
+        yield cloud
+
+
+def wait_for(condition, timeout: float = 120, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def run_pipeline(cloud: LocalCloud, **parameters) -> dict:
+    """Start the deployed pipeline and wait for it to finish; returns DescribePipelineExecution."""
+    sagemaker = boto3.client("sagemaker")
+    overrides = [{"Name": name, "Value": str(value)} for name, value in parameters.items()]
+    arn = sagemaker.start_pipeline_execution(PipelineName=cloud.deployment.pipelines[0], PipelineParameters=overrides)[
+        "PipelineExecutionArn"
+    ]
+
+    def finished():
+        execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+        return execution if execution["PipelineExecutionStatus"] in TERMINAL else None
+
+    return wait_for(finished, timeout=300)
+
+
+def registered_version(execution: dict) -> str:
+    steps = boto3.client("sagemaker").list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineExecutionSteps"]
+    return next(step["Metadata"]["RegisterModel"]["Arn"] for step in steps if "RegisterModel" in step["Metadata"])

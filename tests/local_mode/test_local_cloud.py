@@ -1,0 +1,138 @@
+"""The synthesized app on the local cloud: pipeline, registry, approval, schedule and scoring, as in AWS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from local_mode import storage
+from local_mode.storage import tarball
+from tests.local_mode.conftest import TERMINAL, registered_version, run_pipeline, wait_for
+
+pytestmark = pytest.mark.xdist_group("local_cloud")
+
+SCORING_ROWS = 250
+
+
+@pytest.fixture(scope="module")
+def scoring_input(cloud, housing):
+    """Rows to score under today's scoring prefix, features only, in training order."""
+    environment = next(iter(cloud.deployment.functions.values())).environment
+    rows = housing.drop(columns=["MedHouseVal"]).tail(SCORING_ROWS)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    storage.write_object(
+        environment["SCORING_INPUT_URI"].replace("{date}", today) + "rows.csv",
+        rows.to_csv(index=False, header=False).encode(),
+    )
+    return rows
+
+
+def transform_jobs_for(package_arn: str) -> list[dict]:
+    sagemaker = boto3.client("sagemaker")
+    jobs = []
+    for summary in sagemaker.list_transform_jobs(NameContains="scoreline-scoring")["TransformJobSummaries"]:
+        job = sagemaker.describe_transform_job(TransformJobName=summary["TransformJobName"])
+        tags = sagemaker.list_tags(ResourceArn=job["TransformJobArn"])["Tags"]
+        if package_arn in {tag["Value"] for tag in tags}:
+            jobs.append(job)
+    return jobs
+
+
+def finished_jobs_for(package_arn: str, count: int = 1) -> list[dict]:
+    def finished():
+        jobs = transform_jobs_for(package_arn)
+        done = len(jobs) >= count and all(job["TransformJobStatus"] in TERMINAL for job in jobs)
+        return jobs if done else None
+
+    return wait_for(finished)
+
+
+def approve(cloud, package_arn: str, status: str = "Approved") -> None:
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
+    cloud.wait_for_events()
+
+
+def test_pipeline_runs_every_step_and_registers_a_pending_two_container_version(cloud):
+    execution = run_pipeline(cloud)
+    assert execution["PipelineExecutionStatus"] == "Succeeded", execution.get("FailureReason")
+    steps = boto3.client("sagemaker").list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"], SortOrder="Ascending"
+    )["PipelineExecutionSteps"]
+    assert [(s["StepName"], s["StepStatus"]) for s in steps] == [
+        ("Preprocess", "Succeeded"),
+        ("Train", "Succeeded"),
+        ("Evaluate", "Succeeded"),
+        ("CheckQuality", "Succeeded"),
+        ("Register", "Succeeded"),
+    ]
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=registered_version(execution))
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert len(package["InferenceSpecification"]["Containers"]) == 2
+    evaluation = json.loads(storage.read_object(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]))
+    assert evaluation["regression_metrics"]["rmse"]["value"] <= 0.6
+
+
+def test_approval_scores_once_and_joins_each_input_row_with_its_prediction(cloud, scoring_input):
+    package_arn = registered_version(run_pipeline(cloud))
+    approve(cloud, package_arn)
+    approve(cloud, package_arn)  # approving an approved version changes nothing
+    (job,) = finished_jobs_for(package_arn)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    output = job["TransformOutput"]["S3OutputPath"]
+    bucket, _ = storage.split_uri(output)
+    (key,) = storage.keys_under(output)
+    assert key.endswith("rows.csv.out")
+    lines = list(csv.reader(io.StringIO(storage.read_object(f"s3://{bucket}/{key}").decode())))
+    assert len(lines) == SCORING_ROWS
+    expected_inputs = scoring_input.to_csv(index=False, header=False).splitlines()
+    for line, expected in zip(lines, expected_inputs, strict=True):
+        assert ",".join(line[:-1]) == expected
+        assert 0 < float(line[-1]) < 10  # a house value in $100k
+
+
+def test_rejected_version_starts_no_job(cloud, scoring_input):
+    package_arn = registered_version(run_pipeline(cloud))
+    approve(cloud, package_arn, "Rejected")
+    assert transform_jobs_for(package_arn) == []
+    assert any(
+        call["payload"].get("detail", {}).get("ModelPackageArn") == package_arn for call in cloud.bus.invocations
+    ), "the approval rule delivered the rejection to the scoring function"
+
+
+def test_schedule_fired_on_demand_scores_with_the_newest_approved_version(cloud, scoring_input):
+    older = registered_version(run_pipeline(cloud))
+    newer = registered_version(run_pipeline(cloud))
+    approve(cloud, older)
+    approve(cloud, newer)
+    finished_jobs_for(newer)
+    cloud.fire_schedule("scoreline-scoring")
+    jobs = finished_jobs_for(newer, count=2)
+    scheduled = [job for job in jobs if "schedule" in job["TransformJobName"]]
+    assert len(scheduled) == 1 and scheduled[0]["TransformJobStatus"] == "Completed"
+
+
+def test_failing_training_script_fails_the_pipeline_with_the_scripts_error(cloud):
+    sagemaker = boto3.client("sagemaker")
+    definition = json.loads(
+        sagemaker.describe_pipeline(PipelineName=cloud.deployment.pipelines[0])["PipelineDefinition"]
+    )
+    train = next(step for step in definition["Steps"] if step["Name"] == "Train")
+    code_uri = train["Arguments"]["HyperParameters"]["sagemaker_submit_directory"]
+    original = storage.read_object(code_uri)
+    broken = cloud.home / "broken-code"
+    broken.mkdir(exist_ok=True)
+    (broken / "train.py").write_text("raise ValueError('learning rate must be positive, got -1')\n")
+    storage.write_object(code_uri, tarball(broken))
+    try:
+        # Another instance type changes the step's arguments, so the cached Train step is not reused.
+        execution = run_pipeline(cloud, TrainingInstanceType="ml.m5.2xlarge")
+    finally:
+        storage.write_object(code_uri, original)
+    assert execution["PipelineExecutionStatus"] == "Failed"
+    assert "Step Train failed" in execution["FailureReason"]
+    assert "ValueError: learning rate must be positive, got -1" in execution["FailureReason"]
