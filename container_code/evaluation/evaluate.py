@@ -1,0 +1,142 @@
+"""Evaluation (processing job, model image): score the raw test split through both serving containers' handlers.
+
+Inputs under --input-dir: test/test.csv (raw, header, target included), features_model/model.tar.gz,
+model/model.tar.gz, features_code/*.tar.gz and model_code/*.tar.gz (code at the archive root).
+Rows travel as in serving: CSV -> features handlers -> .npy -> model handlers -> CSV, so what is registered is
+what was measured. Writes <output-dir>/evaluation.json with RMSE, MAE, R^2 and the row count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import importlib.util
+import io
+import json
+import os
+import sys
+import tarfile
+import tempfile
+
+import numpy as np
+
+# Requests to the serving chain are at most this many rows (a batch transform mini-batch is of this order).
+ROWS_PER_REQUEST = 5000
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Score the test split through the serving handlers")
+    parser.add_argument("--target-column", required=True)
+    parser.add_argument("--input-dir", default="/opt/ml/processing/input")
+    parser.add_argument("--output-dir", default="/opt/ml/processing/output/evaluation")
+    return parser.parse_args(argv)
+
+
+def extract(archive: str, folder: str) -> str:
+    os.makedirs(folder, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.9.17 / 3.12: refuse links and paths out of folder
+            tar.extractall(folder, filter="data")
+        else:
+            tar.extractall(folder)
+    return folder
+
+
+def single_archive(folder: str) -> str:
+    archives = sorted(glob.glob(os.path.join(folder, "*.tar.gz")))
+    if len(archives) != 1:
+        raise SystemExit(f"evaluate: expected one *.tar.gz in {folder}, found {archives}")
+    return archives[0]
+
+
+def load_handlers(code_dir: str, module_name: str):
+    """Import code_dir/inference.py under a unique name (both containers call theirs inference.py)."""
+    sys.path.insert(0, code_dir)  # lets the handlers import their neighbours, as in the container
+    spec = importlib.util.spec_from_file_location(module_name, os.path.join(code_dir, "inference.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ServingChain:
+    """The two containers' handlers in serving order."""
+
+    def __init__(self, input_dir: str, work_dir: str):
+        def unpack(name, archive):
+            return extract(archive, os.path.join(work_dir, name))
+
+        features_code = unpack("features_code", single_archive(os.path.join(input_dir, "features_code")))
+        model_code = unpack("model_code", single_archive(os.path.join(input_dir, "model_code")))
+        self.features = load_handlers(features_code, "features_inference")
+        self.model = load_handlers(model_code, "model_inference")
+        self.features_model = self.features.model_fn(
+            unpack("features_model", os.path.join(input_dir, "features_model", "model.tar.gz"))
+        )
+        self.trained_model = self.model.model_fn(unpack("model", os.path.join(input_dir, "model", "model.tar.gz")))
+
+    def feature_columns(self) -> list:
+        return [column["name"] for column in self.features_model["columns"]]
+
+    def predict(self, csv_body: bytes) -> np.ndarray:
+        features = self.features.predict_fn(self.features.input_fn(csv_body, "text/csv"), self.features_model)
+        npy_body, npy_type = self.features.output_fn(features, "application/x-npy")
+        predictions = self.model.predict_fn(self.model.input_fn(npy_body, npy_type), self.trained_model)
+        csv_out, _ = self.model.output_fn(predictions, "text/csv")
+        return np.array(csv_out.decode("utf-8").split(), dtype=np.float64)
+
+
+def read_test_split(path: str, target_column: str, feature_columns: list):
+    """(raw feature rows in training order, target values): the raw text, exactly as a user would send it."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, records = rows[0], rows[1:]
+    missing = [name for name in [target_column] + feature_columns if name not in header]
+    if missing:
+        raise SystemExit(f"evaluate: {path} lacks columns {missing}; it has {header}")
+    positions = [header.index(name) for name in feature_columns]
+    target = np.array([float(record[header.index(target_column)]) for record in records])
+    return [[record[position] for position in positions] for record in records], target
+
+
+def to_csv(rows: list) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def regression_metrics(target: np.ndarray, predictions: np.ndarray) -> dict:
+    errors = predictions - target
+    total = float(np.sum((target - np.mean(target)) ** 2))
+    return {
+        "rmse": {"value": float(np.sqrt(np.mean(errors**2)))},
+        "mae": {"value": float(np.mean(np.abs(errors)))},
+        "r2": {"value": 1.0 - float(np.sum(errors**2)) / total if total > 0 else 0.0},
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory() as work_dir:
+        chain = ServingChain(args.input_dir, work_dir)
+        rows, target = read_test_split(
+            os.path.join(args.input_dir, "test", "test.csv"), args.target_column, chain.feature_columns()
+        )
+        if not rows:
+            raise SystemExit("evaluate: the test split has no rows")
+        predictions = np.concatenate(
+            [
+                chain.predict(to_csv(rows[start : start + ROWS_PER_REQUEST]))
+                for start in range(0, len(rows), ROWS_PER_REQUEST)
+            ]
+        )
+    report = {"regression_metrics": regression_metrics(target, predictions), "row_count": len(rows)}
+    os.makedirs(args.output_dir, exist_ok=True)
+    with open(os.path.join(args.output_dir, "evaluation.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

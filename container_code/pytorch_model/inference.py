@@ -1,0 +1,104 @@
+"""Serving container 2, PyTorch flavour: features (.npy from container 1, or CSV) -> one prediction a line.
+
+Also defines the network, so training (train.py imports it) and serving build the same module from
+model_config.json before loading the state_dict: no pickled module, loads in any torch version.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+WEIGHTS_FILE = "model.pth"
+CONFIG_FILE = "model_config.json"
+
+
+class PeriodicEmbedding(nn.Module):
+    """Each input feature -> cos/sin of learned frequencies -> a small linear layer + ReLU.
+
+    An MLP on raw scaled features fits smooth functions; house prices jump along latitude/longitude. Periodic
+    embeddings (Gorishniy et al. 2022, "On Embeddings for Numerical Features") let it fit those steps."""
+
+    def __init__(self, features: int, frequencies: int, width: int, sigma: float = 1.0):
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(features, frequencies) * sigma)
+        self.weight = nn.Parameter(torch.randn(features, 2 * frequencies, width) / math.sqrt(2 * frequencies))
+        self.bias = nn.Parameter(torch.zeros(features, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        angles = 2 * math.pi * self.frequencies[None] * x[..., None]
+        periodic = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+        return torch.relu(torch.einsum("bfk,fkw->bfw", periodic, self.weight) + self.bias).flatten(1)
+
+
+class TabularMLP(nn.Module):
+    """Clip scaled inputs (heavy-tailed columns such as occupancy reach hundreds of standard deviations), embed
+    them, then an MLP; predicts the standardised target, which `predict` maps back."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.input_clip = float(config["input_clip"])
+        layers = []
+        width = config["input_features"]
+        if config["embedding_frequencies"] > 0:
+            layers.append(
+                PeriodicEmbedding(
+                    width, config["embedding_frequencies"], config["embedding_width"], config["embedding_sigma"]
+                )
+            )
+            width *= config["embedding_width"]
+        for hidden in config["hidden_sizes"]:
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.layers = nn.Sequential(*layers)
+        self.target_mean = float(config["target_mean"])
+        self.target_scale = float(config["target_scale"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.clamp(-self.input_clip, self.input_clip)).squeeze(1)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            scaled = self(torch.as_tensor(np.asarray(features, dtype=np.float32), device=device))
+        return scaled.double().cpu().numpy() * self.target_scale + self.target_mean
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_fn(model_dir: str) -> TabularMLP:
+    with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as handle:
+        model = TabularMLP(json.load(handle))
+    weights = torch.load(os.path.join(model_dir, WEIGHTS_FILE), map_location="cpu", weights_only=True)
+    model.load_state_dict(weights)
+    return model.to(device()).eval()
+
+
+def input_fn(request_body, request_content_type: str) -> np.ndarray:
+    content_type = request_content_type.split(";")[0].strip()
+    body = request_body.encode("utf-8") if isinstance(request_body, str) else bytes(request_body)
+    if content_type == "application/x-npy":
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    if content_type == "text/csv":
+        return np.loadtxt(io.BytesIO(body), delimiter=",", dtype=np.float32, ndmin=2)
+    raise ValueError(f"unsupported content type {request_content_type!r}: send application/x-npy or text/csv")
+
+
+def predict_fn(input_data: np.ndarray, model: TabularMLP) -> np.ndarray:
+    return model.predict(input_data)
+
+
+def output_fn(prediction: np.ndarray, accept: str):
+    """One prediction a line, in request order. 17 significant digits round-trip a float64 exactly, and one
+    %-format over the whole column was the fastest formatting measured (faster than repr, savetxt, pandas)."""
+    values = np.asarray(prediction, dtype=np.float64).ravel().tolist()
+    return (("%.17g\n" * len(values)) % tuple(values)).encode("ascii"), "text/csv"

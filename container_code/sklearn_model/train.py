@@ -1,0 +1,112 @@
+"""Training job, scikit-learn flavour: HistGradientBoostingRegressor, early stopping on the validation channel.
+
+Channels (CSV, no header, target first): SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION. Writes model.joblib to
+SM_MODEL_DIR. Logs "validation-rmse=<float>;" once an iteration for the pipeline's metric definition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from inference import MODEL_FILE
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+# scikit-learn 1.4 cannot early-stop on a given validation set (only on a random slice of the training data),
+# so boosting grows in rounds of this many iterations, each scored on the validation channel.
+ROUND = 50
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train the gradient-boosted trees")
+    env = os.environ.get
+
+    def option(name, **kwargs):  # SageMaker passes hyperparameters as given: accept dashes or underscores
+        parser.add_argument(*sorted({f"--{name}", f"--{name.replace('-', '_')}"}), **kwargs)
+
+    option("max-iter", type=int, default=2000, help="upper bound on boosting iterations")
+    option("learning-rate", type=float, default=0.1)
+    option("max-leaf-nodes", type=int, default=31)
+    option("min-samples-leaf", type=int, default=20)
+    option("l2-regularization", type=float, default=0.0)
+    option("max-bins", type=int, default=255)
+    option("n-iter-no-change", type=int, default=50, help="iterations without a better validation RMSE")
+    option("seed", type=int, default=42)
+    option("model-dir", type=Path, default=Path(env("SM_MODEL_DIR", "/opt/ml/model")))
+    option("train", type=Path, default=Path(env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
+    option("validation", type=Path, default=Path(env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation")))
+    option("output-data-dir", type=Path, default=Path(env("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")))
+    return parser.parse_args(argv)
+
+
+def read_channel(folder: Path):
+    """All CSV files in a channel folder: (features float32, target float64)."""
+    paths = sorted(path for path in folder.glob("*") if path.is_file()) if folder.is_dir() else []
+    if not paths:
+        raise SystemExit(f"train: no data files in channel folder {folder}")
+    data = pd.concat([pd.read_csv(path, header=None, dtype=np.float64) for path in paths]).to_numpy()
+    return data[:, 1:].astype(np.float32), data[:, 0]
+
+
+def rmse(predictions: np.ndarray, target: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((predictions - target) ** 2)))
+
+
+def regressor(args, iterations: int, warm_start: bool = False) -> HistGradientBoostingRegressor:
+    return HistGradientBoostingRegressor(
+        max_iter=iterations,
+        learning_rate=args.learning_rate,
+        max_leaf_nodes=args.max_leaf_nodes,
+        min_samples_leaf=args.min_samples_leaf,
+        l2_regularization=args.l2_regularization,
+        max_bins=args.max_bins,
+        early_stopping=False,
+        warm_start=warm_start,
+        random_state=args.seed,
+    )
+
+
+def best_iteration(args, features, target, validation_features, validation_target):
+    """Grow in rounds until the validation RMSE has not improved for n_iter_no_change iterations."""
+    model = regressor(args, min(ROUND, args.max_iter), warm_start=True)
+    best_rmse, best, scored = float("inf"), 0, 0
+    while scored < args.max_iter and scored - best < args.n_iter_no_change:
+        model.set_params(max_iter=min(scored + ROUND, args.max_iter))
+        model.fit(features, target)
+        for iteration, predictions in enumerate(model.staged_predict(validation_features), start=1):
+            if iteration <= scored:
+                continue
+            score = rmse(predictions, validation_target)
+            print(f"iteration={iteration}; validation-rmse={score:.6f};")
+            if score < best_rmse:
+                best_rmse, best = score, iteration
+        scored = model.n_iter_
+    return best, best_rmse
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    features, target = read_channel(args.train)
+    validation_features, validation_target = read_channel(args.validation)
+    print(f"training on {len(target)} rows x {features.shape[1]} features", flush=True)
+    best, best_rmse = best_iteration(args, features, target, validation_features, validation_target)
+    # Boosting without early stopping or subsampling is deterministic: refitting to the best iteration gives
+    # exactly the model that scored best.
+    model = regressor(args, best).fit(features, target)
+    print(f"best iteration {best}: validation-rmse={best_rmse:.6f};")
+    args.model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, args.model_dir / MODEL_FILE)
+    args.output_data_dir.mkdir(parents=True, exist_ok=True)
+    summary = {"best_iteration": best, "validation_rmse": best_rmse}
+    (args.output_data_dir / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Run the container scripts the way SageMaker does: a subprocess, arguments and SM_* variables, folders."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import REPO_ROOT
+
+CODE = REPO_ROOT / "container_code"
+METRIC = re.compile(r"validation-rmse=([0-9\.]+)")  # the pipeline's metric definition regex
+
+
+def run_script(script: str, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """`python <container_code/script> args` with the given extra environment; fails the test on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, str(CODE / script), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def preprocess(data: pd.DataFrame, work: Path, *args: str) -> Path:
+    """Write `data` as the input CSV, run features/preprocess.py; returns its output folder."""
+    (work / "input").mkdir(parents=True, exist_ok=True)
+    data.to_csv(work / "input" / "data.csv", index=False)
+    out = work / "processed"
+    run_script("features/preprocess.py", "--input-dir", str(work / "input"), "--output-dir", str(out), *args)
+    return out
+
+
+def train(flavour: str, processed: Path, work: Path, *hyperparameters: str):
+    """Run <flavour>_model/train.py with SageMaker's channel variables; returns (model dir, stdout, seconds)."""
+    model_dir = work / f"{flavour}_model"
+    env = {
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_CHANNEL_TRAIN": str(processed / "train"),
+        "SM_CHANNEL_VALIDATION": str(processed / "validation"),
+        "SM_OUTPUT_DATA_DIR": str(work / f"{flavour}_output"),
+    }
+    started = time.perf_counter()
+    result = run_script(f"{flavour}_model/train.py", *hyperparameters, env=env)
+    return model_dir, result.stdout, time.perf_counter() - started
+
+
+def tar_folder(source: Path, archive: Path) -> Path:
+    """tar.gz of the folder's contents at the archive root (how code and model artifacts are shipped)."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                tar.add(path, arcname=path.relative_to(source).as_posix())
+    return archive
+
+
+def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_column: str) -> dict:
+    """Lay out the Evaluate step's inputs as the pipeline does, run evaluation/evaluate.py, return its report."""
+    inputs = work / "evaluation_input"
+    (inputs / "test").mkdir(parents=True, exist_ok=True)
+    (inputs / "test" / "test.csv").write_bytes((processed / "test" / "test.csv").read_bytes())
+    (inputs / "features_model").mkdir(exist_ok=True)
+    (inputs / "features_model" / "model.tar.gz").write_bytes((processed / "model" / "model.tar.gz").read_bytes())
+    tar_folder(model_dir, inputs / "model" / "model.tar.gz")
+    tar_folder(CODE / "features", inputs / "features_code" / "features-code.tar.gz")
+    tar_folder(CODE / f"{flavour}_model", inputs / "model_code" / "model-code.tar.gz")
+    output = work / "evaluation_output"
+    run_script(
+        "evaluation/evaluate.py",
+        "--target-column",
+        target_column,
+        "--input-dir",
+        str(inputs),
+        "--output-dir",
+        str(output),
+    )
+    return json.loads((output / "evaluation.json").read_text())
+
+
+def extract_transformer(processed: Path) -> dict:
+    with tarfile.open(processed / "model" / "model.tar.gz") as tar:
+        return json.load(tar.extractfile("transformer.json"))
+
+
+def raw_rows(frame: pd.DataFrame) -> bytes:
+    """Rows as a client sends them to the features container: CSV, no header, no index."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, header=False, index=False)
+    return buffer.getvalue().encode("utf-8")

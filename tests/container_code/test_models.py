@@ -1,0 +1,105 @@
+"""Both model flavours on a user's CSV (categorical column, missing values): train, serve, evaluate."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.container_code.conftest import load_handlers
+from tests.container_code.helpers import METRIC, evaluate, extract_transformer, preprocess, raw_rows, train
+
+# Few iterations: these tests check the plumbing, test_quality.py the learning.
+QUICK = {
+    "sklearn": ["--max_iter", "40", "--learning-rate", "0.2"],  # SageMaker may pass names with underscores
+    "pytorch": ["--epochs", "40", "--batch-size", "32", "--hidden_sizes", "32,32", "--embedding-frequencies", "4"],
+}
+
+
+@pytest.fixture(scope="module")
+def processed(mixed_data, tmp_path_factory):
+    work = tmp_path_factory.mktemp("processed")
+    return preprocess(mixed_data, work, "--target-column", "price", "--categorical-columns", "grade")
+
+
+@pytest.fixture(scope="module", params=["sklearn", "pytorch"])
+def trained(request, processed, tmp_path_factory):
+    work = tmp_path_factory.mktemp(request.param)
+    model_dir, log, _ = train(request.param, processed, work, *QUICK[request.param])
+    return request.param, model_dir, log, work
+
+
+def serve(flavour: str, model_dir, transformer: dict, body: bytes) -> bytes:
+    """The two containers' handlers chained as in serving: CSV -> features -> .npy -> model -> CSV."""
+    features, model = load_handlers("features"), load_handlers(f"{flavour}_model")
+    matrix = features.predict_fn(features.input_fn(body, "text/csv"), transformer)
+    npy, npy_type = features.output_fn(matrix, "text/csv")
+    loaded = model.model_fn(str(model_dir))
+    csv_out, csv_type = model.output_fn(model.predict_fn(model.input_fn(npy, npy_type), loaded), "text/csv")
+    assert csv_type == "text/csv"
+    return csv_out
+
+
+def test_training_logs_validation_rmse_for_the_metric_definition(trained):
+    flavour, model_dir, log, work = trained
+    values = [float(match) for match in METRIC.findall(log)]
+    assert len(values) >= 4
+    summary = json.loads((work / f"{flavour}_output" / "training_summary.json").read_text())
+    assert summary["validation_rmse"] == pytest.approx(min(values), abs=1e-6)
+
+
+def test_model_artifacts(trained):
+    flavour, model_dir, _, _ = trained
+    expected = {"sklearn": {"model.joblib"}, "pytorch": {"model.pth", "model_config.json", "code/inference.py"}}
+    files = {path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()}
+    assert files == expected[flavour]
+
+
+def test_handler_chain_equals_in_process_prediction(trained, processed):
+    flavour, model_dir, _, _ = trained
+    transformer = extract_transformer(processed)
+    test = pd.read_csv(processed / "test" / "test.csv").drop(columns=["price"])
+    served = np.array((serve(flavour, model_dir, transformer, raw_rows(test))).decode().split(), dtype=np.float64)
+
+    preprocess_module = load_handlers("features")  # imports preprocess.py, whose transform serving uses
+    features = preprocess_module.transform(test, transformer)
+    model = load_handlers(f"{flavour}_model")
+    direct = np.asarray(model.model_fn(str(model_dir)).predict(features), dtype=np.float64)
+    assert len(served) == len(test)
+    np.testing.assert_array_equal(served, direct)
+
+
+def test_model_container_also_accepts_csv(trained):
+    flavour, model_dir, _, _ = trained
+    model = load_handlers(f"{flavour}_model")
+    loaded = model.model_fn(str(model_dir))
+    matrix = np.random.RandomState(1).normal(size=(5, 8)).astype(np.float32)
+    as_csv = "\n".join(",".join(repr(float(value)) for value in row) for row in matrix)
+    npy = io.BytesIO()
+    np.save(npy, matrix)
+    from_csv = model.output_fn(model.predict_fn(model.input_fn(as_csv, "text/csv"), loaded), "text/csv")
+    from_npy = model.output_fn(model.predict_fn(model.input_fn(npy.getvalue(), "application/x-npy"), loaded), "")
+    assert from_csv == from_npy
+    assert len(from_csv[0].decode().splitlines()) == 5
+
+
+def test_evaluation_scores_through_the_handlers(trained, processed, mixed_data):
+    flavour, model_dir, _, work = trained
+    report = evaluate(flavour, processed, model_dir, work, "price")
+    metrics = report["regression_metrics"]
+    assert report["row_count"] == 60
+    assert set(metrics) == {"rmse", "mae", "r2"}
+    assert 0 < metrics["mae"]["value"] <= metrics["rmse"]["value"] < mixed_data["price"].std()
+    assert metrics["r2"]["value"] > 0.3  # a few iterations already explain much of the price
+
+
+def test_saved_model_is_the_best_one_on_validation(trained, processed):
+    """Early stopping keeps the best iteration/epoch, not the last one trained."""
+    flavour, model_dir, _, work = trained
+    validation = np.loadtxt(processed / "validation" / "validation.csv", delimiter=",")
+    model = load_handlers(f"{flavour}_model")
+    predictions = model.predict_fn(validation[:, 1:].astype(np.float32), model.model_fn(str(model_dir)))
+    rmse = float(np.sqrt(np.mean((predictions - validation[:, 0]) ** 2)))
+    summary = json.loads((work / f"{flavour}_output" / "training_summary.json").read_text())
+    assert rmse == pytest.approx(summary["validation_rmse"], rel=1e-6)
