@@ -127,7 +127,7 @@ def run_demo(
         package_arn = _train(deployment.pipelines[0], clock, say)
         version, rmse = _registered(package_arn)
         say(f"  registered version {version} (test RMSE {rmse:.4f}); approving it")
-        output_uri = _approve_and_wait_for_scores(package_arn, scoring["NAME_PREFIX"])
+        output_uri = _approve_and_wait_for_scores(cloud, package_arn, scoring["NAME_PREFIX"])
         clock.lap("approval to scored output")
         lines = _output_lines(output_uri)
         _check_joined(lines, features)
@@ -176,11 +176,14 @@ def _registered(package_arn: str) -> tuple[int, float]:
     return package["ModelPackageVersion"], float(evaluation["regression_metrics"]["rmse"]["value"])
 
 
-def _approve_and_wait_for_scores(package_arn: str, name_prefix: str, timeout: float = 300) -> str:
+def _approve_and_wait_for_scores(cloud: LocalCloud, package_arn: str, name_prefix: str, timeout: float = 300) -> str:
     sagemaker = boto3.client("sagemaker")
     sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        failed = [call for call in cloud.bus.invocations if call["error"]]
+        if failed:
+            raise DemoFailed(f"the scoring function failed: {failed[0]['error']} (log under {cloud.home / 'logs'})")
         jobs = sagemaker.list_transform_jobs(NameContains=name_prefix)["TransformJobSummaries"]
         if jobs and jobs[0]["TransformJobStatus"] in _TERMINAL:
             job = sagemaker.describe_transform_job(TransformJobName=jobs[0]["TransformJobName"])

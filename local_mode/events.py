@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import threading
+import traceback
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +108,7 @@ class EventBus:
                     result = getattr(module, handler_name)(payload, _Context(function))
             except Exception as exception:  # the function's failure is reported like Lambda reports it
                 error = f"{type(exception).__name__}: {exception}"
+                output.write(traceback.format_exc())
                 result = None
             finally:
                 logging.getLogger().removeHandler(handler_log)
@@ -121,10 +123,10 @@ class EventBus:
         key = f"{function.arn}:{module_name}"
         if key not in self._modules:
             path = function.code_dir / f"{module_name.replace('.', '/')}.py"
-            spec = importlib.util.spec_from_file_location(
-                f"scoreline_function_{function.name}_{module_name}".replace("-", "_"), path
-            )
+            name = f"scoreline_function_{function.name}_{module_name}".replace("-", "_")
+            spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # dataclasses and pickling look modules up by name
             sys.path.insert(0, str(function.code_dir))
             try:
                 spec.loader.exec_module(module)

@@ -65,6 +65,7 @@ def _import(path: Path, module_name: str):
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(path.parent))

@@ -1,7 +1,8 @@
 """Evaluation (processing job, model image): score the raw test split through both serving containers' handlers.
 
 Inputs under --input-dir: test/test.csv (raw, header, target included), features_model/model.tar.gz,
-model/model.tar.gz, features_code/*.tar.gz and model_code/*.tar.gz (code at the archive root).
+model/model.tar.gz, features_code/*.gz and model_code/*.gz (code at the archive root; CDK names a .tar.gz asset
+"<hash>.gz").
 Rows travel as in serving: CSV -> features handlers -> .npy -> model handlers -> CSV, so what is registered is
 what was measured. Writes <output-dir>/evaluation.json with RMSE, MAE, R^2 and the row count.
 """
@@ -44,9 +45,9 @@ def extract(archive: str, folder: str) -> str:
 
 
 def single_archive(folder: str) -> str:
-    archives = sorted(glob.glob(os.path.join(folder, "*.tar.gz")))
+    archives = sorted(glob.glob(os.path.join(folder, "*.gz")))
     if len(archives) != 1:
-        raise SystemExit(f"evaluate: expected one *.tar.gz in {folder}, found {archives}")
+        raise SystemExit(f"evaluate: expected one gzipped code archive (*.gz) in {folder}, found {archives}")
     return archives[0]
 
 
