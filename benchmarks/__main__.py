@@ -93,6 +93,8 @@ def table(results: dict) -> str:
             (f"throughput {flavour}: ours rows/s", f"{figures['ours_rows_per_s']:,}", ""),
             (f"throughput {flavour}: ours / limit", f"{figures['ours_over_limit']:.2f}", ">= 0.8"),
             (f"throughput {flavour}: ours / JSON hand-off", f"{figures['ours_over_json']:.1f}", ">= 5"),
+            ("  hand-off alone: JSON / npy", f"{figures['hand_off_json_over_npy']:.0f}x", ""),
+            ("  model predict share of the limit", f"{figures['predict_share_of_limit']:.0%}", ""),
         ]
     synth = results["synth"]
     rows += [

@@ -107,7 +107,7 @@ def linear_baseline_rmse(processed: Path, features_dir: Path) -> float:
 
 
 def _tar(folder: Path, destination: Path) -> None:
-    with tarfile.open(destination, "w:gz") as archive:
+    with tarfile.open(destination, "w:gz", dereference=True) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.add(path, arcname=path.relative_to(folder).as_posix())

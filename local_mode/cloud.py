@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import traceback
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,8 @@ class LocalCloud:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto keeps its state per process: a new local cloud starts empty, like a new account.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()
         # Every AWS client in this process (the scoring function included) talks to the local cloud.
         local = {
             "AWS_ENDPOINT_URL": self.endpoint,

@@ -314,30 +314,35 @@ class ScoringStack(Stack):
         )
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
-        action = cloudwatch_actions.SnsAction(self.alert_topic)
-        errors = cloudwatch.Alarm(
+        five_minutes = Duration.minutes(5)
+        alarms = [
+            self._alarm(
+                "ScoringFunctionErrors",
+                "The scoring function raised an error",
+                self.function.metric_errors(period=five_minutes),
+            ),
+            self._alarm(
+                "UndeliveredScoringEvents",
+                "Scoring events could not be delivered and wait in the dead-letter queue",
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
+            ),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
+        return alarms
+
+    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+        """Alarms at the first occurrence: any error or undelivered event needs a look."""
+        return cloudwatch.Alarm(
             self,
-            "ScoringFunctionErrors",
-            alarm_description="The scoring function raised an error",
-            metric=self.function.metric_errors(period=Duration.minutes(5)),
+            construct_id,
+            alarm_description=description,
+            metric=metric,
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        undelivered = cloudwatch.Alarm(
-            self,
-            "UndeliveredScoringEvents",
-            alarm_description="Scoring events could not be delivered and wait in the dead-letter queue",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        for alarm in (errors, undelivered):
-            alarm.add_alarm_action(action)
-        return [errors, undelivered]
 
     def _dashboard(self, pipeline_name: str, alarms: list[cloudwatch.Alarm]) -> None:
         def sagemaker_metric(name: str, dimensions: dict[str, str], namespace: str) -> cloudwatch.Metric:

@@ -1,33 +1,27 @@
 """Training job, PyTorch flavour: an MLP on the transformed features, early stopping on the validation channel.
 
 Channels (CSV, no header, target first): SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION. Writes model.pth (state_dict)
-and model_config.json to SM_MODEL_DIR, plus code/inference.py for the PyTorch inference container.
+and model_config.json to SM_MODEL_DIR, plus code/inference.py and code/model_io.py for the PyTorch inference
+container.
 Logs "validation-rmse=<float>;" once an epoch for the pipeline's metric definition.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import random
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from inference import CONFIG_FILE, WEIGHTS_FILE, TabularMLP, device
+from model_io import hyperparameter_parser, read_channel, rmse
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train the PyTorch MLP")
-    env = os.environ.get
-
-    def option(name, **kwargs):  # SageMaker passes hyperparameters as given: accept dashes or underscores
-        parser.add_argument(*sorted({f"--{name}", f"--{name.replace('-', '_')}"}), **kwargs)
-
+    parser, option = hyperparameter_parser("Train the PyTorch MLP")
     option("hidden-sizes", default="256,256,256", help="comma-separated widths of the hidden layers")
     option("epochs", type=int, default=60)
     option("learning-rate", type=float, default=1e-3, help="peak of the one-cycle schedule")
@@ -39,30 +33,13 @@ def parse_args(argv=None):
     option("embedding-sigma", type=float, default=1.0, help="spread of the initial embedding frequencies")
     option("input-clip", type=float, default=5.0, help="scaled inputs are clipped to +-this")
     option("seed", type=int, default=42)
-    option("model-dir", type=Path, default=Path(env("SM_MODEL_DIR", "/opt/ml/model")))
-    option("train", type=Path, default=Path(env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
-    option("validation", type=Path, default=Path(env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation")))
-    option("output-data-dir", type=Path, default=Path(env("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")))
     return parser.parse_args(argv)
-
-
-def read_channel(folder: Path):
-    """All CSV files in a channel folder: (features float32, target float64)."""
-    paths = sorted(path for path in folder.glob("*") if path.is_file()) if folder.is_dir() else []
-    if not paths:
-        raise SystemExit(f"train: no data files in channel folder {folder}")
-    data = pd.concat([pd.read_csv(path, header=None, dtype=np.float64) for path in paths]).to_numpy()
-    return data[:, 1:].astype(np.float32), data[:, 0]
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def rmse(predictions: np.ndarray, target: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((predictions - target) ** 2)))
 
 
 def fit(args, features, target, validation_features, validation_target):
@@ -118,7 +95,8 @@ def save(model, config: dict, model_dir: Path) -> None:
     (model_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
     # The PyTorch inference container runs the handlers from /opt/ml/model/code.
     (model_dir / "code").mkdir(exist_ok=True)
-    shutil.copy(Path(__file__).resolve().parent / "inference.py", model_dir / "code" / "inference.py")
+    for handler_file in ("inference.py", "model_io.py"):
+        shutil.copy(Path(__file__).resolve().parent / handler_file, model_dir / "code" / handler_file)
 
 
 def main(argv=None) -> int:

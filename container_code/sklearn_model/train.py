@@ -6,16 +6,12 @@ SM_MODEL_DIR. Logs "validation-rmse=<float>;" once an iteration for the pipeline
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
-from pathlib import Path
 
 import joblib
-import numpy as np
-import pandas as pd
 from inference import MODEL_FILE
+from model_io import hyperparameter_parser, read_channel, rmse
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 # scikit-learn 1.4 cannot early-stop on a given validation set (only on a random slice of the training data),
@@ -24,12 +20,7 @@ ROUND = 50
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train the gradient-boosted trees")
-    env = os.environ.get
-
-    def option(name, **kwargs):  # SageMaker passes hyperparameters as given: accept dashes or underscores
-        parser.add_argument(*sorted({f"--{name}", f"--{name.replace('-', '_')}"}), **kwargs)
-
+    parser, option = hyperparameter_parser("Train the gradient-boosted trees")
     option("max-iter", type=int, default=2000, help="upper bound on boosting iterations")
     option("learning-rate", type=float, default=0.1)
     option("max-leaf-nodes", type=int, default=31)
@@ -38,24 +29,7 @@ def parse_args(argv=None):
     option("max-bins", type=int, default=255)
     option("n-iter-no-change", type=int, default=50, help="iterations without a better validation RMSE")
     option("seed", type=int, default=42)
-    option("model-dir", type=Path, default=Path(env("SM_MODEL_DIR", "/opt/ml/model")))
-    option("train", type=Path, default=Path(env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
-    option("validation", type=Path, default=Path(env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation")))
-    option("output-data-dir", type=Path, default=Path(env("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")))
     return parser.parse_args(argv)
-
-
-def read_channel(folder: Path):
-    """All CSV files in a channel folder: (features float32, target float64)."""
-    paths = sorted(path for path in folder.glob("*") if path.is_file()) if folder.is_dir() else []
-    if not paths:
-        raise SystemExit(f"train: no data files in channel folder {folder}")
-    data = pd.concat([pd.read_csv(path, header=None, dtype=np.float64) for path in paths]).to_numpy()
-    return data[:, 1:].astype(np.float32), data[:, 0]
-
-
-def rmse(predictions: np.ndarray, target: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((predictions - target) ** 2)))
 
 
 def regressor(args, iterations: int, warm_start: bool = False) -> HistGradientBoostingRegressor:

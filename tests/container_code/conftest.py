@@ -18,7 +18,11 @@ def load_handlers(folder: str):
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, CODE / folder / "inference.py")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        sys.path.insert(0, str(CODE / folder))  # as in the serving container: the handler's folder is importable
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(CODE / folder))
         sys.modules[name] = module
     return sys.modules[name]
 

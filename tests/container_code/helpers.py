@@ -60,7 +60,7 @@ def train(flavour: str, processed: Path, work: Path, *hyperparameters: str):
 def tar_folder(source: Path, archive: Path) -> Path:
     """tar.gz of the folder's contents at the archive root (how code and model artifacts are shipped)."""
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:gz") as tar:
+    with tarfile.open(archive, "w:gz", dereference=True) as tar:
         for path in sorted(source.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 tar.add(path, arcname=path.relative_to(source).as_posix())

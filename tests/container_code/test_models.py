@@ -51,7 +51,10 @@ def test_training_logs_validation_rmse_for_the_metric_definition(trained):
 
 def test_model_artifacts(trained):
     flavour, model_dir, _, _ = trained
-    expected = {"sklearn": {"model.joblib"}, "pytorch": {"model.pth", "model_config.json", "code/inference.py"}}
+    expected = {
+        "sklearn": {"model.joblib"},
+        "pytorch": {"model.pth", "model_config.json", "code/inference.py", "code/model_io.py"},
+    }
     files = {path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()}
     assert files == expected[flavour]
 
