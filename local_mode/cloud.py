@@ -31,7 +31,7 @@ log = logging.getLogger("local_mode")
 
 class LocalCloud:
     def __init__(self, home: Path, port: int = 0, region: str | None = None):
-        self.home = home
+        self.home = home.resolve()  # job subprocesses run in their own folders: paths must be absolute
         self.region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self._port = port
         self._server: ThreadedMotoServer | None = None

@@ -36,7 +36,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_serve_deploys_the_assembly_and_fires_schedules_on_demand(cloud_assembly, tmp_path):
+def test_serve_deploys_the_assembly_runs_the_pipeline_and_fires_schedules_on_demand(cloud_assembly, housing, tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [
@@ -63,6 +63,23 @@ def test_serve_deploys_the_assembly_and_fires_schedules_on_demand(cloud_assembly
         listed = aws_cli(endpoint, "sagemaker", "list-pipelines", "--query", "PipelineSummaries[].PipelineName")
         assert json.loads(listed) == ["scoreline-training"]
         sagemaker = boto3.client("sagemaker", endpoint_url=endpoint)
+        # The README's session: upload training data and start the pipeline with the AWS CLI.
+        bucket = next(
+            b["Name"]
+            for b in boto3.client("s3", endpoint_url=endpoint).list_buckets()["Buckets"]
+            if "databucket" in b["Name"]
+        )
+        housing.to_csv(tmp_path / "housing.csv", index=False)
+        aws_cli(endpoint, "s3", "cp", str(tmp_path / "housing.csv"), f"s3://{bucket}/training/input/housing.csv")
+        execution = json.loads(
+            aws_cli(endpoint, "sagemaker", "start-pipeline-execution", "--pipeline-name", "scoreline-training")
+        )["PipelineExecutionArn"]
+        deadline = time.monotonic() + 300
+        status = "Executing"
+        while status == "Executing" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution)["PipelineExecutionStatus"]
+        assert status == "Succeeded", sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution)
         fired = subprocess.run(
             [sys.executable, "-m", "local_mode", "fire-schedule", "scoreline-scoring", "--port", str(port)],
             cwd=REPO_ROOT,
