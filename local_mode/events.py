@@ -6,13 +6,11 @@ queue, as with EventBridge (retries here are immediate)."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import logging
 import os
 import re
-import sys
 import threading
 import traceback
 import uuid
@@ -26,6 +24,7 @@ from cronsim import CronSim
 from moto.events.models import EventPattern
 
 from local_mode.deploy import Deployment, Function, Target
+from local_mode.modules import load_module
 
 log = logging.getLogger("local_mode")
 
@@ -124,14 +123,7 @@ class EventBus:
         if key not in self._modules:
             path = function.code_dir / f"{module_name.replace('.', '/')}.py"
             name = f"scoreline_function_{function.name}_{module_name}".replace("-", "_")
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module  # dataclasses and pickling look modules up by name
-            sys.path.insert(0, str(function.code_dir))
-            try:
-                spec.loader.exec_module(module)
-            finally:
-                sys.path.remove(str(function.code_dir))
+            module = load_module(path, name)
             self._modules[key] = module
         return self._modules[key]
 

@@ -4,9 +4,7 @@ in the content types they return, DataProcessing filters and the join applied, `
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 
 from local_mode import storage
 from local_mode.images import python_for
+from local_mode.modules import load_module
 
 _HANDLERS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
@@ -61,15 +60,7 @@ def load_container(definition: dict, root: Path, index: int) -> Container:
 def _import(path: Path, module_name: str):
     if not path.exists():
         raise TransformError(f"{path.name} is not in the container's code ({path.parent})")
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+    return load_module(path, module_name)
 
 
 def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool]) -> int:

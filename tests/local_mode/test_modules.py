@@ -1,0 +1,19 @@
+"""Two versions of shipped code loaded in one process each keep their own helper modules."""
+
+import sys
+
+from local_mode.modules import load_module
+
+
+def write_version(folder, version: int):
+    folder.mkdir()
+    (folder / "helper.py").write_text(f"VERSION = {version}\n")
+    (folder / "inference.py").write_text("from helper import VERSION\n")
+    return folder / "inference.py"
+
+
+def test_each_version_imports_its_own_neighbours(tmp_path):
+    first = load_module(write_version(tmp_path / "v1", 1), "handlers_v1")
+    second = load_module(write_version(tmp_path / "v2", 2), "handlers_v2")
+    assert (first.VERSION, second.VERSION) == (1, 2)
+    assert "helper" not in sys.modules
