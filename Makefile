@@ -36,7 +36,7 @@ serve: setup  ## the local cloud for the AWS CLI: make serve PORT=4566
 test: setup  ## lint, format check and the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .

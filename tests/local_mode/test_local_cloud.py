@@ -14,8 +14,6 @@ from local_mode import storage
 from local_mode.storage import tarball
 from tests.local_mode.conftest import TERMINAL, registered_version, run_pipeline, wait_for
 
-pytestmark = pytest.mark.xdist_group("local_cloud")
-
 SCORING_ROWS = 250
 
 

@@ -11,11 +11,8 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 
 from tests.conftest import REPO_ROOT
-
-pytestmark = pytest.mark.xdist_group("local_cloud")
 
 
 def aws_cli(endpoint: str, *arguments: str) -> str:
