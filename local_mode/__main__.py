@@ -57,7 +57,10 @@ def _serve(args) -> int:
 
     if not args.no_synth:
         synthesize(args.cdk_out.resolve(), {})
-    cloud = LocalCloud(Path(".scoreline") / "serve", port=args.port).start()
+    try:
+        cloud = LocalCloud(Path(".scoreline") / "serve", port=args.port).start()
+    except OSError as error:
+        raise AssemblyError(f"{error}: choose another --port") from None
     deployment = cloud.deploy(args.cdk_out)
     cloud.start_schedules()
     print(f"local cloud on {cloud.endpoint} (region {cloud.region}, account 123456789012, any credentials)")

@@ -53,6 +53,8 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API request
         self._server = _Server(self, ip_address="127.0.0.1", port=self._port, verbose=False)
         self._server.start()
+        if self._server.start_error:
+            raise OSError(self._server.start_error)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto keeps its state per process: a new local cloud starts empty, like a new account.
@@ -249,11 +251,18 @@ class _Server(ThreadedMotoServer):
         super().__init__(**kwargs)
         self._cloud = cloud
 
+    start_error = ""
+
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(
-            self._ip_address, self._port, self._with_local_routes(app), True, request_handler=MotoRequestHandler
-        )
+        try:
+            self._server = make_server(
+                self._ip_address, self._port, self._with_local_routes(app), True, request_handler=MotoRequestHandler
+            )
+        except (OSError, SystemExit):  # werkzeug exits when the port is taken: report it to start() instead
+            self.start_error = f"cannot listen on {self._ip_address}:{self._port} (in use?)"
+            self._server_ready_event.set()
+            return
         self._server_ready_event.set()
         self._server.serve_forever()
 

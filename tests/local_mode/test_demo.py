@@ -43,6 +43,17 @@ def test_sklearn_demo_trains_approves_scores_and_reports(tmp_path):
         assert f"{step} Succeeded" in process.stdout
 
 
+def test_pytorch_demo_serves_the_model_code_shipped_inside_its_artifact(tmp_path):
+    """The PyTorch model container reads its handlers from /opt/ml/model/code, not from a code asset."""
+    process = run_demo(tmp_path, "--flavour", "pytorch")
+    assert process.returncode == 0, process.stderr[-2000:]
+    match = SUMMARY.match(process.stdout.strip().splitlines()[-1])
+    assert match, process.stdout[-1000:]
+    assert match.group(1) == "pytorch"
+    assert float(match.group(3)) <= 0.6
+    assert int(match.group(4)) == 1000
+
+
 def test_own_csv_with_a_categorical_column_and_missing_values(tmp_path):
     rng = np.random.default_rng(0)
     rows = 3000
