@@ -19,6 +19,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from local_mode import service
+from local_mode.assembly import AssemblyError
 from local_mode.deploy import Deployment, deploy
 from local_mode.events import EventBus, Scheduler
 from local_mode.jobs import Workspace, run_processing, run_training
@@ -76,8 +77,22 @@ class LocalCloud:
 
     def deploy(self, cdk_out: Path) -> Deployment:
         self.deployment = deploy(cdk_out, ACCOUNT, self.region)
+        self._set_function_environment(self.deployment)
         self.bus = EventBus(self.deployment, self.home / "logs")
         return self.deployment
+
+    def _set_function_environment(self, deployment: Deployment) -> None:
+        """Functions run in this process and read os.environ: their variables are set once, here, because
+        changing os.environ while job threads read it is not thread-safe."""
+        variables: dict[str, str] = {}
+        for function in deployment.functions.values():
+            for name, value in function.environment.items():
+                if variables.setdefault(name, value) != value:
+                    raise AssemblyError(
+                        f"local mode runs every function in one process, and two functions set {name} differently"
+                    )
+        self._saved_environment.update({name: os.environ.get(name) for name in variables})
+        os.environ.update(variables)
 
     def start_schedules(self) -> None:
         self._scheduler = Scheduler(self.bus, self.deployment)

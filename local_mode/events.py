@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import re
 import threading
 import traceback
@@ -96,7 +95,7 @@ class EventBus:
         module_name, handler_name = function.handler.rsplit(".", 1)
         log_file = self._logs_dir / "functions" / f"{function.name}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self._function_lock, log_file.open("a") as log_stream, _function_environment(function.environment):
+        with self._function_lock, log_file.open("a") as log_stream:
             output = io.StringIO()
             handler_log = logging.StreamHandler(output)
             logging.getLogger().addHandler(handler_log)
@@ -194,20 +193,6 @@ class _Context:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 60_000
-
-
-@contextlib.contextmanager
-def _function_environment(environment: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _now() -> datetime:

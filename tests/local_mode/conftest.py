@@ -1,4 +1,4 @@
-"""One local cloud per test session worker: the default app synthesized, deployed and trained once."""
+"""The default app synthesized once per worker, and a local cloud with it deployed and its training data in place."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def cloud_assembly(tmp_path_factory):
     return out_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cloud(cloud_assembly, housing):
+    """Module-scoped: the local cloud points this process's AWS clients at itself until it stops."""
     with LocalCloud(cloud_assembly.parent / "cloud") as cloud:
         deployment = cloud.deploy(cloud_assembly)
         bucket = deployment.bucket_for("DataBucket")
