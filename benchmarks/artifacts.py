@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stacks.tarballs import deterministic_tarball
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CODE = REPO_ROOT / "container_code"
 TARGET = "MedHouseVal"
@@ -107,10 +109,7 @@ def linear_baseline_rmse(processed: Path, features_dir: Path) -> float:
 
 
 def _tar(folder: Path, destination: Path) -> None:
-    with tarfile.open(destination, "w:gz", dereference=True) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.add(path, arcname=path.relative_to(folder).as_posix())
+    destination.write_bytes(deterministic_tarball(folder))
 
 
 def _run(command: list, environment: dict[str, str] | None = None) -> None:

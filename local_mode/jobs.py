@@ -17,6 +17,7 @@ from pathlib import Path
 
 from local_mode import storage
 from local_mode.images import python_for
+from stacks.tarballs import deterministic_tarball
 
 OPT_ML = "/opt/ml"
 
@@ -132,9 +133,9 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
     result.metrics = _metrics(workspace.log_file.read_text(errors="replace"), algorithm.get("MetricDefinitions", []))
     if result.succeeded:
         job_prefix = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job['TrainingJobName']}/output"
-        storage.write_object(f"{job_prefix}/model.tar.gz", storage.tarball(opt_ml / "model"))
+        storage.write_object(f"{job_prefix}/model.tar.gz", deterministic_tarball(opt_ml / "model"))
         if any((opt_ml / "output" / "data").iterdir()):
-            storage.write_object(f"{job_prefix}/output.tar.gz", storage.tarball(opt_ml / "output" / "data"))
+            storage.write_object(f"{job_prefix}/output.tar.gz", deterministic_tarball(opt_ml / "output" / "data"))
     return result
 
 

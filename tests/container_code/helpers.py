@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
 CODE = REPO_ROOT / "container_code"
@@ -60,10 +61,7 @@ def train(flavour: str, processed: Path, work: Path, *hyperparameters: str):
 def tar_folder(source: Path, archive: Path) -> Path:
     """tar.gz of the folder's contents at the archive root (how code and model artifacts are shipped)."""
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:gz", dereference=True) as tar:
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                tar.add(path, arcname=path.relative_to(source).as_posix())
+    archive.write_bytes(deterministic_tarball(source))
     return archive
 
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from local_mode import storage
-from local_mode.storage import tarball
+from stacks.tarballs import deterministic_tarball
 from tests.local_mode.conftest import TERMINAL, registered_version, run_pipeline, wait_for
 
 SCORING_ROWS = 250
@@ -125,7 +125,7 @@ def test_failing_training_script_fails_the_pipeline_with_the_scripts_error(cloud
     broken = cloud.home / "broken-code"
     broken.mkdir(exist_ok=True)
     (broken / "train.py").write_text("raise ValueError('learning rate must be positive, got -1')\n")
-    storage.write_object(code_uri, tarball(broken))
+    storage.write_object(code_uri, deterministic_tarball(broken))
     try:
         # Another instance type changes the step's arguments, so the cached Train step is not reused.
         execution = run_pipeline(cloud, TrainingInstanceType="ml.m5.2xlarge")
