@@ -170,15 +170,9 @@ def unix_cron(expression: str) -> str:
     """EventBridge cron (6 fields, year last, `?`, days of week 1-7 from Sunday) as 5-field Unix cron."""
     minutes, hours, day_of_month, month, day_of_week, _year = expression.strip()[5:-1].split()
 
-    def weekday(part: str) -> str:
-        return str(int(part) - 1) if part.isdigit() else part
-
-    day_of_week = "".join(weekday(token) if token.isdigit() else token for token in _tokens(day_of_week))
+    # Day numbers shift down by one (EventBridge counts from 1); the N of "day#N" is an occurrence, not a day.
+    day_of_week = re.sub(r"(?<!#)\d+", lambda match: str(int(match.group()) - 1), day_of_week)
     return " ".join(part.replace("?", "*") for part in (minutes, hours, day_of_month, month, day_of_week))
-
-
-def _tokens(field: str) -> list[str]:
-    return re.findall(r"\d+|\D+", field)
 
 
 class _Context:

@@ -15,6 +15,7 @@ from local_mode.serving import TransformError, _batches, _json_path
         ("cron(15 10 ? * 2-6 *)", "15 10 * * 1-5"),
         ("cron(0 8 ? * MON-FRI *)", "0 8 * * MON-FRI"),
         ("cron(0 0 L * ? 2027)", "0 0 L * *"),
+        ("cron(0 9 ? * 2#1 *)", "0 9 * * 1#1"),  # the first Monday
     ],
 )
 def test_eventbridge_cron_becomes_unix_cron(eventbridge, unix):
