@@ -69,22 +69,15 @@ def train(flavour: str, processed: Path, work: Path, hyperparameters: dict[str, 
 def evaluate(artifacts: Artifacts, work: Path) -> dict:
     """The pipeline's Evaluate step on these artifacts: evaluation.json's regression metrics."""
     inputs = work / f"{artifacts.flavour}-evaluation-input"
-    for name, folder in {
-        "test": None,
-        "features_model": artifacts.processed / "model",
-        "model": None,
-        "features_code": CODE / "features",
-        "model_code": CODE / f"{artifacts.flavour}_model",
-    }.items():
+    for name in ("test", "features_model", "model", "features_code", "model_code"):
         (inputs / name).mkdir(parents=True, exist_ok=True)
-        if name == "test":
-            (inputs / name / "test.csv").write_bytes((artifacts.processed / "test" / "test.csv").read_bytes())
-        elif name == "model":
-            _tar(artifacts.model_dir, inputs / name / "model.tar.gz")
-        elif name == "features_model":
-            (inputs / name / "model.tar.gz").write_bytes((folder / "model.tar.gz").read_bytes())
-        else:
-            _tar(folder, inputs / name / "code.tar.gz")
+    (inputs / "test" / "test.csv").write_bytes((artifacts.processed / "test" / "test.csv").read_bytes())
+    (inputs / "features_model" / "model.tar.gz").write_bytes(
+        (artifacts.processed / "model" / "model.tar.gz").read_bytes()
+    )
+    _tar(artifacts.model_dir, inputs / "model" / "model.tar.gz")
+    _tar(CODE / "features", inputs / "features_code" / "code.tar.gz")
+    _tar(CODE / f"{artifacts.flavour}_model", inputs / "model_code" / "code.tar.gz")
     output = work / f"{artifacts.flavour}-evaluation"
     _run(
         [CODE / "evaluation" / "evaluate.py", "--target-column", TARGET, "--input-dir", inputs, "--output-dir", output]

@@ -163,9 +163,7 @@ class LocalCloud:
         except Exception as error:  # a job that cannot even start fails with the reason, like in AWS
             reason = f"{type(error).__name__}: {error}"
             log.debug("job %s failed", name, exc_info=True)
-        if getattr(job, status_attribute) == "Stopped":
-            reason = reason or ""
-        else:
+        if getattr(job, status_attribute) != "Stopped":  # a stopped job keeps its status
             setattr(job, status_attribute, "Failed" if reason else "Completed")
         if reason:
             job.failure_reason = reason

@@ -44,16 +44,25 @@ def _after(method_name: str, notify):
 
     @functools.wraps(original)
     def wrapper(self, *args, **kwargs):
-        # moto replaces a training job's metric definitions with its own sample; keep the request's.
-        metric_definitions = list((kwargs.get("algorithm_specification") or {}).get("MetricDefinitions", []))
         result = original(self, *args, **kwargs)
-        if method_name == "create_training_job":
-            result.algorithm_specification["MetricDefinitions"] = metric_definitions
         if _listener is not None:
             notify(self, result, _listener)
         return result
 
     setattr(SageMakerModelBackend, method_name, wrapper)
+
+
+def _keep_metric_definitions(original):
+    """moto replaces a training job's metric definitions with its own sample; keep the request's."""
+
+    @functools.wraps(original)
+    def create_training_job(self, *args, **kwargs):
+        requested = list((kwargs.get("algorithm_specification") or {}).get("MetricDefinitions", []))
+        job = original(self, *args, **kwargs)
+        job.algorithm_specification["MetricDefinitions"] = requested
+        return job
+
+    return create_training_job
 
 
 def _job_started(kind: str):
@@ -106,6 +115,7 @@ def _list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
 def install() -> None:
     """Patch moto once per process; `set_listener` chooses who hears about new work."""
     add_stop_transform_job()
+    SageMakerModelBackend.create_training_job = _keep_metric_definitions(SageMakerModelBackend.create_training_job)
     for kind in _JOB_STATUS:
         _after(f"create_{kind}_job", _job_started(kind))
     _after("start_pipeline_execution", _execution_started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def read_channel(folder: Path):
         raise SystemExit(f"train: no data files in channel folder {folder}")
     data = pd.concat([pd.read_csv(path, header=None, dtype=np.float64) for path in paths]).to_numpy()
     return data[:, 1:].astype(np.float32), data[:, 0]
+
+
+def write_summary(output_data_dir: Path, **summary) -> None:
+    """training_summary.json among the job's output data: the best round and its validation RMSE."""
+    output_data_dir.mkdir(parents=True, exist_ok=True)
+    (output_data_dir / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
 
 
 def rmse(predictions: np.ndarray, target: np.ndarray) -> float:

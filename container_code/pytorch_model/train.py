@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from inference import CONFIG_FILE, WEIGHTS_FILE, TabularMLP, device
-from model_io import hyperparameter_parser, read_channel, rmse
+from model_io import hyperparameter_parser, read_channel, rmse, write_summary
 
 
 def parse_args(argv=None):
@@ -108,9 +108,7 @@ def main(argv=None) -> int:
     model, config, best_epoch, best_rmse = fit(args, features, target, validation_features, validation_target)
     print(f"best epoch {best_epoch}: validation-rmse={best_rmse:.6f};")
     save(model, config, args.model_dir)
-    args.output_data_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"best_epoch": best_epoch, "validation_rmse": best_rmse}
-    (args.output_data_dir / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_summary(args.output_data_dir, best_epoch=best_epoch, validation_rmse=best_rmse)
     return 0
 
 

@@ -6,12 +6,11 @@ SM_MODEL_DIR. Logs "validation-rmse=<float>;" once an iteration for the pipeline
 
 from __future__ import annotations
 
-import json
 import sys
 
 import joblib
 from inference import MODEL_FILE
-from model_io import hyperparameter_parser, read_channel, rmse
+from model_io import hyperparameter_parser, read_channel, rmse, write_summary
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 # scikit-learn 1.4 cannot early-stop on a given validation set (only on a random slice of the training data),
@@ -76,9 +75,7 @@ def main(argv=None) -> int:
     print(f"best iteration {best}: validation-rmse={best_rmse:.6f};")
     args.model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, args.model_dir / MODEL_FILE)
-    args.output_data_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"best_iteration": best, "validation_rmse": best_rmse}
-    (args.output_data_dir / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_summary(args.output_data_dir, best_iteration=best, validation_rmse=best_rmse)
     return 0
 
 
