@@ -8,7 +8,6 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
-export SCIKIT_LEARN_DATA ?= $(abspath ../shared/data/sklearn)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup synth demo serve test lint format snapshot bench clean

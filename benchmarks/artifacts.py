@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from local_mode.datasets import california_housing
 from stacks.tarballs import deterministic_tarball
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +33,7 @@ class Artifacts:
 
 
 def housing(rows: int | None = None) -> pd.DataFrame:
-    from sklearn.datasets import fetch_california_housing
-
-    frame = fetch_california_housing(as_frame=True).frame
+    frame = california_housing()
     return frame.head(rows) if rows else frame
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     fire.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    from local_mode.demo import DemoFailed
+    from local_mode.demo import DataError, DemoFailed
 
     try:
         if args.command == "demo":
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         return _fire(args)
+    except DataError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
     except (DemoFailed, AssemblyError) as error:
         print(f"demo: failed: {error}" if args.command == "demo" else f"local mode: {error}", file=sys.stderr)
         return 1

@@ -20,14 +20,20 @@ import pandas as pd
 
 from local_mode import storage
 from local_mode.cloud import LocalCloud
+from local_mode.datasets import CALIFORNIA_HOUSING_TARGET, california_housing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCORING_ROWS = 1000
 _TERMINAL = {"Succeeded", "Failed", "Stopped", "Completed"}
+_COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 
 
 class DemoFailed(RuntimeError):
     """The demo stopped at a step; the message names it and its reason."""
+
+
+class DataError(DemoFailed):
+    """--data or --target cannot be used as given: the user's to fix (exit status 2)."""
 
 
 @dataclass
@@ -82,20 +88,45 @@ def synthesize(out_dir: Path, context: dict[str, object]) -> None:
 
 
 def load_data(data: Path | None, target: str | None) -> tuple[pd.DataFrame, str]:
+    """The demo's rows and the column to predict: California housing, or the user's CSV checked up front."""
     if data is None:
-        from sklearn.datasets import fetch_california_housing
-
-        return fetch_california_housing(as_frame=True).frame, "MedHouseVal"
-    if not data.exists():
-        raise DemoFailed(f"--data {data}: no such file")
-    frame = pd.read_csv(data)
+        return california_housing(), CALIFORNIA_HOUSING_TARGET
     if not target:
-        raise DemoFailed("--data needs --target naming the column to predict")
+        raise DataError("--data needs --target naming the column to predict.")
+    frame = _read_csv(data)
     if target not in frame.columns:
-        raise DemoFailed(
-            f"--target {target!r} is not a column of {data.name}; its columns are {', '.join(frame.columns)}"
+        raise DataError(
+            f"--target {target!r} is not a column of {data.name}; its columns are {', '.join(frame.columns)}."
+        )
+    if pd.to_numeric(frame[target], errors="coerce").notna().sum() == 0:
+        raise DataError(
+            f"--target {target!r} has no numeric value in {data.name}: the demo trains a regression model, "
+            "so the column to predict must hold numbers."
         )
     return frame, target
+
+
+def _read_csv(data: Path) -> pd.DataFrame:
+    """The user's CSV, or DataError with one sentence saying what is wrong with the file."""
+    if not data.exists():
+        raise DataError(f"--data {data}: no such file.")
+    if not data.is_file():
+        raise DataError(f"--data {data}: not a file.")
+    compressed = data.suffix.lower() in _COMPRESSED  # pandas unpacks these by their extension
+    try:
+        if not compressed and b"\x00" in data.open("rb").read(65536):
+            raise DataError(f"--data {data}: a binary file, not CSV text.")
+        frame = pd.read_csv(data)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"--data {data}: the file is empty; it needs a header row and data rows.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"--data {data}: not UTF-8 text; save it as a UTF-8 CSV file.") from None
+    except (pd.errors.ParserError, OSError, EOFError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"--data {data}: cannot be read as CSV ({reason}).") from None
+    if frame.empty:
+        raise DataError(f"--data {data}: has a header row but no data rows.")
+    return frame
 
 
 def run_demo(

@@ -1,4 +1,4 @@
-"""Shared test set-up: offline AWS settings and the local copy of the California housing data."""
+"""Shared test set-up: offline AWS settings (tests never reach AWS or the network)."""
 
 import os
 from pathlib import Path
@@ -6,7 +6,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Tests never reach AWS: fake credentials, a fixed region, no instance-metadata probing.
-os.environ.setdefault("SCIKIT_LEARN_DATA", str(REPO_ROOT.parent / "shared" / "data" / "sklearn"))
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ.pop("AWS_SESSION_TOKEN", None)

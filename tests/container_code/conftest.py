@@ -29,10 +29,10 @@ def load_handlers(folder: str):
 
 @pytest.fixture(scope="session")
 def housing() -> pd.DataFrame:
-    """California housing from the local copy (SCIKIT_LEARN_DATA, set by tests/conftest.py): no network."""
-    from sklearn.datasets import fetch_california_housing
+    """California housing from the copy in the repository: no network."""
+    from local_mode.datasets import california_housing
 
-    return fetch_california_housing(download_if_missing=False, as_frame=True).frame
+    return california_housing()
 
 
 @pytest.fixture(scope="session")

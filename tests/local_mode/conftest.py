@@ -6,10 +6,10 @@ import time
 
 import boto3
 import pytest
-from sklearn.datasets import fetch_california_housing
 
 from local_mode import storage
 from local_mode.cloud import LocalCloud
+from local_mode.datasets import california_housing
 from local_mode.demo import synthesize
 
 TERMINAL = {"Succeeded", "Failed", "Stopped", "Completed"}
@@ -17,7 +17,7 @@ TERMINAL = {"Succeeded", "Failed", "Stopped", "Completed"}
 
 @pytest.fixture(scope="session")
 def housing():
-    return fetch_california_housing(as_frame=True, download_if_missing=False).frame
+    return california_housing()
 
 
 @pytest.fixture(scope="session")
