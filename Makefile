@@ -10,7 +10,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup synth demo serve test lint format snapshot bench clean
+.PHONY: setup synth demo serve test test-fast lint format snapshot bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -32,10 +32,15 @@ demo: setup  ## train, register, approve and score on an embedded local cloud
 serve: setup  ## the local cloud for the AWS CLI: make serve PORT=4566
 	$(BIN)/python -m local_mode serve --port $${PORT:-4566}
 
-test: setup  ## lint, format check and the whole test suite
+lint: setup  ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+test: lint  ## lint and the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
+
+test-fast: lint  ## the inner loop: lint and every test not marked slow (end-to-end runs, model quality)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .

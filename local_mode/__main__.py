@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--flavour", choices=["sklearn", "pytorch"], default="sklearn")
     demo.add_argument("--data", type=Path, help="your own CSV with a header (default: California housing)")
     demo.add_argument("--target", help="the column of --data to predict")
+    demo.add_argument(
+        "-c", "--context", action="append", default=[], metavar="NAME=VALUE", help="a setting, as in cdk synth -c"
+    )
     demo.add_argument("--home", type=Path, default=Path(".scoreline/demo"), help="where the report and logs go")
     serve = commands.add_parser("serve", help="run the local cloud for the AWS CLI until stopped")
     serve.add_argument("--port", type=int, default=4566)
@@ -46,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(args) -> int:
-    from local_mode.demo import run_demo
+    from local_mode.demo import parse_settings, run_demo
 
-    result = run_demo(args.flavour, args.data, args.target, home=args.home.resolve())
+    settings = parse_settings(args.context)
+    result = run_demo(args.flavour, args.data, args.target, home=args.home.resolve(), settings=settings)
     print(f"  evaluation report: {result.report}")
     print(result.summary_line())
     return 0

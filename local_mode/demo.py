@@ -106,6 +106,17 @@ def load_data(data: Path | None, target: str | None) -> tuple[pd.DataFrame, str]
     return frame, target
 
 
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """`-c name=value` arguments as a dict; a pair without `=` is a DataError naming it."""
+    settings = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name.strip():
+            raise DataError(f"-c {pair!r}: settings are given as name=value, such as -c rmse_threshold=0.5.")
+        settings[name.strip()] = value
+    return settings
+
+
 def _read_csv(data: Path) -> pd.DataFrame:
     """The user's CSV, or DataError with one sentence saying what is wrong with the file."""
     if not data.exists():
@@ -134,15 +145,17 @@ def run_demo(
     data: Path | None = None,
     target: str | None = None,
     home: Path = PROJECT_ROOT / ".scoreline" / "demo",
+    settings: dict[str, str] | None = None,
     say=print,
 ) -> DemoResult:
+    """`settings` are extra context values for synth, as `cdk synth -c name=value` gives them."""
     clock = _Stopwatch(say)
     frame, target = load_data(data, target)
     say(f"demo: {flavour} model on {len(frame)} rows, predicting {target}")
     context = {"model_flavour": flavour, "target_column": target}
     if data is not None:
         context["rmse_threshold"] = 1e12  # the quality gate's default is in California housing's units
-    synthesize(home / "cdk.out", context)
+    synthesize(home / "cdk.out", {**context, **(settings or {})})
     clock.lap("synth")
     with LocalCloud(home / "cloud") as cloud:
         deployment = cloud.deploy(home / "cdk.out")

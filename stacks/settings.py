@@ -33,7 +33,20 @@ def _comma_separated(value: Any) -> Any:
     return value
 
 
+def _name_value_pairs(value: Any) -> Any:
+    """`-c training_hyperparameters=epochs=20,patience=5` arrives as one string; cdk.json may hold an object."""
+    if isinstance(value, str):
+        pairs = [part.partition("=") for part in value.split(",") if part.strip()]
+        if any(not separator for _, separator, _ in pairs):
+            raise ValueError("must be name=value pairs separated by commas, such as epochs=20,patience=5")
+        return {name.strip(): item.strip() for name, _, item in pairs}
+    if isinstance(value, dict):
+        return {name: str(item) for name, item in value.items()}
+    return value
+
+
 InstanceType = Annotated[str, Field(pattern=_INSTANCE_TYPE)]
+HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
 InstanceCount = Annotated[int, Field(ge=1, le=100)]
 
 
@@ -47,6 +60,9 @@ class Settings(BaseModel):
     target_column: Annotated[str, Field(min_length=1)] = "MedHouseVal"
     categorical_columns: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
     rmse_threshold: Annotated[float, Field(gt=0)] = 0.6
+    training_hyperparameters: Annotated[dict[HyperparameterName, str], BeforeValidator(_name_value_pairs)] = Field(
+        default_factory=dict
+    )
     processing_instance_type: InstanceType = "ml.m5.xlarge"
     processing_instance_count: InstanceCount = 1
     training_instance_type: InstanceType = "ml.m5.xlarge"
@@ -79,6 +95,15 @@ class Settings(BaseModel):
             AWSCronExpressionValidator.validate(match.group(1))
         except ValueError as error:
             raise ValueError(f"is not an EventBridge cron expression ({error})") from None
+        return value
+
+    @field_validator("training_hyperparameters")
+    @classmethod
+    def _no_reserved_hyperparameters(cls, value: dict[str, str]) -> dict[str, str]:
+        # SageMaker's framework containers reserve the sagemaker_ prefix (program, code location, region).
+        reserved = sorted(name for name in value if name.lower().startswith("sagemaker_"))
+        if reserved:
+            raise ValueError(f"may not set {', '.join(reserved)}: the sagemaker_ prefix is SageMaker's own")
         return value
 
     @field_validator("schedule_time_zone")
@@ -128,6 +153,7 @@ _PATTERN_HELP = {
     "alert_email": "must be empty or an e-mail address",
     "region": "must be empty or an AWS region such as eu-west-1",
     "account": "must be empty or a 12-digit AWS account id",
+    "training_hyperparameters": "must have names of letters, digits, _ or -, starting with a letter",
 }
 
 
@@ -138,7 +164,8 @@ def _describe(error: dict) -> str:
         return f"Unknown setting '{setting}': remove it or check its spelling (see README, Settings)."
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
-        message = _PATTERN_HELP.get(setting, f"must match {error['ctx']['pattern']}")
+        message = _PATTERN_HELP.get(str(error["loc"][0]), f"must match {error['ctx']['pattern']}")
+        setting = str(error["loc"][0])
     return f"Setting '{setting}' {message[0].lower()}{message[1:]} (got {got!r})."
 
 

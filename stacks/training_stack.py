@@ -44,6 +44,7 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         training_instance_type=settings.training_instance_type,
         training_instance_count=settings.training_instance_count,
         transform_instance_type=settings.transform_instance_type,
+        hyperparameters=tuple(sorted(settings.training_hyperparameters.items())),
         image_versions=(
             ("sklearn", SKLEARN_IMAGE_VERSION),
             ("pytorch", PYTORCH_IMAGE_VERSION),

@@ -42,8 +42,8 @@ def _offline_env(tmp_path: Path, outdir: Path, **extra: str) -> dict[str, str]:
         HOME=str(tmp_path),  # no ~/.aws config or credentials either
         CDK_OUTDIR=str(outdir),
         SCORELINE_DEFINITION_CACHE=str(tmp_path / "fresh-cache"),  # build the definition, not a cached copy
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -65,11 +65,12 @@ def test_synth_makes_no_network_connection_and_needs_no_credentials(tmp_path):
 
 
 def _synth_files(tmp_path: Path, name: str) -> dict[str, bytes]:
+    """Both synths share one definition cache: the snapshot tests pin the definition's bytes already."""
     outdir = tmp_path / name
     subprocess.run(
         [sys.executable, "app.py"],
         cwd=REPO_ROOT,
-        env=_offline_env(tmp_path / name, outdir),
+        env=_offline_env(tmp_path / name, outdir, SCORELINE_DEFINITION_CACHE=str(tmp_path / "definition-cache")),
         capture_output=True,
         timeout=300,
         check=True,

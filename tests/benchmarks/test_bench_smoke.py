@@ -6,9 +6,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_quick_run_writes_all_four_figures(tmp_path):
     output = tmp_path / "results.json"
     process = subprocess.run(

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -33,6 +34,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_deploys_the_assembly_runs_the_pipeline_and_fires_schedules_on_demand(cloud_assembly, housing, tmp_path):
     port = free_port()
     server = subprocess.Popen(
