@@ -1,4 +1,4 @@
-"""StopTransformJob for moto 5.2.5's SageMaker stand-in, which lacks it (see ../shared/notes/moto.md)."""
+"""StopTransformJob for moto 5.2.5's SageMaker stand-in, which lacks it."""
 
 from __future__ import annotations
 
