@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -84,9 +85,16 @@ def _serve(args) -> int:
 
 
 def _fire(args) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{args.port}/_local/schedules/{args.name}/fire", method="POST")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        print(response.read().decode())
+    url = f"http://127.0.0.1:{args.port}/_local/schedules/{args.name}/fire"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60) as response:
+            print(response.read().decode().strip())
+    except urllib.error.HTTPError as error:  # the server's answer is the sentence (e.g. no such schedule)
+        raise AssemblyError(error.read().decode().strip() or f"HTTP {error.code}") from None
+    except urllib.error.URLError as error:
+        raise AssemblyError(
+            f"no local cloud answers on port {args.port} ({error.reason}): start one with `make serve`"
+        ) from None
     return 0
 
 

@@ -86,6 +86,16 @@ def test_serve_deploys_the_assembly_runs_the_pipeline_and_fires_schedules_on_dem
             text=True,
         )
         assert fired.stdout.strip() == "schedule scoreline-scoring fired"
+        unknown = subprocess.run(
+            [sys.executable, "-m", "local_mode", "fire-schedule", "nightly", "--port", str(port)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert (unknown.returncode, unknown.stderr) == (
+            1,
+            "local mode: no schedule nightly; deployed: scoreline-scoring\n",
+        )
         # Nothing is approved yet: the scoring function raises an alert instead of starting a job.
         log = tmp_path / ".scoreline" / "serve" / "logs" / "functions"
         deadline = time.monotonic() + 30
