@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# The policy scanner (checkov) has its own environment: its pins clash with constraints.txt.
+SCANNER_VENV := .venv-checkov
 # Offline and quiet: no credentials needed, no metadata probing, no CLI telemetry or notices.
 export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
@@ -19,6 +21,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
+$(SCANNER_VENV)/.installed: requirements-checkov.txt
+	test -x $(SCANNER_VENV)/bin/python || $(PYTHON) -m venv $(SCANNER_VENV)
+	$(SCANNER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -32,7 +39,7 @@ demo: setup  ## train, register, approve and score on an embedded local cloud
 serve: setup  ## the local cloud for the AWS CLI: make serve PORT=4566
 	$(BIN)/python -m local_mode serve --port $${PORT:-4566}
 
-test: setup  ## lint, format check and the whole test suite
+test: setup $(SCANNER_VENV)/.installed  ## lint, format check and every test (the policy scanner included)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
