@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# The policy scanner (checkov) has its own environment: its pins clash with constraints.txt.
+SCANNER_VENV := .venv-checkov
 # Offline and quiet: no credentials needed, no metadata probing, no CLI telemetry or notices.
 export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
@@ -17,6 +19,11 @@ setup: $(VENV)/.installed node_modules/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(SCANNER_VENV)/.installed: requirements-checkov.txt
+	test -x $(SCANNER_VENV)/bin/python || $(PYTHON) -m venv $(SCANNER_VENV)
+	$(SCANNER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -36,10 +43,10 @@ lint: setup  ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint  ## lint and the whole test suite (what CI runs)
+test: lint $(SCANNER_VENV)/.installed  ## lint and every test, the policy scanner included (what CI runs)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
-test-fast: lint  ## the inner loop: lint and every test not marked slow (end-to-end runs, model quality)
+test-fast: lint $(SCANNER_VENV)/.installed  ## the inner loop: lint and every test not marked slow (end-to-end runs, model quality)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 format: setup

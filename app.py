@@ -30,7 +30,7 @@ def build_app(app: cdk.App) -> cdk.App:
         settings=settings,
         bucket=storage.bucket,
         data_key=storage.key,
-        execution_role=training.execution_role,
+        execution_role=training.job_role,  # scoring's models and transform jobs run with it
         pipeline_name=training.pipeline_name,
         env=env,
     )

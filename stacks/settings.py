@@ -80,6 +80,8 @@ class Settings(BaseModel):
     scoring_output_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]*/$")] = "scoring/output/"
     alert_email: Annotated[str, Field(pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
     retain_stateful: bool = True
+    # A retained group outlives `cdk destroy`; a new deploy must use it instead of creating it (README, Redeploy).
+    use_existing_model_package_group: bool = False
     region: Annotated[str, Field(pattern=r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]$")] = ""
     account: Annotated[str, Field(pattern=r"^$|^[0-9]{12}$")] = ""
 

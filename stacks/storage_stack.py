@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
@@ -21,6 +21,7 @@ class StorageStack(Stack):
         log_bucket = self._access_log_bucket()
         self.bucket = self._data_bucket(log_bucket)
         self.model_package_group_name = self._model_package_group(settings)
+        self._outputs()
 
     def _key(self, settings: Settings) -> kms.Key:
         return kms.Key(
@@ -67,6 +68,10 @@ class StorageStack(Stack):
         )
 
     def _model_package_group(self, settings: Settings) -> str:
+        """The group's name is fixed (users and the scoring rule type it) and it is retained by default, so after
+        `cdk destroy` it still exists and creating it again fails with "already exists": then use it as it is."""
+        if settings.use_existing_model_package_group:
+            return settings.model_package_group_name
         group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
@@ -75,3 +80,18 @@ class StorageStack(Stack):
         )
         group.apply_removal_policy(self._removal)
         return group.model_package_group_name
+
+    def _outputs(self) -> None:
+        """What users type (README, Use it): `aws cloudformation describe-stacks --stack-name <this stack>`."""
+        CfnOutput(
+            self,
+            "DataBucketName",
+            value=self.bucket.bucket_name,
+            description="Data bucket: training CSVs under training/input/, rows to score under scoring/input/<date>/",
+        )
+        CfnOutput(
+            self,
+            "ModelPackageGroupName",
+            value=self.model_package_group_name,
+            description="Model registry group: list, review and approve the versions the pipeline registers",
+        )

@@ -1,10 +1,11 @@
-"""The SageMaker execution role, the container code assets and the training pipeline."""
+"""The pipeline role, the job role, the container code assets and the training pipeline."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from aws_cdk import Aws, CfnMapping, Fn, Stack
+from aws_cdk import Aws, CfnMapping, CfnOutput, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -25,10 +26,15 @@ from stacks.settings import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-IMAGE_REPOSITORIES = ("sagemaker-scikit-learn", "pytorch-training", "pytorch-inference")
 # S3 prefixes of the data bucket and who uses them (the README documents the same layout).
 TRAINING_INPUT_PREFIX = "training/input/"
 PIPELINE_PREFIX = "pipeline/"
+# The Evaluate step's output folder under pipeline/<execution>/: the property file the condition reads (JsonGet).
+EVALUATION_OUTPUT = "evaluation"
+# <account>.dkr.ecr.<region>.<partition's domain>/<repository>:<tag>, the form of every SageMaker framework image URI.
+_IMAGE_URI = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.[a-z0-9.]+/(?P<repository>[^:@]+):"
+)
 
 
 def pipeline_spec(settings: Settings) -> PipelineSpec:
@@ -70,36 +76,100 @@ class TrainingStack(Stack):
         self._settings = settings
         self._bucket = bucket
         self._key = key
-        self.execution_role = self._execution_role()
+        self._sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        self.job_role = self._job_role()
+        self.pipeline_role = self._pipeline_role()
         self._assets = self._code_assets()
+        self._grant_asset_reads(self._assets)
         self.pipeline_name = settings.pipeline_name
 
     def add_pipeline(self) -> None:
         """Add the SDK-built pipeline. Called last by the app: on a cache miss the definition is built in
         another process meanwhile (`pipeline_definitions.build.start_building`), so synth waits least."""
         self._pipeline(self._assets)
+        CfnOutput(
+            self,
+            "PipelineName",
+            value=self.pipeline_name,
+            description="Start training with: aws sagemaker start-pipeline-execution --pipeline-name <this>",
+        )
 
-    def _execution_role(self) -> iam.Role:
-        """One role for the pipeline and every job it starts, and for scoring's models and transform jobs."""
+    def _job_role(self) -> iam.Role:
+        """The role inside processing, training and transform jobs and the scoring models: their data, the data
+        key, logs, metrics and image pulls. It cannot start jobs, pass roles or register models."""
         role = iam.Role(
             self,
-            "SageMakerExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Scoreline pipeline, processing, training and transform jobs",
+            "JobRole",
+            # SageMaker's confused-deputy guide: for models (serial inference for Batch Transform) the source ARN
+            # must be arn:<partition>:sagemaker:<region>:<account>:*, which also covers processing, training and
+            # transform jobs ("Cross-service confused deputy prevention", SageMaker AI Inference).
+            assumed_by=_sagemaker_principal(f"{self._sagemaker_arn}:*"),
+            description="Scoreline processing, training and transform jobs and scoring models (no control plane)",
         )
         self._bucket.grant_read(role, f"{TRAINING_INPUT_PREFIX}*")
         self._bucket.grant_read_write(role, f"{PIPELINE_PREFIX}*")
         self._bucket.grant_read(role, f"{_static_prefix(self._settings.scoring_input_prefix)}*")
         self._bucket.grant_put(role, f"{self._settings.scoring_output_prefix}*")
+        # OutputDataConfig/ProcessingOutputConfig KmsKeyId: "the SageMaker execution role must include permissions
+        # to call kms:Encrypt" (SageMaker API reference, OutputDataConfig); reading inputs needs kms:Decrypt.
         self._key.grant_encrypt_decrypt(role)
-        for statement in self._sagemaker_statements(role):
+        for statement in self._job_statements():
             role.add_to_policy(statement)
-        self._suppress_role_findings(role)
+        _suppress_wildcards(
+            role,
+            "Scoped wildcards only: objects under this app's bucket prefixes, its /aws/sagemaker log groups, KMS "
+            "data-key actions on this app's key; ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no "
+            "resource-level permissions (the latter is limited to the /aws/sagemaker namespaces).",
+        )
         return role
 
-    def _sagemaker_statements(self, role: iam.Role) -> list[iam.PolicyStatement]:
-        arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    def _job_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"],
+            ),
+            iam.PolicyStatement(
+                sid="JobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            ),
+            iam.PolicyStatement(sid="PullImagesToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+        ]
+
+    def _pipeline_role(self) -> iam.Role:
+        """The role SageMaker Pipelines runs this pipeline with: starts its jobs with the job role, reads the
+        property file of its condition and registers versions in this app's group."""
+        role = iam.Role(
+            self,
+            "PipelineRole",
+            # SageMaker's confused-deputy guide, SageMaker Pipelines: executions of one pipeline are
+            # arn:<partition>:sagemaker:<region>:<account>:pipeline/<name>/* (not one execution's ARN).
+            assumed_by=_sagemaker_principal(f"{self._sagemaker_arn}:pipeline/{self._settings.pipeline_name}/*"),
+            description="Scoreline SageMaker pipeline: start its jobs with the job role, register model versions",
+        )
+        for statement in self._pipeline_statements():
+            role.add_to_policy(statement)
+        _suppress_wildcards(
+            role,
+            "Scoped wildcards only: jobs SageMaker Pipelines names pipelines-*, versions of this app's model package "
+            "group, and the evaluation reports under this app's pipeline/ prefix (read for JsonGet).",
+        )
+        return role
+
+    def _pipeline_statements(self) -> list[iam.PolicyStatement]:
+        """What a pipeline execution role needs ("Access Management" in the SageMaker Pipelines guide): Create and
+        Describe for each job type, iam:PassRole for the role its jobs run with, s3:GetObject for JsonGet."""
+        arn = self._sagemaker_arn
         group = self._settings.model_package_group_name
+        evaluation_reports = self._bucket.arn_for_objects(f"{PIPELINE_PREFIX}*/{EVALUATION_OUTPUT}/*")
         return [
             iam.PolicyStatement(
                 sid="PipelineJobs",
@@ -125,55 +195,77 @@ class TrainingStack(Stack):
                 resources=[f"{arn}:model-package-group/{group}", f"{arn}:model-package/{group}/*"],
             ),
             iam.PolicyStatement(
-                sid="PassOnlyToSageMaker",
+                sid="PassJobRoleToSageMaker",
                 actions=["iam:PassRole"],
-                resources=[role.role_arn],
+                resources=[self.job_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
+            iam.PolicyStatement(sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[evaluation_reports]),
             iam.PolicyStatement(
-                sid="JobLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"],
+                sid="DecryptEvaluationReportsThroughS3",
+                actions=["kms:Decrypt"],
+                resources=[self._key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
             ),
+            # CreateProcessingJob/CreateTrainingJob with a VolumeKmsKeyId need kms:CreateGrant from the caller
+            # ("Amazon SageMaker API Permissions: Actions, Permissions, and Resources Reference"); a grant for an
+            # AWS service is what kms:GrantIsForAWSResource allows, and DescribeKey lets SageMaker check the key.
             iam.PolicyStatement(
-                sid="JobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+                sid="GrantJobVolumesTheDataKey",
+                actions=["kms:CreateGrant"],
+                resources=[self._key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
-            iam.PolicyStatement(sid="PullImagesToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="PullFrameworkImages",
-                actions=[
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchGetImage",
-                ],
-                resources=[f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/{name}" for name in IMAGE_REPOSITORIES],
-            ),
+            iam.PolicyStatement(sid="DescribeDataKey", actions=["kms:DescribeKey"], resources=[self._key.key_arn]),
         ]
 
-    def _suppress_role_findings(self, role: iam.Role) -> None:
-        NagSuppressions.add_resource_suppressions(
-            role,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": (
-                        "Scoped wildcards only: objects under this app's bucket prefixes, jobs SageMaker Pipelines "
-                        "names pipelines-*, versions of this app's model package group, its /aws/sagemaker log "
-                        "groups, the AWS framework image repositories (owned by AWS accounts), KMS data-key "
-                        "actions on this app's key; ecr:GetAuthorizationToken and cloudwatch:PutMetricData have "
-                        "no resource-level permissions (the latter is limited by namespace)."
-                    ),
-                }
-            ],
-            apply_to_children=True,
+    def _grant_asset_reads(self, assets: dict[str, s3_assets.Asset]) -> None:
+        """Jobs read exactly the code objects the definition names, not the whole CDK asset bucket
+        (`Asset.grant_read` would allow every object in it)."""
+        bucket = next(iter(assets.values())).bucket
+        keys = sorted({asset.s3_object_key for asset in assets.values()})
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadCodeAssets",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(key) for key in keys],
+            )
+        )
+        # An S3Prefix processing input lists its prefix (here: the object's exact key) before downloading it.
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListCodeAssets",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": keys}},
+            )
+        )
+
+    def _grant_image_pulls(self, images: dict[str, dict[str, str]]) -> None:
+        """Jobs and models pull only the framework images' repositories, in the accounts AWS publishes them from
+        in the deploying region (no account `*`)."""
+        repositories = {region: _image_repositories(region, uris) for region, uris in images.items()}
+        names = sorted(repositories["us-east-1"])
+        if any(sorted(found) != names for found in repositories.values()):
+            raise ValueError(f"The framework images come from different repositories per region: {repositories}")
+        accounts = CfnMapping(
+            self,
+            "ImageAccounts",
+            mapping={
+                region: {_mapping_key(name): account for name, account in found.items()}
+                for region, found in repositories.items()
+            },
+        )
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullFrameworkImages",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{accounts.find_in_map(Aws.REGION, _mapping_key(name))}"
+                    f":repository/{name}"
+                    for name in names
+                ],
+            )
         )
 
     def _code_assets(self) -> dict[str, s3_assets.Asset]:
@@ -185,8 +277,6 @@ class TrainingStack(Stack):
             "features_code_key": packer.folder("FeaturesCode", "features"),
             "model_code_key": packer.folder("ModelCode", flavour_folder),
         }
-        for asset in assets.values():
-            asset.grant_read(self.execution_role)
         return assets
 
     def _pipeline(self, assets: dict[str, s3_assets.Asset]) -> None:
@@ -199,7 +289,7 @@ class TrainingStack(Stack):
         references = {
             "region": Aws.REGION,
             "bucket": self._bucket.bucket_name,
-            "role_arn": self.execution_role.role_arn,
+            "role_arn": self.job_role.role_arn,  # the role inside the jobs; the pipeline runs with its own
             "kms_key_arn": self._key.key_arn,
             "asset_bucket": assets["model_code_key"].s3_bucket_name,
             **{name: asset.s3_object_key for name, asset in assets.items()},
@@ -211,11 +301,13 @@ class TrainingStack(Stack):
             "TrainingPipeline",
             pipeline_name=self._settings.pipeline_name,
             pipeline_description="Preprocess, train, evaluate, gate on RMSE, register for approval",
-            role_arn=self.execution_role.role_arn,
+            role_arn=self.pipeline_role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": body},
         )
-        # Executions must not start before the role's permissions exist (the role itself is already a GetAtt).
-        pipeline.node.add_dependency(self.execution_role.node.find_child("DefaultPolicy"))
+        self._grant_image_pulls(artifacts["images"])
+        # Executions must not start before the roles' permissions exist (the roles themselves are already GetAtts).
+        for role in (self.pipeline_role, self.job_role):
+            pipeline.node.add_dependency(role.node.find_child("DefaultPolicy"))
 
 
 def _camel(name: str) -> str:
@@ -235,6 +327,39 @@ def _substitute(definition: str, references: dict[str, str]) -> str:
         body = body.replace(literal, "${" + variable + "}")
         variables[variable] = references[field]
     return Fn.sub(body, variables)
+
+
+def _sagemaker_principal(source_arn: str) -> iam.IPrincipal:
+    """sagemaker.amazonaws.com, only on behalf of this account's resources matching `source_arn` (the
+    aws:SourceArn/aws:SourceAccount conditions of SageMaker's "Cross-service confused deputy prevention")."""
+    return iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+        {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": source_arn},
+        }
+    )
+
+
+def _suppress_wildcards(role: iam.Role, reason: str) -> None:
+    NagSuppressions.add_resource_suppressions(
+        role, [{"id": "AwsSolutions-IAM5", "reason": reason}], apply_to_children=True
+    )
+
+
+def _image_repositories(region: str, uris: dict[str, str]) -> dict[str, str]:
+    """{repository name: account} of a region's image URIs."""
+    repositories = {}
+    for uri in uris.values():
+        match = _IMAGE_URI.match(uri)
+        if not match or match["region"] != region:
+            raise ValueError(f"Image URI {uri!r} is not an ECR image of region {region}")
+        repositories[match["repository"]] = match["account"]
+    return repositories
+
+
+def _mapping_key(repository: str) -> str:
+    """sagemaker-scikit-learn -> SagemakerScikitLearn (CloudFormation mapping keys are alphanumeric)."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", repository))
 
 
 def _static_prefix(prefix: str) -> str:

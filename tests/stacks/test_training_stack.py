@@ -1,4 +1,4 @@
-"""The training stack: a least-privilege execution role, code assets, and the SDK-built pipeline."""
+"""The training stack: least-privilege pipeline and job roles, code assets, and the SDK-built pipeline."""
 
 import json
 
@@ -11,10 +11,11 @@ def _definition(training: dict) -> tuple[str, dict]:
     return body, variables
 
 
-def _policy_statements(training: dict) -> list[dict]:
+def _role_statements(training: dict, role_prefix: str) -> list[dict]:
     statements = []
     for policy in resources(training, "AWS::IAM::Policy").values():
-        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        if policy["Properties"]["Roles"][0]["Ref"].startswith(role_prefix):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
 
 
@@ -47,23 +48,14 @@ def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
     assert images["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
 
 
-def test_execution_role_is_assumed_by_sagemaker_only(templates):
-    role = only(templates["ScorelineTraining"], "AWS::IAM::Role")
-    principals = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
-    assert principals == [{"Service": "sagemaker.amazonaws.com"}]
+def test_pipeline_and_job_roles_are_assumed_by_sagemaker_only(templates):
+    roles = resources(templates["ScorelineTraining"], "AWS::IAM::Role").values()
+    principals = [s["Principal"] for r in roles for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+    assert principals == [{"Service": "sagemaker.amazonaws.com"}] * 2
 
 
-def test_execution_role_passes_itself_to_sagemaker_only(templates):
-    training = templates["ScorelineTraining"]
-    role_name = next(iter(resources(training, "AWS::IAM::Role")))
-    passes = [s for s in _policy_statements(training) if s["Action"] == "iam:PassRole"]
-    assert len(passes) == 1
-    assert passes[0]["Resource"] == {"Fn::GetAtt": [role_name, "Arn"]}
-    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-
-
-def test_execution_role_reaches_only_its_jobs_and_model_package_group(templates):
-    statements = _policy_statements(templates["ScorelineTraining"])
+def test_pipeline_role_reaches_only_its_jobs_and_model_package_group(templates):
+    statements = _role_statements(templates["ScorelineTraining"], "PipelineRole")
     sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in _actions(s))]
     resources_text = json.dumps([s["Resource"] for s in sagemaker])
     assert "processing-job/pipelines-*" in resources_text
@@ -72,8 +64,8 @@ def test_execution_role_reaches_only_its_jobs_and_model_package_group(templates)
     assert '"*"' not in resources_text
 
 
-def test_execution_role_s3_access_is_limited_to_its_prefixes(templates):
-    statements = _policy_statements(templates["ScorelineTraining"])
+def test_job_role_s3_access_is_limited_to_its_prefixes(templates):
+    statements = _role_statements(templates["ScorelineTraining"], "JobRole")
     s3_resources = json.dumps([s["Resource"] for s in statements if any(a.startswith("s3:") for a in _actions(s))])
     for prefix in ("/training/input/*", "/pipeline/*", "/scoring/input/*", "/scoring/output/*"):
         assert prefix in s3_resources
