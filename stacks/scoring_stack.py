@@ -98,8 +98,9 @@ class ScoringStack(Stack):
                 },
             )
         )
-        # EventBridge's deliveries to an encrypted topic or queue do not carry aws:SourceArn/aws:SourceAccount to
-        # KMS (AWS: not supported in the key policy for EventBridge), so these grants are bound by encryption context.
+        # EventBridge: aws:SourceArn/aws:SourceAccount are not supported in the key policy for its deliveries to an
+        # encrypted topic (a condition on them would drop every alert silently), so these two grants are bound by
+        # encryption context instead: this topic only, this dead-letter queue only.
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="RulesPublishToTheAlertTopic",
@@ -365,13 +366,14 @@ class ScoringStack(Stack):
         role = iam.Role(
             self,
             "SchedulerRole",
-            # Confused-deputy prevention (EventBridge Scheduler): only this account's schedule may assume the role.
-            # Scheduler names the schedule or its group as the source: both ARNs are allowed.
+            # "Confused deputy prevention in EventBridge Scheduler": aws:SourceAccount, and aws:SourceArn = the
+            # schedule group's ARN ("Do not scope the aws:SourceArn statement to a specific schedule ... The ARN you
+            # specify must be a schedule group"); the schedule is in the default group.
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": [names.schedule_arn, names.schedule_group_arn]},
+                    "ArnEquals": {"aws:SourceArn": names.schedule_group_arn},
                 },
             ),
             description="EventBridge Scheduler: invoke the scoring function",
@@ -611,9 +613,6 @@ class _Names:
             stack.format_arn(service="events", resource="rule", resource_name=name)
             for name in (self.pipeline_failed_rule, self.transform_failed_rule)
         ]
-        self.schedule_arn = stack.format_arn(
-            service="scheduler", resource="schedule", resource_name=f"default/{self.schedule}"
-        )
         self.schedule_group_arn = stack.format_arn(
             service="scheduler", resource="schedule-group", resource_name="default"
         )
