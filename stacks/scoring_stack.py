@@ -329,7 +329,8 @@ class ScoringStack(Stack):
                         "Wildcards limited to this app's name prefix for models and transform jobs, the "
                         "versions of its model package group, its log group's streams, and the scoring input "
                         "prefix; ListModelPackages and ListTransformJobs have no resource-level permissions; "
-                        "KMS data-key actions come from the topic grant on the alerts key."
+                        "KMS data-key actions (GenerateDataKey*, ReEncrypt*) on the alerts key only, from the topic "
+                        "and failed-invocations queue grants."
                     ),
                 }
             ],
@@ -457,19 +458,19 @@ class ScoringStack(Stack):
         alarms = [
             self._alarm(
                 "ScoringFunctionErrors",
-                names.alarms[0],
+                names.function_errors_alarm,
                 "The scoring function raised an error",
                 self.function.metric_errors(period=five_minutes),
             ),
             self._alarm(
                 "UndeliveredScoringEvents",
-                names.alarms[1],
+                names.undelivered_events_alarm,
                 "Scoring events could not be delivered and wait in the dead-letter queue",
                 self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
             self._alarm(
                 "FailedScoringInvocations",
-                names.alarms[2],
+                names.failed_invocations_alarm,
                 "The scoring function failed an event after its retries; it waits in the failed-invocations queue",
                 self.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
@@ -594,11 +595,9 @@ class _Names:
         self.approval_rule = f"{project}-model-approved-or-rejected"
         self.pipeline_failed_rule = f"{project}-pipeline-failed"
         self.transform_failed_rule = f"{project}-transform-failed"
-        self.alarms = [
-            f"{project}-scoring-function-errors",
-            f"{project}-undelivered-scoring-events",
-            f"{project}-failed-scoring-invocations",
-        ]
+        self.function_errors_alarm = f"{project}-scoring-function-errors"
+        self.undelivered_events_alarm = f"{project}-undelivered-scoring-events"
+        self.failed_invocations_alarm = f"{project}-failed-scoring-invocations"
         self.topic_arn = stack.format_arn(service="sns", resource=self.topic, arn_format=ArnFormat.NO_RESOURCE_NAME)
         self.dead_letter_queue_arn = stack.format_arn(
             service="sqs", resource=self.dead_letter_queue, arn_format=ArnFormat.NO_RESOURCE_NAME
@@ -607,7 +606,7 @@ class _Names:
             stack.format_arn(
                 service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
             )
-            for name in self.alarms
+            for name in (self.function_errors_alarm, self.undelivered_events_alarm, self.failed_invocations_alarm)
         ]
         self.failure_rule_arns = [
             stack.format_arn(service="events", resource="rule", resource_name=name)
