@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack, TimeZone
+import jsii
+from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -12,6 +13,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
@@ -22,11 +24,17 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from stacks.instance_types import has_instance_storage
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "scoring"
 RETRY_ATTEMPTS = 3
 MAX_EVENT_AGE = Duration.hours(2)
+# Lambda's own retries of a failed asynchronous invocation (0-2). The function is idempotent (one job name per
+# event and version), so both retries are safe; they give a SageMaker or S3 fault that outlasted botocore's
+# in-call retries two more chances, about one and two minutes later. A malformed event fails the same way three
+# times within minutes and then lands in the failed-invocations queue, which alarms.
+FUNCTION_RETRY_ATTEMPTS = 2
 
 
 class ScoringStack(Stack):
@@ -46,18 +54,21 @@ class ScoringStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self._settings = settings
+        self._names = _Names(self, settings)
         self._alerts_key = self._alerts_key_()
         self.alert_topic = self._alert_topic()
         self.dead_letter_queue = self._dead_letter_queue()
+        self.failed_invocations_queue = self._failed_invocations_queue()
         self.function = self._scoring_function(bucket, data_key, execution_role)
         self._approval_rule()
         self._schedule()
         self._failure_rules(pipeline_name)
         alarms = self._alarms()
-        self._dashboard(pipeline_name, alarms)
+        dashboard = self._dashboard(pipeline_name, alarms)
+        self._outputs(dashboard)
 
     def _alerts_key_(self) -> kms.Key:
-        """Encrypts the alert topic and the dead-letter queue; the services that write to them may use it."""
+        """Encrypts the alert topic and the queues; the services that write to them may use it for that only."""
         key = kms.Key(
             self,
             "AlertsKey",
@@ -66,28 +77,88 @@ class ScoringStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        for service in ("events.amazonaws.com", "scheduler.amazonaws.com", "cloudwatch.amazonaws.com"):
-            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        names = self._names
+        # SNS "Enable compatibility between event sources from AWS services and encrypted topics": the publishing
+        # service principal needs kms:GenerateDataKey* and kms:Decrypt in the key policy. SNS encrypts under the
+        # topic's ARN as encryption context (kms:EncryptionContext:aws:sns:topicArn, as AWS's service examples show),
+        # so each grant holds for this topic only. ARNs are built from the fixed names: the key cannot refer to the
+        # topic, alarms or rules themselves, which all depend on it.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublishToTheAlertTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": names.alarm_arns},
+                    "StringEquals": {
+                        "aws:SourceAccount": Aws.ACCOUNT_ID,
+                        "kms:EncryptionContext:aws:sns:topicArn": names.topic_arn,
+                    },
+                },
+            )
+        )
+        # EventBridge: aws:SourceArn/aws:SourceAccount are not supported in the key policy for its deliveries to an
+        # encrypted topic (a condition on them would drop every alert silently), so these two grants are bound by
+        # encryption context instead: this topic only, this dead-letter queue only.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="RulesPublishToTheAlertTopic",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": names.topic_arn}},
+            )
+        )
+        # SQS encrypts under the queue's ARN as encryption context (aws:sqs:arn).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ApprovalRuleDeadLettersToTheQueue",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": names.dead_letter_queue_arn}},
+            )
+        )
         return key
 
     def _alert_topic(self) -> sns.Topic:
         topic = sns.Topic(
             self,
             "AlertTopic",
-            topic_name=f"{self._settings.project_name}-alerts",
+            topic_name=self._names.topic,
             display_name="Scoreline alerts",
             master_key=self._alerts_key,
             enforce_ssl=True,
         )
         if self._settings.alert_email:
             topic.add_subscription(subscriptions.EmailSubscription(self._settings.alert_email))
+        # Alarms publish as cloudwatch.amazonaws.com, rules as events.amazonaws.com; each only for this stack's
+        # alarms and rules (SNS access policy examples: aws:SourceArn of the alarm or rule, aws:SourceAccount).
+        names = self._names
+        for sid, service, source_arns in (
+            ("AlarmsOfThisApp", "cloudwatch.amazonaws.com", names.alarm_arns),
+            ("FailureRulesOfThisApp", "events.amazonaws.com", names.failure_rule_arns),
+        ):
+            topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[topic.topic_arn],
+                    conditions={
+                        "ArnLike": {"aws:SourceArn": source_arns},
+                        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    },
+                )
+            )
         return topic
 
     def _dead_letter_queue(self) -> sqs.Queue:
         queue = sqs.Queue(
             self,
             "ScoringDeadLetterQueue",
-            queue_name=f"{self._settings.project_name}-scoring-dlq",
+            queue_name=self._names.dead_letter_queue,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self._alerts_key,
             retention_period=Duration.days(14),
@@ -99,6 +170,29 @@ class ScoringStack(Stack):
                 {
                     "id": "AwsSolutions-SQS3",
                     "reason": "This queue is the dead-letter queue of the scoring triggers.",
+                }
+            ],
+        )
+        return queue
+
+    def _failed_invocations_queue(self) -> sqs.Queue:
+        """Where Lambda puts an event the function failed on after its retries (its own queue: these records carry
+        the function's error, the dead-letter queue's carry delivery failures; each has its own alarm)."""
+        queue = sqs.Queue(
+            self,
+            "FailedInvocationsQueue",
+            queue_name=f"{self._settings.project_name}-scoring-failed-invocations",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self._alerts_key,
+            retention_period=Duration.days(14),
+            enforce_ssl=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            queue,
+            [
+                {
+                    "id": "AwsSolutions-SQS3",
+                    "reason": "This queue is the on-failure destination of the scoring function's async invocations.",
                 }
             ],
         )
@@ -123,7 +217,14 @@ class ScoringStack(Stack):
             memory_size=256,
             log_group=log_group,
             role=self._function_role(log_group),
-            reserved_concurrent_executions=5,
+            reserved_concurrent_executions=settings.scoring_reserved_concurrency or None,
+            # Lambda retries a failed asynchronous invocation, then sends the invocation record to the on-failure
+            # destination (Lambda: "Capturing records of Lambda asynchronous invocations"); without one the event
+            # is dropped. The function's role writes to it: SqsDestination grants sqs:SendMessage and the queue
+            # key's kms:GenerateDataKey*/kms:Decrypt (SQS: what a producer to an encrypted queue needs).
+            retry_attempts=FUNCTION_RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.failed_invocations_queue),
             environment={
                 "MODEL_PACKAGE_GROUP_NAME": settings.model_package_group_name,
                 "EXECUTION_ROLE_ARN": execution_role.role_arn,
@@ -132,6 +233,7 @@ class ScoringStack(Stack):
                 "SCORING_OUTPUT_URI": f"s3://{bucket.bucket_name}/{settings.scoring_output_prefix}",
                 "KMS_KEY_ARN": data_key.key_arn,
                 "TRANSFORM_INSTANCE_TYPE": settings.transform_instance_type,
+                "TRANSFORM_INSTANCE_STORAGE": str(has_instance_storage(settings.transform_instance_type)).lower(),
                 "TRANSFORM_INSTANCE_COUNT": str(settings.transform_instance_count),
                 "MAX_PAYLOAD_MB": str(settings.transform_max_payload_mb),
                 "MAX_CONCURRENT_TRANSFORMS": str(settings.transform_max_concurrent),
@@ -139,7 +241,7 @@ class ScoringStack(Stack):
                 "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
             },
         )
-        self._grant_scoring(function, bucket, execution_role)
+        self._grant_scoring(function, bucket, data_key, execution_role)
         _depend_only_on_policy(function)
         NagSuppressions.add_resource_suppressions(
             function,
@@ -162,7 +264,9 @@ class ScoringStack(Stack):
         log_group.grant_write(role)
         return role
 
-    def _grant_scoring(self, function: lambda_.Function, bucket: s3.IBucket, execution_role: iam.IRole) -> None:
+    def _grant_scoring(
+        self, function: lambda_.Function, bucket: s3.IBucket, data_key: kms.IKey, execution_role: iam.IRole
+    ) -> None:
         settings = self._settings
         arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         prefix = settings.scoring_name_prefix
@@ -202,6 +306,16 @@ class ScoringStack(Stack):
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [settings.scoring_input_prefix.split("{", 1)[0] + "*"]}},
             ),
+            # CreateTransformJob passes the data key (TransformOutput.KmsKeyId, TransformResources.VolumeKmsKeyId):
+            # the caller needs kms:CreateGrant, for AWS resources only, and kms:DescribeKey on it (SageMaker:
+            # "KMS permissions for ... CreateTransformJob"; KMS: kms:GrantIsForAWSResource).
+            iam.PolicyStatement(
+                sid="GrantTransformJobsTheDataKey",
+                actions=["kms:CreateGrant"],
+                resources=[data_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(sid="DescribeTheDataKey", actions=["kms:DescribeKey"], resources=[data_key.key_arn]),
         ]
         for statement in statements:
             function.add_to_role_policy(statement)
@@ -215,7 +329,8 @@ class ScoringStack(Stack):
                         "Wildcards limited to this app's name prefix for models and transform jobs, the "
                         "versions of its model package group, its log group's streams, and the scoring input "
                         "prefix; ListModelPackages and ListTransformJobs have no resource-level permissions; "
-                        "KMS data-key actions come from the topic grant on the alerts key."
+                        "KMS data-key actions (GenerateDataKey*, ReEncrypt*) on the alerts key only, from the topic "
+                        "and failed-invocations queue grants."
                     ),
                 }
             ],
@@ -226,6 +341,7 @@ class ScoringStack(Stack):
         rule = events.Rule(
             self,
             "ApprovedModelRule",
+            rule_name=self._names.approval_rule,
             description="A version of this app's model package group was approved or rejected",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -247,11 +363,32 @@ class ScoringStack(Stack):
         return rule
 
     def _schedule(self) -> scheduler.Schedule:
+        names = self._names
         role = iam.Role(
             self,
             "SchedulerRole",
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            # "Confused deputy prevention in EventBridge Scheduler": aws:SourceAccount, and aws:SourceArn = the
+            # schedule group's ARN ("Do not scope the aws:SourceArn statement to a specific schedule ... The ARN you
+            # specify must be a schedule group"); the schedule is in the default group.
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": names.schedule_group_arn},
+                },
+            ),
             description="EventBridge Scheduler: invoke the scoring function",
+        )
+        # Scheduler writes to the dead-letter queue with this role, and the queue is encrypted with the alerts key:
+        # a producer to an encrypted queue needs kms:GenerateDataKey and kms:Decrypt (SQS key management), here
+        # only through SQS.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DeadLettersThroughSqs",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self._alerts_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+            )
         )
         target = scheduler_targets.LambdaInvoke(
             self.function,
@@ -266,7 +403,7 @@ class ScoringStack(Stack):
         schedule = scheduler.Schedule(
             self,
             "ScoringSchedule",
-            schedule_name=f"{self._settings.project_name}-scoring",
+            schedule_name=names.schedule,
             description="Scores new data with the latest approved model version",
             schedule=_schedule_expression(self._settings),
             target=target,
@@ -289,6 +426,7 @@ class ScoringStack(Stack):
         events.Rule(
             self,
             "PipelineFailedRule",
+            rule_name=self._names.pipeline_failed_rule,
             description="The training pipeline failed",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -296,11 +434,12 @@ class ScoringStack(Stack):
                 resources=[pipeline_arn],
                 detail={"currentPipelineExecutionStatus": ["Failed"]},
             ),
-            targets=[targets.SnsTopic(self.alert_topic)],
+            targets=[_TopicTarget(self.alert_topic)],
         )
         events.Rule(
             self,
             "TransformFailedRule",
+            rule_name=self._names.transform_failed_rule,
             description="A scoring transform job failed",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -310,32 +449,42 @@ class ScoringStack(Stack):
                     "TransformJobStatus": ["Failed"],
                 },
             ),
-            targets=[targets.SnsTopic(self.alert_topic)],
+            targets=[_TopicTarget(self.alert_topic)],
         )
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         five_minutes = Duration.minutes(5)
+        names = self._names
         alarms = [
             self._alarm(
                 "ScoringFunctionErrors",
+                names.function_errors_alarm,
                 "The scoring function raised an error",
                 self.function.metric_errors(period=five_minutes),
             ),
             self._alarm(
                 "UndeliveredScoringEvents",
+                names.undelivered_events_alarm,
                 "Scoring events could not be delivered and wait in the dead-letter queue",
                 self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
+            ),
+            self._alarm(
+                "FailedScoringInvocations",
+                names.failed_invocations_alarm,
+                "The scoring function failed an event after its retries; it waits in the failed-invocations queue",
+                self.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
         ]
         for alarm in alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
         return alarms
 
-    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+    def _alarm(self, construct_id: str, name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
         """Alarms at the first occurrence: any error or undelivered event needs a look."""
         return cloudwatch.Alarm(
             self,
             construct_id,
+            alarm_name=name,
             alarm_description=description,
             metric=metric,
             threshold=1,
@@ -344,7 +493,7 @@ class ScoringStack(Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def _dashboard(self, pipeline_name: str, alarms: list[cloudwatch.Alarm]) -> None:
+    def _dashboard(self, pipeline_name: str, alarms: list[cloudwatch.Alarm]) -> cloudwatch.Dashboard:
         def sagemaker_metric(name: str, dimensions: dict[str, str], namespace: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=namespace,
@@ -383,10 +532,29 @@ class ScoringStack(Stack):
                 left=[self.function.metric_invocations(), self.function.metric_errors()],
             ),
             cloudwatch.GraphWidget(
-                title="Undelivered scoring events (dead-letter queue)",
-                left=[self.dead_letter_queue.metric_approximate_number_of_messages_visible()],
+                title="Undelivered scoring events (dead-letter queue) and failed invocations",
+                left=[
+                    self.dead_letter_queue.metric_approximate_number_of_messages_visible(label="Dead-letter queue"),
+                    self.failed_invocations_queue.metric_approximate_number_of_messages_visible(
+                        label="Failed invocations"
+                    ),
+                ],
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms),
+        )
+        return dashboard
+
+    def _outputs(self, dashboard: cloudwatch.Dashboard) -> None:
+        """What users type or open: where alerts go, and the dashboard."""
+        CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn, description="SNS topic of Scoreline alerts")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=(
+                f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+                f"#dashboards/dashboard/{dashboard.dashboard_name}"
+            ),
+            description="CloudWatch dashboard: pipeline runs, scoring decisions, failures and alarms",
         )
 
 
@@ -402,3 +570,48 @@ def _schedule_expression(settings: Settings) -> scheduler.ScheduleExpression:
     if expression.startswith("rate("):
         return scheduler.ScheduleExpression.expression(expression)
     return scheduler.ScheduleExpression.expression(expression, time_zone)
+
+
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """The alert topic as a rule target, without the unconditioned events.amazonaws.com grant that
+    targets.SnsTopic adds to the topic policy (the topic's policy grants this stack's rules instead)."""
+
+    def __init__(self, topic: sns.ITopic) -> None:
+        self._topic = topic
+
+    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self._topic.topic_arn, target_resource=self._topic)
+
+
+class _Names:
+    """Fixed names of what the alerts key and topic policy name in their conditions, and their ARNs."""
+
+    def __init__(self, stack: Stack, settings: Settings) -> None:
+        project = settings.project_name
+        self.topic = f"{project}-alerts"
+        self.dead_letter_queue = f"{project}-scoring-dlq"
+        self.schedule = f"{project}-scoring"
+        self.approval_rule = f"{project}-model-approved-or-rejected"
+        self.pipeline_failed_rule = f"{project}-pipeline-failed"
+        self.transform_failed_rule = f"{project}-transform-failed"
+        self.function_errors_alarm = f"{project}-scoring-function-errors"
+        self.undelivered_events_alarm = f"{project}-undelivered-scoring-events"
+        self.failed_invocations_alarm = f"{project}-failed-scoring-invocations"
+        self.topic_arn = stack.format_arn(service="sns", resource=self.topic, arn_format=ArnFormat.NO_RESOURCE_NAME)
+        self.dead_letter_queue_arn = stack.format_arn(
+            service="sqs", resource=self.dead_letter_queue, arn_format=ArnFormat.NO_RESOURCE_NAME
+        )
+        self.alarm_arns = [
+            stack.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            for name in (self.function_errors_alarm, self.undelivered_events_alarm, self.failed_invocations_alarm)
+        ]
+        self.failure_rule_arns = [
+            stack.format_arn(service="events", resource="rule", resource_name=name)
+            for name in (self.pipeline_failed_rule, self.transform_failed_rule)
+        ]
+        self.schedule_group_arn = stack.format_arn(
+            service="scheduler", resource="schedule-group", resource_name="default"
+        )

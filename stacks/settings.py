@@ -79,6 +79,9 @@ class Settings(BaseModel):
     )
     scoring_output_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]*/$")] = "scoring/output/"
     alert_email: Annotated[str, Field(pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
+    # 0 = no reservation (default): Lambda keeps a minimum of the account's concurrency unreserved, so in an account
+    # whose quota is 10 (new accounts) any reservation is refused and the stack could not be created.
+    scoring_reserved_concurrency: Annotated[int, Field(ge=0, le=1000)] = 0
     retain_stateful: bool = True
     # A retained group outlives `cdk destroy`; a new deploy must use it instead of creating it (README, Redeploy).
     use_existing_model_package_group: bool = False
@@ -124,6 +127,16 @@ class Settings(BaseModel):
         if placeholders - {"{date}"}:
             raise ValueError("may hold only the {date} placeholder")
         return value
+
+    @field_validator("scoring_reserved_concurrency", mode="wrap")
+    @classmethod
+    def _reserved_concurrency_in_words(cls, value: Any, handler) -> int:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(
+                "must be a whole number from 0 (no reservation, the default) to 1000 concurrent executions"
+            ) from None
 
     @property
     def resource_prefix(self) -> str:

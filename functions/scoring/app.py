@@ -23,7 +23,9 @@ MAX_NAME_LENGTH = 63  # SageMaker model and transform job names
 NAME_SAFE = re.compile(r"^[A-Za-z0-9-]+$")
 BOTO_CONFIG = Config(retries={"mode": "standard"})
 ABSENT = ("ValidationException", "ResourceNotFound")  # what Describe* answers for a name that does not exist
-CONTAINER_FIELDS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource", "Environment")
+# What CreateModel copies from each package container. Batch transform accepts model data only as ModelDataUrl
+# (a model.tar.gz); ModelDataSource is for endpoints (SageMaker API: ContainerDefinition, ModelDataSource).
+CONTAINER_FIELDS = ("ContainerHostname", "Image", "ModelDataUrl", "Environment")
 
 # Settings field -> environment variable the scoring stack sets.
 ENVIRONMENT = {
@@ -34,6 +36,7 @@ ENVIRONMENT = {
     "output_uri": "SCORING_OUTPUT_URI",
     "kms_key_arn": "KMS_KEY_ARN",
     "instance_type": "TRANSFORM_INSTANCE_TYPE",
+    "instance_storage": "TRANSFORM_INSTANCE_STORAGE",
     "instance_count": "TRANSFORM_INSTANCE_COUNT",
     "max_payload_mb": "MAX_PAYLOAD_MB",
     "max_concurrent": "MAX_CONCURRENT_TRANSFORMS",
@@ -60,6 +63,7 @@ class Settings:
     output_uri: str
     kms_key_arn: str
     instance_type: str
+    instance_storage: bool  # the type has NVMe instance storage: AWS refuses a VolumeKmsKeyId for it
     instance_count: int
     max_payload_mb: int
     max_concurrent: int
@@ -117,6 +121,10 @@ def load_settings() -> Settings:
             if not value.isdigit() or int(value) < 1:
                 raise ConfigurationError(f"environment variable {name} must be a whole number >= 1, got {value!r}")
             value = int(value)
+        if field == "instance_storage":
+            if value not in ("true", "false"):
+                raise ConfigurationError(f"environment variable {name} must be true or false, got {value!r}")
+            value = value == "true"
         values[field] = value
     for name in ("SCORING_INPUT_URI", "SCORING_OUTPUT_URI"):
         _split_s3_uri(os.environ[name], name)
@@ -220,7 +228,10 @@ def _score(sagemaker, settings: Settings, request: Request, package: dict) -> li
     input_uri = settings.input_uri.replace("{date}", request.run_date)
     if _is_empty(input_uri):
         return [_alert(settings, request, version, job_name, f"no scoring input under {input_uri}")]
-    model_name = _ensure_model(sagemaker, settings, package)
+    containers, refused = model_containers(package)
+    if refused:
+        return [_alert(settings, request, version, job_name, refused)]
+    model_name = _ensure_model(sagemaker, settings, package, containers)
     job = transform_job_request(settings, job_name, model_name, input_uri)
     try:
         sagemaker.create_transform_job(**job, Tags=_tags(package, request.trigger))
@@ -295,14 +306,50 @@ def transform_job_request(settings: Settings, job_name: str, model_name: str, in
             "AssembleWith": "Line",
             "KmsKeyId": settings.kms_key_arn,
         },
-        "TransformResources": {
-            "InstanceType": settings.instance_type,
-            "InstanceCount": settings.instance_count,
-            "VolumeKmsKeyId": settings.kms_key_arn,
-        },
+        "TransformResources": _transform_resources(settings),
         # Each output line is the input row (after the filter) followed by its prediction.
         "DataProcessing": {"InputFilter": settings.input_filter, "JoinSource": "Input"},
     }
+
+
+def _transform_resources(settings: Settings) -> dict:
+    resources = {"InstanceType": settings.instance_type, "InstanceCount": settings.instance_count}
+    # TransformResources.VolumeKmsKeyId: "You can't request a VolumeKmsKeyId when using an instance type with local
+    # storage"; that storage is encrypted by a hardware module on the instance.
+    if not settings.instance_storage:
+        resources["VolumeKmsKeyId"] = settings.kms_key_arn
+    return resources
+
+
+def model_containers(package: dict) -> tuple[list[dict], str]:
+    """CreateModel containers for batch transform, or the reason this package cannot be scored."""
+    containers = package.get("InferenceSpecification", {}).get("Containers") or []
+    if not containers:
+        return [], f"model package {package['ModelPackageArn']} has no InferenceSpecification.Containers"
+    result = []
+    for position, container in enumerate(containers, start=1):
+        model_data_url, refused = _model_data_url(container)
+        if refused:
+            return [], f"container {position} of version {package['ModelPackageVersion']} {refused}"
+        copied = {key: container[key] for key in CONTAINER_FIELDS if key in container}
+        if model_data_url:
+            copied["ModelDataUrl"] = model_data_url
+        result.append(copied)
+    return result, ""
+
+
+def _model_data_url(container: dict) -> tuple[str, str]:
+    """(ModelDataUrl, refusal). A ModelDataSource that names one gzip-compressed object is that same tar.gz."""
+    if "ModelDataUrl" in container or "ModelDataSource" not in container:
+        return container.get("ModelDataUrl", ""), ""
+    source = container["ModelDataSource"].get("S3DataSource") or {}
+    if source.get("S3DataType") == "S3Object" and source.get("CompressionType") == "Gzip":
+        return source["S3Uri"], ""
+    kind = f"S3DataType={source.get('S3DataType')}, CompressionType={source.get('CompressionType')}"
+    return "", (
+        f"has only a ModelDataSource ({kind}); batch transform needs a gzip-compressed model.tar.gz "
+        "(ModelDataUrl): register the version with one"
+    )
 
 
 def _tags(package: dict, trigger: str) -> list[dict]:
@@ -312,18 +359,15 @@ def _tags(package: dict, trigger: str) -> list[dict]:
     ]
 
 
-def _ensure_model(sagemaker, settings: Settings, package: dict) -> str:
+def _ensure_model(sagemaker, settings: Settings, package: dict, containers: list[dict]) -> str:
     """The package's containers, in order, as one serial-inference model; reused when it exists."""
     model_name = model_name_for(settings, package["ModelPackageVersion"])
     if _model_exists(sagemaker, model_name):
         return model_name
-    containers = package.get("InferenceSpecification", {}).get("Containers") or []
-    if not containers:
-        raise ValueError(f"model package {package['ModelPackageArn']} has no InferenceSpecification.Containers")
     try:
         sagemaker.create_model(
             ModelName=model_name,
-            Containers=[{key: c[key] for key in CONTAINER_FIELDS if key in c} for c in containers],
+            Containers=containers,
             InferenceExecutionConfig={"Mode": "Serial"},
             ExecutionRoleArn=settings.execution_role_arn,
             EnableNetworkIsolation=True,

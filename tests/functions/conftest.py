@@ -32,6 +32,7 @@ SETTINGS = {
     "SCORING_OUTPUT_URI": f"s3://{BUCKET}/scoring/output/",
     "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b8e2c4a-6d1f-4e3b-9a5c-7f2d4b6e8a0c",
     "TRANSFORM_INSTANCE_TYPE": "ml.m5.xlarge",
+    "TRANSFORM_INSTANCE_STORAGE": "false",
     "TRANSFORM_INSTANCE_COUNT": "2",
     "MAX_PAYLOAD_MB": "6",
     "MAX_CONCURRENT_TRANSFORMS": "1",
@@ -105,14 +106,14 @@ class ScoringWorld:
         self._alert_queue_url = alert_queue_url
         self._created = 0
 
-    def add_version(self, status: str = "Approved") -> str:
+    def add_version(self, status: str = "Approved", containers: list[dict] | None = None) -> str:
         """Registers the next version of the group, each created a minute after the one before."""
         self._created += 1
         arn = self.sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
             ModelApprovalStatus=status,
             InferenceSpecification={
-                "Containers": two_containers(self._created),
+                "Containers": containers or two_containers(self._created),
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],
             },

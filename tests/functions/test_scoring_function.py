@@ -338,3 +338,65 @@ def test_the_function_reads_exactly_the_settings_the_scoring_stack_passes(app):
     ]
     passed = {key.value for key in environment.keys}
     assert passed == set(app.ENVIRONMENT.values())
+
+
+def test_an_instance_storage_type_gets_no_volume_key_and_keeps_the_output_key(app, world, monkeypatch):
+    monkeypatch.setenv("TRANSFORM_INSTANCE_TYPE", "ml.g4dn.xlarge")
+    monkeypatch.setenv("TRANSFORM_INSTANCE_STORAGE", "true")
+    world.add_version("Approved")
+    world.put_input()
+
+    app.handler(SCHEDULE, None)
+
+    [job] = world.jobs().values()
+    assert job["TransformResources"] == {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 2}
+    assert job["TransformOutput"]["KmsKeyId"] == SETTINGS["KMS_KEY_ARN"]
+
+
+def test_an_unreadable_instance_storage_flag_is_named(app, world, monkeypatch):
+    monkeypatch.setenv("TRANSFORM_INSTANCE_STORAGE", "maybe")
+
+    with pytest.raises(app.ConfigurationError, match="TRANSFORM_INSTANCE_STORAGE must be true or false"):
+        app.handler(SCHEDULE, None)
+
+
+def _with_model_data_source(containers: list[dict], data_type: str, compression: str) -> list[dict]:
+    """The containers with the second one's ModelDataUrl given as a ModelDataSource instead."""
+    second = dict(containers[1])
+    uri = second.pop("ModelDataUrl")
+    second["ModelDataSource"] = {
+        "S3DataSource": {"S3Uri": uri, "S3DataType": data_type, "CompressionType": compression}
+    }
+    return [containers[0], second]
+
+
+def test_a_gzip_model_data_source_becomes_the_model_data_url_batch_transform_accepts(app, world):
+    world.add_version("Approved", containers=_with_model_data_source(two_containers(1), "S3Object", "Gzip"))
+    world.put_input()
+    create_model_calls = []
+    on_request("provide-client-params.sagemaker.CreateModel", lambda params, **_: create_model_calls.append(params))
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "started_job"
+    [create_model] = create_model_calls
+    assert [c["ModelDataUrl"] for c in create_model["Containers"]] == [c["ModelDataUrl"] for c in two_containers(1)]
+    assert all("ModelDataSource" not in c for c in create_model["Containers"])
+
+
+def test_an_uncompressed_model_data_source_is_refused_with_one_alert_and_nothing_created(app, world, capsys):
+    containers = _with_model_data_source(two_containers(1), "S3Prefix", "None")
+    containers[1]["ModelDataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/pipeline/v1/model/"
+    world.add_version("Approved", containers=containers)
+    world.put_input()
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "alerted"
+    assert decision["reason"].startswith(
+        "container 2 of version 1 has only a ModelDataSource (S3DataType=S3Prefix, CompressionType=None)"
+    )
+    [alert] = world.alerts()
+    assert "batch transform needs a gzip-compressed model.tar.gz (ModelDataUrl)" in alert
+    assert world.jobs() == {} and world.models() == {}
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1

@@ -42,9 +42,14 @@ def test_schedule_uses_settings_cron_and_time_zone_and_passes_the_scheduled_time
     assert "DeadLetterConfig" in target
 
 
-def test_dead_letter_queue_and_alert_topic_are_kms_encrypted(templates):
+def test_queues_and_alert_topic_are_kms_encrypted(templates):
     scoring = templates["ScorelineScoring"]
-    assert "KmsMasterKeyId" in only(scoring, "AWS::SQS::Queue")["Properties"]
+    queues = resources(scoring, "AWS::SQS::Queue").values()
+    assert sorted(q["Properties"]["QueueName"] for q in queues) == [
+        "scoreline-scoring-dlq",
+        "scoreline-scoring-failed-invocations",
+    ]
+    assert all("KmsMasterKeyId" in q["Properties"] for q in queues)
     assert "KmsMasterKeyId" in only(scoring, "AWS::SNS::Topic")["Properties"]
 
 
@@ -105,6 +110,16 @@ def test_failures_reach_the_alert_topic(templates):
     alarms = resources(scoring, "AWS::CloudWatch::Alarm").values()
     assert {a["Properties"]["MetricName"] for a in alarms} == {"Errors", "ApproximateNumberOfMessagesVisible"}
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic}] for a in alarms)
+
+
+def test_stack_outputs_name_the_alert_topic_and_the_dashboard(templates):
+    outputs = templates["ScorelineScoring"]["Outputs"]
+    topic = next(iter(resources(templates["ScorelineScoring"], "AWS::SNS::Topic")))
+    dashboard = next(iter(resources(templates["ScorelineScoring"], "AWS::CloudWatch::Dashboard")))
+    assert outputs["AlertTopicArn"]["Value"] == {"Ref": topic}
+    url = outputs["DashboardUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and {"Ref": dashboard} in url
+    assert "#dashboards/dashboard/" in url
 
 
 def test_dashboard_shows_pipeline_scoring_function_and_dead_letters(templates):

@@ -47,6 +47,11 @@ def test_command_line_strings_are_converted():
         ({"scoring_input_prefix": "in/{day}/"}, "Setting 'scoring_input_prefix' may hold only the {date}"),
         ({"alert_email": "not-an-address"}, "Setting 'alert_email' must be empty or an e-mail address"),
         ({"model_flavor": "sklearn"}, "Unknown setting 'model_flavor'"),
+        (
+            {"scoring_reserved_concurrency": -1},
+            "Setting 'scoring_reserved_concurrency' must be a whole number from 0 (no reservation, the default)",
+        ),
+        ({"scoring_reserved_concurrency": "five"}, "Setting 'scoring_reserved_concurrency' must be a whole number"),
     ],
 )
 def test_bad_value_names_the_setting_and_what_is_allowed(values, named):
@@ -62,3 +67,8 @@ def test_cdk_own_context_keys_are_not_settings():
 
 def test_rate_schedules_are_accepted():
     assert load_settings({"schedule_expression": "rate(6 hours)"}).schedule_expression == "rate(6 hours)"
+
+
+def test_reserved_concurrency_is_off_unless_asked():
+    assert load_settings({}).scoring_reserved_concurrency == 0
+    assert load_settings({"scoring_reserved_concurrency": "5"}).scoring_reserved_concurrency == 5
