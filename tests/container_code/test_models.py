@@ -123,6 +123,21 @@ def test_evaluation_scores_through_the_handlers(trained, processed, mixed_data):
     assert metrics["r2"]["value"] > 0.3  # a few iterations already explain much of the price
 
 
+def test_evaluation_of_an_artifact_without_its_code_is_one_sentence(trained, processed, tmp_path):
+    """Evaluate serves what gets registered: an artifact without code/ cannot be served, so it is not measured."""
+    flavour, model_dir, _, _ = trained
+    without_code = tmp_path / "without-code"
+    without_code.mkdir()
+    for path in model_dir.iterdir():
+        if path.is_file():
+            (without_code / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(AssertionError, match=r"evaluate\.py exited 2") as failure:
+        evaluate(flavour, processed, without_code, tmp_path, "price")
+    assert "the model artifact has no code/inference.py" in str(failure.value)
+    assert "Traceback" not in str(failure.value)
+    assert "no code/inference.py" in (tmp_path / "evaluation_message").read_text()
+
+
 def test_saved_model_is_the_best_one_on_validation(trained, processed):
     """Early stopping keeps the best iteration/epoch, not the last one trained."""
     flavour, model_dir, _, work = trained
