@@ -41,9 +41,11 @@ def build_features(data: pd.DataFrame, work: Path) -> Path:
     (work / "input").mkdir(parents=True, exist_ok=True)
     data.to_csv(work / "input" / "data.csv", index=False)
     processed = work / "processed"
+    _tar(CODE / "features", _folder(work / "serving-code") / "features-code.tar.gz")
     _run(
         [CODE / "features" / "preprocess.py", "--target-column", TARGET, "--categorical-columns", ""]
-        + ["--input-dir", work / "input", "--output-dir", processed]
+        + ["--input-dir", work / "input", "--output-dir", processed, "--serving-code-dir", work / "serving-code"]
+        + ["--message-file", work / "preprocess-message"]
     )
     with tarfile.open(processed / "model" / "model.tar.gz") as archive:
         archive.extractall(work / "features", filter="data")
@@ -68,18 +70,17 @@ def train(flavour: str, processed: Path, work: Path, hyperparameters: dict[str, 
 def evaluate(artifacts: Artifacts, work: Path) -> dict:
     """The pipeline's Evaluate step on these artifacts: evaluation.json's regression metrics."""
     inputs = work / f"{artifacts.flavour}-evaluation-input"
-    for name in ("test", "features_model", "model", "features_code", "model_code"):
+    for name in ("test", "features_model", "model"):
         (inputs / name).mkdir(parents=True, exist_ok=True)
     (inputs / "test" / "test.csv").write_bytes((artifacts.processed / "test" / "test.csv").read_bytes())
     (inputs / "features_model" / "model.tar.gz").write_bytes(
         (artifacts.processed / "model" / "model.tar.gz").read_bytes()
     )
     _tar(artifacts.model_dir, inputs / "model" / "model.tar.gz")
-    _tar(CODE / "features", inputs / "features_code" / "code.tar.gz")
-    _tar(CODE / f"{artifacts.flavour}_model", inputs / "model_code" / "code.tar.gz")
     output = work / f"{artifacts.flavour}-evaluation"
     _run(
         [CODE / "evaluation" / "evaluate.py", "--target-column", TARGET, "--input-dir", inputs, "--output-dir", output]
+        + ["--message-file", work / "evaluate-message"]
     )
     return json.loads((output / "evaluation.json").read_text())
 
@@ -98,6 +99,11 @@ def linear_baseline_rmse(processed: Path, features_dir: Path) -> float:
     request = test.drop(columns=[TARGET]).to_csv(index=False, header=False).encode()
     predictions = model.predict(transform(parse_rows(request, transformer), transformer))
     return float(np.sqrt(np.mean((predictions - test[TARGET].to_numpy()) ** 2)))
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _tar(folder: Path, destination: Path) -> None:

@@ -24,7 +24,7 @@ from local_mode.deploy import Deployment, deploy
 from local_mode.events import EventBus, Scheduler
 from local_mode.jobs import Workspace, run_processing, run_training
 from local_mode.pipelines import PipelineRun, StepCache, StepFailed
-from local_mode.serving import load_container, run_transform
+from local_mode.serving import NetworkIsolationError, load_container, record_network_isolation, run_transform
 
 ACCOUNT = "123456789012"  # moto's default account
 log = logging.getLogger("local_mode")
@@ -51,6 +51,7 @@ class LocalCloud:
     # Lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
         service.install()
+        record_network_isolation()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API request
         self._server = _Server(self, ip_address="127.0.0.1", port=self._port, verbose=False)
         self._server.start()
@@ -158,6 +159,8 @@ class LocalCloud:
             else:
                 result = (run_processing if kind == "processing" else run_training)(request, workspace)
                 reason = result.failure_reason
+                if result.exit_message:
+                    job.exit_message = result.exit_message  # moto's DescribeProcessingJob returns it as ExitMessage
                 if kind == "training":
                     self._record_training(job, result.metrics)
         except Exception as error:  # a job that cannot even start fails with the reason, like in AWS
@@ -178,7 +181,14 @@ class LocalCloud:
     def _run_transform(self, request: dict, workspace: Workspace, job) -> str:
         model = boto3.client("sagemaker").describe_model(ModelName=request["ModelName"])
         definitions = model.get("Containers") or [model["PrimaryContainer"]]
-        containers = [load_container(definition, workspace.root, index) for index, definition in enumerate(definitions)]
+        isolated = bool(model.get("EnableNetworkIsolation"))
+        try:
+            containers = [
+                load_container(definition, workspace.root, index, isolated)
+                for index, definition in enumerate(definitions)
+            ]
+        except NetworkIsolationError as refusal:
+            return str(refusal)  # the job fails with this reason, as it would on AWS
         records = run_transform(request, containers, should_stop=lambda: job.transform_job_status == "Stopped")
         with workspace.log_file.open("a") as log_stream:
             log_stream.write(f"scored {records} records with {len(containers)} containers\n")

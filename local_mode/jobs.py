@@ -3,8 +3,10 @@
 Container contract kept: `/opt/ml` is a per-job folder (rewritten in arguments and environment), inputs are
 copied in before the script starts and outputs copied out after it ends, training gets `SM_*` variables,
 its hyperparameters as `--name value` and its code unpacked from `sagemaker_submit_directory`, and the model
-folder is packed as `<output path>/<job>/output/model.tar.gz`. A failure's reason is what the script wrote to
-`/opt/ml/output/failure`, or else the last line of its error output."""
+folder is packed as `<output path>/<job>/output/model.tar.gz`. Failure reasons come from where SageMaker takes them:
+a processing job's ExitMessage is the first 1 KB of `/opt/ml/output/message` and its FailureReason AWS's generic
+one; a training job's FailureReason is `/opt/ml/output/failure`, written by the script or else, as the framework
+images' training toolkit does, with the exit code and the last line of the script's error output."""
 
 from __future__ import annotations
 
@@ -22,9 +24,16 @@ from stacks.tarballs import deterministic_tarball
 OPT_ML = "/opt/ml"
 
 
+# What SageMaker reports for a processing container that exits non-zero (the container's own words go to ExitMessage),
+# as asserted by aws/sagemaker-spark-container's integration tests.
+PROCESSING_FAILURE = "AlgorithmError: See job logs for more information"
+_LIMIT = 1024  # FailureReason and ExitMessage carry the first 1 KB
+
+
 @dataclass
 class JobResult:
     failure_reason: str = ""
+    exit_message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -50,7 +59,8 @@ class Workspace:
         """/opt/ml/... as a path inside this job's folder; anything else unchanged."""
         return re.sub(r"(?<![\w/])/opt/ml(?=/|$)", str(self.opt_ml), path)
 
-    def run(self, command: list[str], environment: dict[str, str], timeout: int) -> JobResult:
+    def run(self, command: list[str], environment: dict[str, str], timeout: int) -> int | None:
+        """The script's exit code, or None when it ran past MaxRuntimeInSeconds."""
         env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
         with self.log_file.open("ab") as log:
             try:
@@ -58,18 +68,21 @@ class Workspace:
                     command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
                 )
             except subprocess.TimeoutExpired:
-                return JobResult(f"the job exceeded its MaxRuntimeInSeconds ({timeout} s)")
-        if process.returncode == 0:
-            return JobResult()
-        return JobResult(self._failure_reason(process.returncode))
+                return None
+        return process.returncode
 
-    def _failure_reason(self, exit_code: int) -> str:
-        failure_file = self.opt_ml / "output" / "failure"
-        if failure_file.exists() and failure_file.read_text().strip():
-            return failure_file.read_text().strip()[:1024]
+    def output_text(self, name: str) -> str:
+        """The first 1 KB of /opt/ml/output/<name> (UTF-8), or "" when the script wrote none."""
+        path = self.opt_ml / "output" / name
+        return path.read_bytes()[:_LIMIT].decode("utf-8", errors="replace").strip() if path.is_file() else ""
+
+    def last_log_line(self) -> str:
         lines = [line.strip() for line in self.log_file.read_text(errors="replace").splitlines() if line.strip()]
-        last = lines[-1] if lines else "no output"
-        return f"AlgorithmError: {last} (exit code {exit_code})"[:1024]
+        return lines[-1] if lines else ""
+
+
+def _timed_out(timeout: int) -> str:
+    return f"the job exceeded its MaxRuntimeInSeconds ({timeout} s)"
 
 
 def run_processing(job: dict, workspace: Workspace) -> JobResult:
@@ -88,7 +101,13 @@ def run_processing(job: dict, workspace: Workspace) -> JobResult:
     arguments = [workspace.local(part) for part in app.get("ContainerArguments", [])]
     environment = {key: workspace.local(value) for key, value in job.get("Environment", {}).items()}
     timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
-    result = workspace.run(entrypoint + arguments, environment, timeout)
+    exit_code = workspace.run(entrypoint + arguments, environment, timeout)
+    # ExitMessage is reported whatever the outcome ("Save and Access Metadata Information About Your Processing Job").
+    result = JobResult(exit_message=workspace.output_text("message"))
+    if exit_code is None:
+        result.failure_reason = _timed_out(timeout)
+    elif exit_code != 0:
+        result.failure_reason = PROCESSING_FAILURE
     if result.succeeded:
         for item in outputs:
             output = item["S3Output"]
@@ -125,11 +144,13 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
     user_hyperparameters = {key: value for key, value in hyperparameters.items() if not key.startswith("sagemaker_")}
     arguments = [part for key, value in sorted(user_hyperparameters.items()) for part in (f"--{key}", str(value))]
     timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
-    result = workspace.run(
-        [python, str(code_dir / program), *arguments],
-        _training_environment(opt_ml, channels, user_hyperparameters),
-        timeout,
-    )
+    command = [python, str(code_dir / program), *arguments]
+    exit_code = workspace.run(command, _training_environment(opt_ml, channels, user_hyperparameters), timeout)
+    result = JobResult()
+    if exit_code is None:
+        result.failure_reason = _timed_out(timeout)
+    elif exit_code != 0:
+        result.failure_reason = _training_failure(workspace, exit_code, [program, *arguments])
     result.metrics = _metrics(workspace.log_file.read_text(errors="replace"), algorithm.get("MetricDefinitions", []))
     if result.succeeded:
         job_prefix = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job['TrainingJobName']}/output"
@@ -137,6 +158,19 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
         if any((opt_ml / "output" / "data").iterdir()):
             storage.write_object(f"{job_prefix}/output.tar.gz", deterministic_tarball(opt_ml / "output" / "data"))
     return result
+
+
+def _training_failure(workspace: Workspace, exit_code: int, command: list[str]) -> str:
+    """SageMaker returns /opt/ml/output/failure as FailureReason ("How Amazon SageMaker AI Processes Training
+    Output"), prefixed "AlgorithmError: " as failed jobs show it. A script that wrote none gets what the framework
+    images' training toolkit writes for it (sagemaker-training's ExecuteUserScriptError)."""
+    written = workspace.output_text("failure")
+    if not written:
+        written = (
+            f'ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage "{workspace.last_log_line()}"\n'
+            f'Command "python {" ".join(command)}"'
+        )
+    return f"AlgorithmError: {written}"[:_LIMIT]
 
 
 def _training_environment(opt_ml: Path, channels: dict, hyperparameters: dict) -> dict[str, str]:

@@ -4,11 +4,14 @@ in the content types they return, DataProcessing filters and the join applied, `
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from moto.sagemaker.responses import SageMakerResponse
 
 from local_mode import storage
 from local_mode.images import python_for
@@ -19,6 +22,26 @@ _HANDLERS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
 class TransformError(RuntimeError):
     pass
+
+
+class NetworkIsolationError(TransformError):
+    """A network-isolated container told to download its code: the message is the job's FailureReason."""
+
+
+@functools.cache
+def record_network_isolation() -> None:
+    """moto 5.2.5 drops CreateModel's EnableNetworkIsolation (its model always says False): keep the request's
+    value on the stored model, so DescribeModel returns it as AWS does and transform jobs can honour it."""
+    original = SageMakerResponse.create_model
+
+    @functools.wraps(original)
+    def create_model(self: SageMakerResponse):
+        result = original(self)
+        model = self.sagemaker_backend._models[self._get_param("ModelName")]
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return result
+
+    SageMakerResponse.create_model = create_model
 
 
 @dataclass
@@ -37,14 +60,16 @@ class Container:
         return (body.encode() if isinstance(body, str) else bytes(body)), returned_type
 
 
-def load_container(definition: dict, root: Path, index: int) -> Container:
+def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False) -> Container:
     """Unpack the model artifact and the code as the framework serving container would, then call model_fn."""
     python_for(definition["Image"])  # fails with a clear reason for an image local mode cannot run
-    model_dir = root / f"container-{index}" / "model"
-    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"]), model_dir)
     environment = definition.get("Environment", {})
     program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
     code_location = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
+    if network_isolated and code_location.startswith("s3://"):
+        raise NetworkIsolationError(_isolation_refusal(index, code_location))
+    model_dir = root / f"container-{index}" / "model"
+    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"]), model_dir)
     if code_location.startswith("s3://"):
         code_dir = root / f"container-{index}" / "code"
         storage.extract_tarball(storage.read_object(code_location), code_dir)
@@ -55,6 +80,17 @@ def load_container(definition: dict, root: Path, index: int) -> Container:
     if missing:
         raise TransformError(f"container {index + 1} ({program}) defines no {', '.join(missing)}")
     return Container(name=f"container {index + 1}", module=module, model=module.model_fn(str(model_dir)))
+
+
+def _isolation_refusal(index: int, code_location: str) -> str:
+    """AWS documents the rule, not the wording of the failure: CreateModel's EnableNetworkIsolation "Isolates the
+    model container. No inbound or outbound network calls can be made to or from the model container", so the
+    serving toolkit's S3 download of SAGEMAKER_SUBMIT_DIRECTORY fails inside the container."""
+    return (
+        f"ClientError: container {index + 1} cannot download its inference code from {code_location}: the model was "
+        "created with EnableNetworkIsolation=True, so its containers have no network access. Put the code in "
+        "model.tar.gz under code/ and set SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code."
+    )
 
 
 def _import(path: Path, module_name: str):

@@ -5,6 +5,7 @@ import json
 
 from pipeline_definitions.spec import PipelineSpec
 from pipeline_definitions.training_pipeline import build_definition
+from stacks.settings import PYTORCH_IMAGE_VERSION, PYTORCH_PYTHON_VERSION, SKLEARN_IMAGE_VERSION
 
 DEFAULT_SPEC = PipelineSpec(
     pipeline_name="scoreline-training",
@@ -18,7 +19,11 @@ DEFAULT_SPEC = PipelineSpec(
     training_instance_type="ml.m5.xlarge",
     training_instance_count=1,
     transform_instance_type="ml.m5.xlarge",
-    image_versions=(("sklearn", "1.4-2"), ("pytorch", "2.6.0"), ("pytorch_python", "py312")),
+    image_versions=(
+        ("sklearn", SKLEARN_IMAGE_VERSION),
+        ("pytorch", PYTORCH_IMAGE_VERSION),
+        ("pytorch_python", PYTORCH_PYTHON_VERSION),
+    ),
 )
 
 

@@ -2,7 +2,8 @@
 
 Importing the SageMaker SDK costs seconds. A synth with nothing changed reads the cached JSON instead; a synth
 after a change builds it in a second process (`start_building`) while CDK constructs the stacks. The cache key
-covers everything the output depends on: the spec, this package's source and the SDK version.
+covers everything the output depends on: the spec, this package's source, the instance-storage rule, the SDK and
+botocore versions (botocore's service model lists the instance types the definition checks).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ _builders: dict[Path, subprocess.Popen] = {}
 
 def _cache_file(spec: PipelineSpec, cache_dir: Path) -> Path:
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
-    digest.update(version("sagemaker").encode())
-    for source in sorted(PACKAGE_DIR.glob("*.py")):
+    digest.update(version("sagemaker").encode() + version("botocore").encode())
+    for source in [*sorted(PACKAGE_DIR.glob("*.py")), PACKAGE_DIR.parent / "stacks" / "instance_types.py"]:
         digest.update(source.name.encode() + source.read_bytes())
     return cache_dir / f"{digest.hexdigest()[:32]}.json"
 

@@ -1,4 +1,8 @@
-"""Framework image URIs for every region the SDK's bundled image list knows (read offline from the SDK)."""
+"""Framework image URIs for every region the SDK's bundled image list knows (read offline from the SDK).
+
+Each image is looked up with the scope it is used for (processing and training jobs: "training"; serving
+containers: "inference"), so a version the SDK lists for one scope only fails here, at synth, not on AWS.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,35 @@ def _is_gpu(instance_type: str) -> bool:
     return instance_type.split(".")[1].startswith(("p", "g"))
 
 
-def _images(region: str, flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
-    sklearn = image_uris.retrieve(
+class ImageScopeError(RuntimeError):
+    """An image version that cannot serve every use the pipeline makes of it."""
+
+
+def _sklearn(region: str, version: str, scope: str) -> str:
+    return image_uris.retrieve(
         "sklearn",
         region,
-        version=versions["sklearn"],
+        version=version,
         py_version=SKLEARN_PY_VERSION,
         instance_type="ml.m5.xlarge",
+        image_scope=scope,
     )
+
+
+def _sklearn_image(region: str, version: str) -> str:
+    """One scikit-learn image serves Preprocess (a processing job) and the features container (serving): the
+    version must give the same URI for both scopes."""
+    training, inference = _sklearn(region, version, "training"), _sklearn(region, version, "inference")
+    if training != inference:
+        raise ImageScopeError(
+            f"scikit-learn image {version} differs between training ({training}) and inference ({inference}) in "
+            f"{region}; choose a version whose image serves both (SKLEARN_IMAGE_VERSION in stacks/settings.py)."
+        )
+    return training
+
+
+def _images(region: str, flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
+    sklearn = _sklearn_image(region, versions["sklearn"])
     if flavour == "sklearn":
         return {"sklearn_image": sklearn, "training_image": sklearn, "inference_image": sklearn}
 

@@ -20,7 +20,7 @@ class PipelineSpec:
     training_instance_type: str
     training_instance_count: int
     transform_instance_type: str
-    # ("sklearn", "1.4-2"), ("pytorch", "2.6.0"), ("pytorch_python", "py312")
+    # ("sklearn", "1.4-2-py312"), ("pytorch", "2.6.0"), ("pytorch_python", "py312")
     image_versions: tuple[tuple[str, str], ...]
     hyperparameters: tuple[tuple[str, str], ...] = ()
     max_runtime_seconds: int = 3600

@@ -1,7 +1,7 @@
 """The Scoreline training pipeline, built with the SageMaker Python SDK V3 and returned as definition JSON.
 
-Preprocess -> Train -> Evaluate -> CheckQuality -> Register (features container, then model container)
-                                               \\-> QualityTooLow (Fail, with the measured RMSE)
+CheckInstanceTypes -> Preprocess -> Train -> Evaluate -> CheckQuality -> Register (features, then model container)
+                  \\-> InstanceTypeRefused (Fail)                    \\-> QualityTooLow (Fail, with the measured RMSE)
 
 Built offline: every value that only exists at deploy time (bucket, role, key, code locations, images) is a
 placeholder that the stack replaces with a CloudFormation reference, so the SDK never needs AWS and two builds
@@ -19,6 +19,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
 
 import boto3  # noqa: E402
+import botocore.session  # noqa: E402
 from sagemaker.core.config.config_manager import SageMakerConfig  # noqa: E402
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.core.processing import ScriptProcessor  # noqa: E402
@@ -33,7 +34,7 @@ from sagemaker.core.shapes import (  # noqa: E402
     StoppingCondition,
 )
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
-from sagemaker.core.workflow.conditions import ConditionLessThanOrEqualTo  # noqa: E402
+from sagemaker.core.workflow.conditions import ConditionIn, ConditionLessThanOrEqualTo, ConditionOr  # noqa: E402
 from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.core.workflow.functions import Join, JsonGet  # noqa: E402
 from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString  # noqa: E402
@@ -49,12 +50,29 @@ from sagemaker.train.model_trainer import ModelTrainer  # noqa: E402
 
 from pipeline_definitions.placeholders import PLACEHOLDERS  # noqa: E402
 from pipeline_definitions.spec import PipelineSpec  # noqa: E402
+from stacks.instance_types import has_instance_storage  # noqa: E402
 
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 _CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
 _PROCESSING = "/opt/ml/processing"
 # Training logs "validation-rmse=<value>;" per iteration (container_code/*_model/train.py).
 _METRICS = [MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0-9\.]+)")]
+# Serving containers read their handlers from the model artifact's code/ folder: the scoring function creates the
+# model with EnableNetworkIsolation=True, so a container cannot download an s3:// SAGEMAKER_SUBMIT_DIRECTORY (no
+# network, no credentials: CreateModel "EnableNetworkIsolation: Isolates the model container. No inbound or outbound
+# network calls can be made to or from the model container"). Both framework serving stacks honour this local path:
+# - scikit-learn image: sagemaker_sklearn_container/serving.py imports the user module through
+#   sagemaker_containers._modules.import_module(env.module_dir = SAGEMAKER_SUBMIT_DIRECTORY), whose
+#   _files.download_and_extract copies a local directory (`elif os.path.isdir(uri): ... shutil.copytree`) and
+#   downloads only `uri.startswith("s3://")` (aws/sagemaker-scikit-learn-container, aws/sagemaker-containers).
+# - PyTorch inference image: sagemaker_inference/environment.py sets code_dir = <model_dir>/code = /opt/ml/model/code
+#   and sagemaker_pytorch_serving_container/torchserve.py puts it on PYTHONPATH to import SAGEMAKER_PROGRAM
+#   (aws/sagemaker-pytorch-inference-toolkit); it never downloads code.
+# The SageMaker Python SDK sets the same value when it repacks code into a network-isolated model.
+_SERVING_CODE_DIR = "/opt/ml/model/code"
+# What a processing script writes to tell why it failed: DescribeProcessingJob returns its first 1 KB as ExitMessage
+# ("Save and Access Metadata Information About Your Processing Job").
+_MESSAGE_FILE = "/opt/ml/output/message"
 
 
 def _validate_each_config_once(validate):
@@ -130,6 +148,13 @@ def _run_path(*parts: str):
     )
 
 
+def _volume_key(instance_type: str) -> str | None:
+    """The data key for an EBS volume; none for a type with NVMe instance storage, whose storage the instance
+    hardware encrypts: AWS refuses a VolumeKmsKeyId for those types (API reference: ProcessingClusterConfig,
+    ResourceConfig). The check step refuses executions whose instance-type overrides change the storage kind."""
+    return None if has_instance_storage(instance_type) else PLACEHOLDERS.kms_key_arn
+
+
 def _processor(params: _Parameters, session: PipelineSession, image: str, spec: PipelineSpec) -> ScriptProcessor:
     return ScriptProcessor(
         role=PLACEHOLDERS.role_arn,
@@ -137,7 +162,7 @@ def _processor(params: _Parameters, session: PipelineSession, image: str, spec: 
         command=["python3"],
         instance_type=params.processing_type,
         instance_count=params.processing_count,
-        volume_kms_key=PLACEHOLDERS.kms_key_arn,
+        volume_kms_key=_volume_key(spec.processing_instance_type),
         output_kms_key=PLACEHOLDERS.kms_key_arn,
         max_runtime_in_seconds=spec.max_runtime_seconds,
         sagemaker_session=session,
@@ -165,7 +190,15 @@ def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineS
     outputs = ["train", "validation", "test", "model"]
     step_args = processor.run(
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.preprocess_script_key),
-        inputs=[_s3_input("data", params.input_data, f"{_PROCESSING}/input/data")],
+        inputs=[
+            _s3_input("data", params.input_data, f"{_PROCESSING}/input/data"),
+            # The features container's code, packed by the script into model.tar.gz under code/.
+            _s3_input(
+                "serving_code",
+                PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key),
+                f"{_PROCESSING}/input/serving_code",
+            ),
+        ],
         outputs=[_s3_output(name, f"{_PROCESSING}/output/{name}", _run_path("preprocess", name)) for name in outputs],
         # Paths passed explicitly, not left to the script's defaults, so a runner that maps /opt/ml elsewhere
         # (local mode) sees them in the request.
@@ -178,6 +211,10 @@ def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineS
             f"{_PROCESSING}/input/data",
             "--output-dir",
             f"{_PROCESSING}/output",
+            "--serving-code-dir",
+            f"{_PROCESSING}/input/serving_code",
+            "--message-file",
+            _MESSAGE_FILE,
         ],
     )
     return ProcessingStep(name="Preprocess", step_args=step_args, cache_config=_CACHE)
@@ -193,7 +230,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
             instance_type=params.training_type,
             instance_count=params.training_count,
             volume_size_in_gb=30,
-            volume_kms_key_id=PLACEHOLDERS.kms_key_arn,
+            volume_kms_key_id=_volume_key(spec.training_instance_type),
         ),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=spec.max_runtime_seconds),
         output_data_config=OutputDataConfig(
@@ -231,17 +268,8 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         inputs=[
             _s3_input("test", outputs["test"].S3Output.S3Uri, f"{_PROCESSING}/input/test"),
             _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
+            # Each artifact carries its handlers under code/: Evaluate measures exactly what gets registered.
             _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),
-            _s3_input(
-                "features_code",
-                PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key),
-                f"{_PROCESSING}/input/features_code",
-            ),
-            _s3_input(
-                "model_code",
-                PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key),
-                f"{_PROCESSING}/input/model_code",
-            ),
         ],
         outputs=[_s3_output("evaluation", f"{_PROCESSING}/output/evaluation", _run_path("evaluation"))],
         arguments=[
@@ -251,6 +279,8 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
             f"{_PROCESSING}/input",
             "--output-dir",
             f"{_PROCESSING}/output/evaluation",
+            "--message-file",
+            _MESSAGE_FILE,
         ],
     )
     step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
@@ -265,15 +295,12 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
     features = ContainerDefinition(
         image=PLACEHOLDERS.sklearn_image,
         model_data_url=features_model_uri,
-        environment=_serving_environment(PLACEHOLDERS.asset_uri(PLACEHOLDERS.features_code_key)),
-    )
-    model_code = (
-        PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key) if spec.flavour == "sklearn" else "/opt/ml/model/code"
+        environment=_serving_environment(),
     )
     model = ContainerDefinition(
         image=PLACEHOLDERS.inference_image,
         model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
-        environment=_serving_environment(model_code),
+        environment=_serving_environment(),
     )
     builder = ModelBuilder(
         model=[
@@ -305,10 +332,10 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
     return ModelStep(name="Register", step_args=step_args)
 
 
-def _serving_environment(code_location: str) -> dict[str, str]:
+def _serving_environment() -> dict[str, str]:
     return {
         "SAGEMAKER_PROGRAM": "inference.py",
-        "SAGEMAKER_SUBMIT_DIRECTORY": code_location,
+        "SAGEMAKER_SUBMIT_DIRECTORY": _SERVING_CODE_DIR,
         "SAGEMAKER_REGION": PLACEHOLDERS.region,
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
     }
@@ -335,6 +362,52 @@ def _build_pipeline(spec: PipelineSpec) -> Pipeline:
     return Pipeline(
         name=spec.pipeline_name,
         parameters=params.all(),
-        steps=[preprocess, train, evaluate, check],
+        steps=[_instance_type_check(spec, params, [preprocess, train, evaluate, check])],
         sagemaker_session=session,
     )
+
+
+def _instance_type_check(spec: PipelineSpec, params: _Parameters, steps: list) -> ConditionStep:
+    """Run `steps` only if the instance-type parameters keep their defaults' storage kind.
+
+    Whether a job gets a VolumeKmsKeyId is fixed when the definition is built, from the default types; AWS refuses
+    the key for types with NVMe instance storage, and an EBS type without it would not use the data key. An
+    execution that overrides a type with one of the other kind is refused up front with one sentence."""
+    # (parameter, its default); each parameter is named like the request field whose instance types it takes.
+    overrides = [
+        (params.processing_type, spec.processing_instance_type),
+        (params.training_type, spec.training_instance_type),
+    ]
+    refused = [
+        ConditionIn(value=parameter, in_values=_other_kind(default, parameter.name)) for parameter, default in overrides
+    ]
+    rules = "; ".join(
+        f"{parameter.name} must be {'a type with' if has_instance_storage(default) else 'a type without'} NVMe "
+        f"instance storage, like its default {default}"
+        for parameter, default in overrides
+    )
+    message = Join(
+        on="",
+        values=[
+            "Instance types refused (ProcessingInstanceType ",
+            params.processing_type,
+            ", TrainingInstanceType ",
+            params.training_type,
+            f"): {rules}. This pipeline sets the jobs' VolumeKmsKeyId from its default types, and AWS refuses a "
+            "volume key for types with instance storage; to switch kinds, change processing_instance_type or "
+            "training_instance_type in the settings and redeploy.",
+        ],
+    )
+    return ConditionStep(
+        name="CheckInstanceTypes",
+        conditions=[ConditionOr(conditions=refused)],
+        if_steps=[FailStep(name="InstanceTypeRefused", error_message=message)],
+        else_steps=steps,
+    )
+
+
+def _other_kind(default: str, shape: str) -> list[str]:
+    """SageMaker's known instance types for this request field (botocore's service model) whose storage kind
+    differs from the default's."""
+    known = botocore.session.get_session().get_service_model("sagemaker").shape_for(shape).enum
+    return sorted(t for t in known if has_instance_storage(t) != has_instance_storage(default))

@@ -14,7 +14,11 @@ from aws_cron_expression_validator.validator import AWSCronExpressionValidator
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
-SKLEARN_IMAGE_VERSION = "1.4-2"
+# Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
+# Python 3.12, scikit-learn 1.4.2, numpy 2.1.0, pandas 2.3.2 (1.4-2, on Python 3.10, is unsupported and listed for
+# training only). PyTorch 2.6.0 (py312) is past its end of patch, but it is the newest version sagemaker 3.27.0
+# lists for inference (training goes to 2.10.0): revisit with the next SDK that lists a newer inference image.
+SKLEARN_IMAGE_VERSION = "1.4-2-py312"
 PYTORCH_IMAGE_VERSION = "2.6.0"
 PYTORCH_PYTHON_VERSION = "py312"
 

@@ -1,5 +1,6 @@
-"""What both model containers share: hyperparameter arguments, training channels, the request and response
-formats. One file, symlinked into sklearn_model/ and pytorch_model/ so each folder still ships on its own."""
+"""What both model containers share: hyperparameter arguments, training channels, failure reports, the serving
+code shipped in the model artifact, the request and response formats. One file, symlinked into sklearn_model/ and
+pytorch_model/ so each folder still ships on its own."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ import argparse
 import io
 import json
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 NPY = "application/x-npy"
+# The serving handlers, copied into the model artifact under code/.
+SERVING_FILES = ("inference.py", "model_io.py")
+
+
+class InputError(Exception):
+    """A problem with the job's data or hyperparameters: reported as one sentence, exit status 2."""
 
 
 def hyperparameter_parser(description: str):
@@ -32,11 +41,30 @@ def hyperparameter_parser(description: str):
     return parser, option
 
 
+def report_failure(output_data_dir: Path, sentence: str) -> None:
+    """The sentence on stderr (the job log) and in <output>/failure, next to the output data folder: SageMaker
+    returns the first 1024 characters of /opt/ml/output/failure as DescribeTrainingJob's FailureReason ("How Amazon
+    SageMaker AI Processes Training Output"), and the framework images' toolkit (sagemaker-training >= 4.0.1) keeps
+    a failure file the script wrote instead of writing its own."""
+    print(sentence, file=sys.stderr)
+    failure = output_data_dir.parent / "failure"
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(sentence + "\n", encoding="utf-8")
+
+
+def ship_serving_code(model_dir: Path, code_dir: Path) -> None:
+    """Copy the serving handlers into <model dir>/code: the model artifact then carries its own code, which a
+    network-isolated serving container reads from SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code."""
+    (model_dir / "code").mkdir(parents=True, exist_ok=True)
+    for name in SERVING_FILES:
+        shutil.copyfile(code_dir / name, model_dir / "code" / name)  # a symlinked file is copied as its content
+
+
 def read_channel(folder: Path):
     """All CSV files in a channel folder (no header, target first): (features float32, target float64)."""
     paths = sorted(path for path in folder.glob("*") if path.is_file()) if folder.is_dir() else []
     if not paths:
-        raise SystemExit(f"train: no data files in channel folder {folder}")
+        raise InputError(f"no data files in channel folder {folder}")
     data = pd.concat([pd.read_csv(path, header=None, dtype=np.float64) for path in paths]).to_numpy()
     return data[:, 1:].astype(np.float32), data[:, 0]
 

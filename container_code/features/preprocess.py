@@ -4,7 +4,11 @@ Reads every CSV under the input folder, splits train / validation / test with a 
 transformer on the training split and writes:
   <out>/train/train.csv, <out>/validation/validation.csv  transformed, target first, no header
   <out>/test/test.csv                                      the raw test split, with header
-  <out>/model/model.tar.gz                                 transformer.json: fitted parameters + input schema
+  <out>/model/model.tar.gz                                 transformer.json (fitted parameters + input schema)
+                                                           and code/ (the serving handlers, from --serving-code-dir)
+
+The serving container runs with network isolation, so its code travels inside the model artifact under code/
+(SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code) instead of being downloaded from S3.
 
 The transformer is plain JSON applied with numpy (no pickle), so it loads in any library version. The
 processing job receives this file alone, so the request parser and the transform used at serving time live
@@ -17,6 +21,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import tarfile
 import warnings
@@ -136,9 +141,17 @@ def main(argv=None) -> int:
     try:
         build_features(args)
     except InputError as error:
-        print(f"preprocess: {error}", file=sys.stderr)
+        report_failure(args.message_file, f"preprocess: {error}")
         return 2
     return 0
+
+
+def report_failure(message_file: Path, sentence: str) -> None:
+    """The sentence on stderr (the job log) and in the processing job's message file: SageMaker returns its first
+    1 KB as DescribeProcessingJob's ExitMessage ("Save and Access Metadata Information About Your Processing Job")."""
+    print(sentence, file=sys.stderr)
+    message_file.parent.mkdir(parents=True, exist_ok=True)
+    message_file.write_text(sentence + "\n", encoding="utf-8")
 
 
 def _parse_args(argv):
@@ -150,11 +163,19 @@ def _parse_args(argv):
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input/data"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/output"))
+    parser.add_argument(
+        "--serving-code-dir",
+        type=Path,
+        default=Path("/opt/ml/processing/input/serving_code"),
+        help="folder with the features container's code archive (*.gz), packed into model.tar.gz under code/",
+    )
+    parser.add_argument("--message-file", type=Path, default=Path("/opt/ml/output/message"))
     return parser.parse_args(argv)
 
 
 def build_features(args) -> None:
     _check_ratios(args.validation_ratio, args.test_ratio)
+    serving_code = _serving_code(args.serving_code_dir)
     data, target, frame = _load(args)
     train, validation, test = _split(len(frame), args.validation_ratio, args.test_ratio, args.seed)
     if min(len(train), len(validation)) == 0:
@@ -165,7 +186,7 @@ def build_features(args) -> None:
         _write_matrix(out / name / f"{name}.csv", target[rows], transform(frame.iloc[rows], transformer))
     (out / "test").mkdir(parents=True, exist_ok=True)
     data.iloc[test].to_csv(out / "test" / "test.csv", index=False)
-    _write_transformer(out / "model" / "model.tar.gz", transformer)
+    _write_model_artifact(out / "model" / "model.tar.gz", transformer, serving_code)
     print(
         f"rows: train={len(train)} validation={len(validation)} test={len(test)}; "
         f"features: {len(transformer['feature_names'])} from {len(transformer['columns'])} columns"
@@ -291,13 +312,32 @@ def _write_matrix(path: Path, target: np.ndarray, features: np.ndarray) -> None:
     np.savetxt(path, np.column_stack([target, features.astype(np.float64)]), fmt=formats, delimiter=",")
 
 
-def _write_transformer(path: Path, transformer: dict) -> None:
+def _serving_code(folder: Path) -> dict[str, bytes]:
+    """{file name: content} of the one code archive in `folder` (CDK stores a .tar.gz asset as "<hash>.gz")."""
+    archives = sorted(folder.glob("*.gz")) if folder.is_dir() else []
+    if len(archives) != 1:
+        raise InputError(
+            f"--serving-code-dir {folder} must hold exactly one code archive (*.gz), found {len(archives)}"
+        )
+    with tarfile.open(archives[0], "r:gz") as archive:
+        files = {
+            os.path.normpath(member.name): archive.extractfile(member).read() for member in archive if member.isfile()
+        }
+    if "inference.py" not in files or any(name.startswith("..") or os.path.isabs(name) for name in files):
+        raise InputError(f"{archives[0]} must hold inference.py at its root and no paths outside it")
+    return files
+
+
+def _write_model_artifact(path: Path, transformer: dict, serving_code: dict[str, bytes]) -> None:
+    """transformer.json at the root, the serving code under code/ (where SAGEMAKER_SUBMIT_DIRECTORY points)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(transformer, indent=1).encode("utf-8")
+    entries = {TRANSFORMER_FILE: json.dumps(transformer, indent=1).encode("utf-8")}
+    entries.update({f"code/{name}": data for name, data in sorted(serving_code.items())})
     with tarfile.open(path, "w:gz") as archive:
-        info = tarfile.TarInfo(TRANSFORMER_FILE)
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,30 @@
 """Training job, PyTorch flavour: an MLP on the transformed features, early stopping on the validation channel.
 
 Channels (CSV, no header, target first): SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION. Writes model.pth (state_dict)
-and model_config.json to SM_MODEL_DIR, plus code/inference.py and code/model_io.py for the PyTorch inference
-container.
-Logs "validation-rmse=<float>;" once an epoch for the pipeline's metric definition.
+and model_config.json to SM_MODEL_DIR, and the serving handlers to SM_MODEL_DIR/code.
+Logs "validation-rmse=<float>;" once an epoch for the pipeline's metric definition. Bad input ends the job with one
+sentence in /opt/ml/output/failure.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from inference import CONFIG_FILE, WEIGHTS_FILE, TabularMLP, device
-from model_io import hyperparameter_parser, read_channel, rmse, write_summary
+from model_io import (
+    InputError,
+    hyperparameter_parser,
+    read_channel,
+    report_failure,
+    rmse,
+    ship_serving_code,
+    write_summary,
+)
 
 
 def parse_args(argv=None):
@@ -93,14 +100,20 @@ def save(model, config: dict, model_dir: Path) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     torch.save(model.cpu().state_dict(), model_dir / WEIGHTS_FILE)
     (model_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
-    # The PyTorch inference container runs the handlers from /opt/ml/model/code.
-    (model_dir / "code").mkdir(exist_ok=True)
-    for handler_file in ("inference.py", "model_io.py"):
-        shutil.copy(Path(__file__).resolve().parent / handler_file, model_dir / "code" / handler_file)
+    ship_serving_code(model_dir, Path(__file__).parent)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        train(args)
+    except InputError as error:
+        report_failure(args.output_data_dir, f"train: {error}")
+        return 2
+    return 0
+
+
+def train(args) -> None:
     seed_everything(args.seed)
     features, target = read_channel(args.train)
     validation_features, validation_target = read_channel(args.validation)
@@ -109,7 +122,6 @@ def main(argv=None) -> int:
     print(f"best epoch {best_epoch}: validation-rmse={best_rmse:.6f};")
     save(model, config, args.model_dir)
     write_summary(args.output_data_dir, best_epoch=best_epoch, validation_rmse=best_rmse)
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,16 +1,26 @@
 """Training job, scikit-learn flavour: HistGradientBoostingRegressor, early stopping on the validation channel.
 
 Channels (CSV, no header, target first): SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION. Writes model.joblib to
-SM_MODEL_DIR. Logs "validation-rmse=<float>;" once an iteration for the pipeline's metric definition.
+SM_MODEL_DIR, and the serving handlers to SM_MODEL_DIR/code. Logs "validation-rmse=<float>;" once an iteration for the
+pipeline's metric definition. Bad input ends the job with one sentence in /opt/ml/output/failure.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import joblib
 from inference import MODEL_FILE
-from model_io import hyperparameter_parser, read_channel, rmse, write_summary
+from model_io import (
+    InputError,
+    hyperparameter_parser,
+    read_channel,
+    report_failure,
+    rmse,
+    ship_serving_code,
+    write_summary,
+)
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 # scikit-learn 1.4 cannot early-stop on a given validation set (only on a random slice of the training data),
@@ -65,6 +75,15 @@ def best_iteration(args, features, target, validation_features, validation_targe
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        train(args)
+    except InputError as error:
+        report_failure(args.output_data_dir, f"train: {error}")
+        return 2
+    return 0
+
+
+def train(args) -> None:
     features, target = read_channel(args.train)
     validation_features, validation_target = read_channel(args.validation)
     print(f"training on {len(target)} rows x {features.shape[1]} features", flush=True)
@@ -75,8 +94,8 @@ def main(argv=None) -> int:
     print(f"best iteration {best}: validation-rmse={best_rmse:.6f};")
     args.model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, args.model_dir / MODEL_FILE)
+    ship_serving_code(args.model_dir, Path(__file__).parent)
     write_summary(args.output_data_dir, best_iteration=best, validation_rmse=best_rmse)
-    return 0
 
 
 if __name__ == "__main__":

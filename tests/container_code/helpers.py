@@ -36,12 +36,26 @@ def run_script(script: str, *args: str, env: dict | None = None, check: bool = T
 
 
 def preprocess(data: pd.DataFrame, work: Path, *args: str) -> Path:
-    """Write `data` as the input CSV, run features/preprocess.py; returns its output folder."""
+    """Write `data` as the input CSV, run features/preprocess.py as the Preprocess step does (the features code
+    archive as an input); returns its output folder."""
     (work / "input").mkdir(parents=True, exist_ok=True)
     data.to_csv(work / "input" / "data.csv", index=False)
     out = work / "processed"
-    run_script("features/preprocess.py", "--input-dir", str(work / "input"), "--output-dir", str(out), *args)
+    run_script("features/preprocess.py", *preprocess_arguments(work), "--output-dir", str(out), *args)
     return out
+
+
+def preprocess_arguments(work: Path) -> list[str]:
+    """--input-dir, --serving-code-dir (the features code archive, as CDK publishes it) and --message-file."""
+    tar_folder(CODE / "features", work / "serving_code" / "features-code.gz")
+    return [
+        "--input-dir",
+        str(work / "input"),
+        "--serving-code-dir",
+        str(work / "serving_code"),
+        "--message-file",
+        str(work / "output" / "message"),
+    ]
 
 
 def train(flavour: str, processed: Path, work: Path, *hyperparameters: str):
@@ -73,8 +87,6 @@ def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_
     (inputs / "features_model").mkdir(exist_ok=True)
     (inputs / "features_model" / "model.tar.gz").write_bytes((processed / "model" / "model.tar.gz").read_bytes())
     tar_folder(model_dir, inputs / "model" / "model.tar.gz")
-    tar_folder(CODE / "features", inputs / "features_code" / "features-code.tar.gz")
-    tar_folder(CODE / f"{flavour}_model", inputs / "model_code" / "model-code.tar.gz")
     output = work / "evaluation_output"
     run_script(
         "evaluation/evaluate.py",
@@ -84,6 +96,8 @@ def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_
         str(inputs),
         "--output-dir",
         str(output),
+        "--message-file",
+        str(work / "evaluation_message"),
     )
     return json.loads((output / "evaluation.json").read_text())
 

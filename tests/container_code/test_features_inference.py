@@ -39,7 +39,7 @@ def test_model_fn_reads_the_transformer_json(features, mixed_data, tmp_path):
     processed = preprocess(mixed_data, tmp_path, "--target-column", "price")
     (tmp_path / "model").mkdir()
     with tarfile.open(processed / "model" / "model.tar.gz") as tar:
-        tar.extractall(tmp_path / "model")
+        tar.extractall(tmp_path / "model", filter="data")
     assert features.model_fn(str(tmp_path / "model")) == extract_transformer(processed)
 
 

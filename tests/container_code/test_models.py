@@ -8,7 +8,16 @@ import pandas as pd
 import pytest
 
 from tests.container_code.conftest import load_handlers
-from tests.container_code.helpers import METRIC, evaluate, extract_transformer, preprocess, raw_rows, train
+from tests.container_code.helpers import (
+    CODE,
+    METRIC,
+    evaluate,
+    extract_transformer,
+    preprocess,
+    raw_rows,
+    run_script,
+    train,
+)
 
 # Few iterations: these tests check the plumbing, test_quality.py the learning.
 QUICK = {
@@ -49,14 +58,31 @@ def test_training_logs_validation_rmse_for_the_metric_definition(trained):
     assert summary["validation_rmse"] == pytest.approx(min(values), abs=1e-6)
 
 
-def test_model_artifacts(trained):
+def test_model_artifacts_carry_their_serving_code(trained):
+    """Both flavours: the handlers a network-isolated container reads from /opt/ml/model/code are in the artifact."""
     flavour, model_dir, _, _ = trained
-    expected = {
-        "sklearn": {"model.joblib"},
-        "pytorch": {"model.pth", "model_config.json", "code/inference.py", "code/model_io.py"},
-    }
+    expected = {"sklearn": {"model.joblib"}, "pytorch": {"model.pth", "model_config.json"}}
     files = {path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()}
-    assert files == expected[flavour]
+    assert files == expected[flavour] | {"code/inference.py", "code/model_io.py"}
+    for name in ("inference.py", "model_io.py"):
+        assert (model_dir / "code" / name).read_bytes() == (CODE / f"{flavour}_model" / name).read_bytes()
+        assert not (model_dir / "code" / name).is_symlink()
+
+
+@pytest.mark.parametrize("flavour", ["sklearn", "pytorch"])
+def test_training_failure_reason_is_written_to_the_failure_file(flavour, tmp_path):
+    """SageMaker returns /opt/ml/output/failure as the training job's FailureReason: one sentence, no traceback."""
+    env = {
+        "SM_MODEL_DIR": str(tmp_path / "model"),
+        "SM_CHANNEL_TRAIN": str(tmp_path / "missing"),
+        "SM_CHANNEL_VALIDATION": str(tmp_path / "missing"),
+        "SM_OUTPUT_DATA_DIR": str(tmp_path / "output" / "data"),
+    }
+    result = run_script(f"{flavour}_model/train.py", env=env, check=False)
+    assert result.returncode == 2
+    failure = (tmp_path / "output" / "failure").read_text(encoding="utf-8").strip()
+    assert failure == f"train: no data files in channel folder {tmp_path / 'missing'}"
+    assert "Traceback" not in result.stderr
 
 
 def test_handler_chain_equals_in_process_prediction(trained, processed):
@@ -95,6 +121,21 @@ def test_evaluation_scores_through_the_handlers(trained, processed, mixed_data):
     assert set(metrics) == {"rmse", "mae", "r2"}
     assert 0 < metrics["mae"]["value"] <= metrics["rmse"]["value"] < mixed_data["price"].std()
     assert metrics["r2"]["value"] > 0.3  # a few iterations already explain much of the price
+
+
+def test_evaluation_of_an_artifact_without_its_code_is_one_sentence(trained, processed, tmp_path):
+    """Evaluate serves what gets registered: an artifact without code/ cannot be served, so it is not measured."""
+    flavour, model_dir, _, _ = trained
+    without_code = tmp_path / "without-code"
+    without_code.mkdir()
+    for path in model_dir.iterdir():
+        if path.is_file():
+            (without_code / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(AssertionError, match=r"evaluate\.py exited 2") as failure:
+        evaluate(flavour, processed, without_code, tmp_path, "price")
+    assert "the model artifact has no code/inference.py" in str(failure.value)
+    assert "Traceback" not in str(failure.value)
+    assert "no code/inference.py" in (tmp_path / "evaluation_message").read_text()
 
 
 def test_saved_model_is_the_best_one_on_validation(trained, processed):

@@ -1,10 +1,12 @@
 """features/preprocess.py as the processing job runs it."""
 
+import tarfile
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.container_code.helpers import extract_transformer, preprocess, run_script
+from tests.container_code.helpers import CODE, extract_transformer, preprocess, preprocess_arguments, run_script
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def test_reads_every_csv_below_the_input_folder(mixed_data, tmp_path):
     mixed_data[:100].to_csv(tmp_path / "input" / "one.csv", index=False)
     mixed_data[100:].to_csv(tmp_path / "input" / "part" / "two.csv", index=False)
     out = tmp_path / "out"
-    run_script("features/preprocess.py", "--target-column", "price", "--input-dir", str(tmp_path / "input"),
+    run_script("features/preprocess.py", "--target-column", "price", *preprocess_arguments(tmp_path),
                "--output-dir", str(out), "--test-ratio", "0.25")  # fmt: skip
     assert len(pd.read_csv(out / "test" / "test.csv")) == 100
 
@@ -66,11 +68,35 @@ def test_reads_every_csv_below_the_input_folder(mixed_data, tmp_path):
 def test_missing_target_names_the_columns_found(mixed_data, tmp_path):
     (tmp_path / "input").mkdir()
     mixed_data.to_csv(tmp_path / "input" / "data.csv", index=False)
-    result = run_script("features/preprocess.py", "--target-column", "Price", "--input-dir", str(tmp_path / "input"),
+    result = run_script("features/preprocess.py", "--target-column", "Price", *preprocess_arguments(tmp_path),
                         "--output-dir", str(tmp_path / "out"), check=False)  # fmt: skip
     assert result.returncode == 2
     assert "target column 'Price' not found" in result.stderr
     assert "['size', 'age', 'city', 'grade', 'price']" in result.stderr
+    assert "Traceback" not in result.stderr
+    # The same sentence in the file SageMaker returns as the processing job's ExitMessage.
+    message = (tmp_path / "output" / "message").read_text(encoding="utf-8")
+    assert message.strip() == result.stderr.strip()
+    assert len(message.encode()) <= 1024
+
+
+def test_model_artifact_carries_the_serving_code_under_code(mixed_processed):
+    """Network-isolated serving containers read their handlers from /opt/ml/model/code: the artifact holds them."""
+    with tarfile.open(mixed_processed / "model" / "model.tar.gz") as archive:
+        files = {member.name: archive.extractfile(member).read() for member in archive if member.isfile()}
+    assert set(files) == {"transformer.json", "code/inference.py", "code/preprocess.py"}
+    assert files["code/inference.py"] == (CODE / "features" / "inference.py").read_bytes()
+    assert files["code/preprocess.py"] == (CODE / "features" / "preprocess.py").read_bytes()
+
+
+def test_missing_serving_code_is_one_sentence(mixed_data, tmp_path):
+    (tmp_path / "input").mkdir()
+    mixed_data.to_csv(tmp_path / "input" / "data.csv", index=False)
+    result = run_script("features/preprocess.py", "--target-column", "price", "--input-dir", str(tmp_path / "input"),
+                        "--serving-code-dir", str(tmp_path / "nothing"), "--output-dir", str(tmp_path / "out"),
+                        "--message-file", str(tmp_path / "message"), check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert "--serving-code-dir" in (tmp_path / "message").read_text()
     assert "Traceback" not in result.stderr
 
 
@@ -84,7 +110,7 @@ def test_missing_target_names_the_columns_found(mixed_data, tmp_path):
 def test_argument_mistakes_are_reported_without_traceback(mixed_data, tmp_path, args, message):
     (tmp_path / "input").mkdir()
     mixed_data.to_csv(tmp_path / "input" / "data.csv", index=False)
-    result = run_script("features/preprocess.py", "--target-column", "price", "--input-dir", str(tmp_path / "input"),
+    result = run_script("features/preprocess.py", "--target-column", "price", *preprocess_arguments(tmp_path),
                         "--output-dir", str(tmp_path / "out"), *args, check=False)  # fmt: skip
     assert result.returncode == 2
     assert message in result.stderr

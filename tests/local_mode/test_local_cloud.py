@@ -62,6 +62,7 @@ def test_pipeline_runs_every_step_and_registers_a_pending_two_container_version(
         PipelineExecutionArn=execution["PipelineExecutionArn"], SortOrder="Ascending"
     )["PipelineExecutionSteps"]
     assert [(s["StepName"], s["StepStatus"]) for s in steps] == [
+        ("CheckInstanceTypes", "Succeeded"),
         ("Preprocess", "Succeeded"),
         ("Train", "Succeeded"),
         ("Evaluate", "Succeeded"),
@@ -119,7 +120,8 @@ def test_failing_training_script_fails_the_pipeline_with_the_scripts_error(cloud
     definition = json.loads(
         sagemaker.describe_pipeline(PipelineName=cloud.deployment.pipelines[0])["PipelineDefinition"]
     )
-    train = next(step for step in definition["Steps"] if step["Name"] == "Train")
+    [check_instance_types] = definition["Steps"]  # every job step runs in its branch for accepted instance types
+    train = next(step for step in check_instance_types["Arguments"]["ElseSteps"] if step["Name"] == "Train")
     code_uri = train["Arguments"]["HyperParameters"]["sagemaker_submit_directory"]
     original = storage.read_object(code_uri)
     broken = cloud.home / "broken-code"

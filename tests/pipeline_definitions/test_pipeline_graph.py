@@ -15,6 +15,8 @@ def test_definition_matches_its_snapshot(flavour):
 def test_steps_and_types():
     steps = steps_by_name("sklearn")
     assert {name: step["Type"] for name, step in steps.items()} == {
+        "CheckInstanceTypes": "Condition",
+        "InstanceTypeRefused": "Fail",
         "Preprocess": "Processing",
         "Train": "Training",
         "Evaluate": "Processing",
@@ -49,6 +51,23 @@ def test_steps_are_wired_by_their_outputs():
     }
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert evaluate_inputs["test"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
+    # Evaluate loads both containers' handlers from the artifacts themselves: no code-asset inputs.
+    assert set(evaluate_inputs) == {"code", "test", "features_model", "model"}
+
+
+def test_preprocess_packs_the_features_code_into_its_model_artifact():
+    arguments = steps_by_name("sklearn")["Preprocess"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in arguments["ProcessingInputs"]}
+    assert inputs["serving_code"]["S3Uri"].endswith("placeholder-features-code.tar.gz")
+    container_arguments = arguments["AppSpecification"]["ContainerArguments"]
+    serving_code_dir = container_arguments[container_arguments.index("--serving-code-dir") + 1]
+    assert serving_code_dir == inputs["serving_code"]["LocalPath"]
+
+
+@pytest.mark.parametrize("step_name", ["Preprocess", "Evaluate"])
+def test_processing_scripts_report_failures_where_sagemaker_reads_them(step_name):
+    container_arguments = steps_by_name("sklearn")[step_name]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert container_arguments[container_arguments.index("--message-file") + 1] == "/opt/ml/output/message"
 
 
 def test_quality_gate_compares_test_rmse_with_the_threshold():
@@ -71,11 +90,12 @@ def test_register_has_features_then_model_container(flavour):
     features, model = arguments["InferenceSpecification"]["Containers"]
     assert "sklearn-image" in features["Image"]
     assert features["ModelDataUrl"]["Std:Join"]["Values"][1] == "model.tar.gz"
-    assert features["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].endswith("features-code.tar.gz")
     assert model["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert "inference-image" in model["Image"]
-    expected_code = "/opt/ml/model/code" if flavour == "pytorch" else "s3://scoreline-placeholder-assets/"
-    assert model["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].startswith(expected_code)
+    # Both containers read their handlers from their own model artifact (network isolation: no S3 download).
+    for container in (features, model):
+        assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+        assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert arguments["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert arguments["ModelPackageGroupName"] == "scoreline-models"
     assert arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"

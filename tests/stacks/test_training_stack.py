@@ -35,7 +35,7 @@ def test_images_come_from_a_region_mapping(templates):
     _, variables = _definition(training)
     assert variables["SklearnImage"] == {"Fn::FindInMap": ["FrameworkImages", {"Ref": "AWS::Region"}, "SklearnImage"]}
     us_east_1 = training["Mappings"]["FrameworkImages"]["us-east-1"]
-    assert us_east_1["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
+    assert us_east_1["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
 
 
 def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
@@ -45,7 +45,7 @@ def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
     images = training["Mappings"]["FrameworkImages"]["us-east-1"]
     assert images["TrainingImage"].endswith("/pytorch-training:2.6.0-cpu-py312")
     assert images["InferenceImage"].endswith("/pytorch-inference:2.6.0-cpu-py312")
-    assert images["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
+    assert images["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
 
 
 def test_pipeline_and_job_roles_are_assumed_by_sagemaker_only(templates):
