@@ -219,8 +219,8 @@ class PipelineRun:
 
     def _condition(self, condition: dict) -> bool:
         kind = condition["Type"]
-        if kind == "Not":
-            return not self._condition(condition["Expression"])
+        if kind == "Not":  # the SDK's ConditionNot writes {"Type": "Not", "Condition": ...}
+            return not self._condition(condition["Condition"])
         if kind == "Or":
             return any(self._condition(item) for item in condition["Conditions"])
         if kind == "In":

@@ -36,6 +36,10 @@ ACCEPTED_SCANNER_FINDINGS = {
         "Failed asynchronous invocations go to an on-failure destination (EventInvokeConfig, issue 10 item 4); "
         "checkov only recognizes the older DeadLetterConfig."
     ),
+    ("CKV_AWS_115", "ScorelineScoring", "ScoringFunction"): (
+        "Reserved concurrency is optional (scoring_reserved_concurrency, off by default): any reservation makes "
+        "stack creation fail in accounts whose concurrency quota is 10 (new accounts)."
+    ),
     ("CKV_AWS_158", "ScorelineScoring", "ScoringFunctionLogs"): (
         "The function's log group holds its decisions (versions, job names, reasons), no data; CloudWatch Logs "
         "encrypts it at rest. A KMS key for it is hardening left for later."
