@@ -7,6 +7,7 @@ import pytest
 from pipeline_definitions.build import pipeline_artifacts
 from stacks.settings import SettingsError, load_settings
 from stacks.training_stack import pipeline_spec
+from tests.aws_rules.pipeline_definition import steps as all_steps
 
 
 def test_command_line_pairs_and_cdk_json_objects_give_the_same_setting():
@@ -32,7 +33,7 @@ def test_bad_hyperparameters_are_one_sentence(value, sentence):
 
 def test_hyperparameters_reach_the_train_step_beside_the_sagemaker_ones():
     spec = pipeline_spec(load_settings({"training_hyperparameters": "max-iter=300,learning-rate=0.05"}))
-    steps = {step["Name"]: step for step in json.loads(pipeline_artifacts(spec)["definition"])["Steps"]}
+    steps = all_steps(json.loads(pipeline_artifacts(spec)["definition"]))
     hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
     assert hyperparameters["max-iter"] == "300"
     assert hyperparameters["learning-rate"] == "0.05"
