@@ -155,46 +155,34 @@ class ScoringStack(Stack):
         return topic
 
     def _dead_letter_queue(self) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
+        return self._queue(
             "ScoringDeadLetterQueue",
-            queue_name=self._names.dead_letter_queue,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self._alerts_key,
-            retention_period=Duration.days(14),
-            enforce_ssl=True,
+            self._names.dead_letter_queue,
+            "This queue is the dead-letter queue of the scoring triggers.",
         )
-        NagSuppressions.add_resource_suppressions(
-            queue,
-            [
-                {
-                    "id": "AwsSolutions-SQS3",
-                    "reason": "This queue is the dead-letter queue of the scoring triggers.",
-                }
-            ],
-        )
-        return queue
 
     def _failed_invocations_queue(self) -> sqs.Queue:
         """Where Lambda puts an event the function failed on after its retries (its own queue: these records carry
         the function's error, the dead-letter queue's carry delivery failures; each has its own alarm)."""
+        return self._queue(
+            "FailedInvocationsQueue",
+            f"{self._settings.project_name}-scoring-failed-invocations",
+            "This queue is the on-failure destination of the scoring function's async invocations.",
+        )
+
+    def _queue(self, construct_id: str, name: str, why_no_dead_letter_queue: str) -> sqs.Queue:
+        """A queue of failed events: encrypted with the alerts key, kept 14 days, TLS only."""
         queue = sqs.Queue(
             self,
-            "FailedInvocationsQueue",
-            queue_name=f"{self._settings.project_name}-scoring-failed-invocations",
+            construct_id,
+            queue_name=name,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self._alerts_key,
             retention_period=Duration.days(14),
             enforce_ssl=True,
         )
         NagSuppressions.add_resource_suppressions(
-            queue,
-            [
-                {
-                    "id": "AwsSolutions-SQS3",
-                    "reason": "This queue is the on-failure destination of the scoring function's async invocations.",
-                }
-            ],
+            queue, [{"id": "AwsSolutions-SQS3", "reason": why_no_dead_letter_queue}]
         )
         return queue
 
