@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from stacks.scoring_stack import _depend_only_on_policy
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "retrain_debounce"
@@ -194,6 +195,7 @@ class Retraining(Construct):
             },
         )
         self._grant_schedule_upserts(role)
+        _depend_only_on_policy(function)
         NagSuppressions.add_resource_suppressions(
             function,
             [

@@ -122,6 +122,14 @@ class Settings(BaseModel):
     def _retrain_schedule_is_empty_or_eventbridge_syntax(cls, value: str) -> str:
         return value and _eventbridge_schedule(value)
 
+    @field_validator("retrain_on_new_data", mode="wrap")
+    @classmethod
+    def _true_or_false(cls, value: Any, handler) -> bool:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("must be true or false") from None
+
     @field_validator("retrain_debounce_minutes", mode="wrap")
     @classmethod
     def _debounce_in_words(cls, value: Any, handler) -> float:
