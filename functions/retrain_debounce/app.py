@@ -15,9 +15,6 @@ from botocore.exceptions import ClientError
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
-# EventBridge Scheduler, "Using universal targets": arn:aws:scheduler:::aws-sdk:<service>:<apiAction>, the
-# request parameters as the target's Input.
-START_PIPELINE_TARGET = "arn:aws:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
 
 
 def handler(event: dict, _context) -> dict:
@@ -41,13 +38,20 @@ def _schedule_request(start_at: datetime) -> dict:
         "ActionAfterCompletion": "DELETE",
         "Description": "Starts the training pipeline after new training data stopped arriving",
         "Target": {
-            "Arn": START_PIPELINE_TARGET,
+            "Arn": _start_pipeline_target(),
             "RoleArn": os.environ["RETRAIN_SCHEDULE_ROLE_ARN"],
             "Input": json.dumps({"PipelineName": os.environ["RETRAIN_PIPELINE_NAME"]}),
             "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 7200},
             "DeadLetterConfig": {"Arn": os.environ["RETRAIN_DEAD_LETTER_QUEUE_ARN"]},
         },
     }
+
+
+def _start_pipeline_target() -> str:
+    """EventBridge Scheduler, "Using universal targets": arn:<partition>:scheduler:::aws-sdk:<service>:<apiAction>,
+    the API's request parameters as the target's Input (the partition is the schedule role's)."""
+    partition = os.environ["RETRAIN_SCHEDULE_ROLE_ARN"].split(":")[1]
+    return f"arn:{partition}:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
 
 
 def _upsert_schedule(request: dict) -> str:
