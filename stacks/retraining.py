@@ -36,6 +36,9 @@ def add_retraining(stack: Stack, settings: Settings, bucket: s3.IBucket, trainin
 
 
 class Retraining(Construct):
+    """One dead-letter queue and one schedule role for both triggers; the schedule and the debounce function and
+    rule exist only when their setting is on."""
+
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: Settings, bucket: s3.IBucket, training_input_prefix: str
     ) -> None:
@@ -208,8 +211,9 @@ class Retraining(Construct):
         return function
 
     def _grant_schedule_upserts(self, role: iam.Role) -> None:
-        """Create and move its one schedule, and hand it the schedule role (EventBridge Scheduler, "Identity-based
-        policy examples": CreateSchedule/UpdateSchedule need iam:PassRole for the target's execution role)."""
+        """Create and move its one schedule, and hand it the schedule role (EventBridge Scheduler, "Using identity-based
+        policies in EventBridge Scheduler": creating a schedule needs iam:PassRole for its execution role, passed to
+        scheduler.amazonaws.com)."""
         schedule_arn = Stack.of(self).format_arn(
             service="scheduler",
             resource="schedule",
