@@ -8,11 +8,12 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from pipeline_definitions.build import start_building
+from stacks.retraining import add_retraining
 from stacks.scoring_stack import ScoringStack
 from stacks.security import apply_security_checks
 from stacks.settings import SettingsError, load_settings
 from stacks.storage_stack import StorageStack
-from stacks.training_stack import TrainingStack, pipeline_spec
+from stacks.training_stack import TRAINING_INPUT_PREFIX, TrainingStack, pipeline_spec
 
 
 def build_app(app: cdk.App) -> cdk.App:
@@ -35,6 +36,7 @@ def build_app(app: cdk.App) -> cdk.App:
         env=env,
     )
     training.add_pipeline()
+    add_retraining(training, settings, storage.bucket, TRAINING_INPUT_PREFIX)
     for stack in app.node.children:
         cdk.Tags.of(stack).add("project", settings.project_name)
     apply_security_checks(app)

@@ -9,6 +9,7 @@ import os
 import re
 import traceback
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from werkzeug.serving import make_server
 from local_mode import service
 from local_mode.assembly import AssemblyError
 from local_mode.deploy import Deployment, deploy
-from local_mode.events import EventBus, Scheduler
+from local_mode.events import EventBus, OneTimeSchedules, Scheduler
 from local_mode.jobs import Workspace, run_processing, run_training
 from local_mode.pipelines import PipelineRun, StepCache, StepFailed
 from local_mode.serving import NetworkIsolationError, load_container, record_network_isolation, run_transform
@@ -43,6 +44,7 @@ class LocalCloud:
         self._caches: dict[str, StepCache] = {}
         self._approval_seen: dict[str, str] = {}
         self._scheduler: Scheduler | None = None
+        self._one_time_schedules: OneTimeSchedules | None = None
         self.deployment: Deployment | None = None
         self.bus: EventBus | None = None
         self.endpoint = ""
@@ -98,11 +100,14 @@ class LocalCloud:
     def start_schedules(self) -> None:
         self._scheduler = Scheduler(self.bus, self.deployment)
         self._scheduler.start()
+        self._one_time_schedules = OneTimeSchedules(self.bus)  # created at run time, e.g. by the retrain debounce
+        self._one_time_schedules.start()
 
     def stop(self) -> None:
         service.set_listener(None)
-        if self._scheduler:
-            self._scheduler.stop()
+        for scheduler in (self._scheduler, self._one_time_schedules):
+            if scheduler:
+                scheduler.stop()
         for pool in (self._executions, self._jobs, self._events):
             pool.shutdown(wait=False, cancel_futures=True)
         if self._server:
@@ -142,6 +147,9 @@ class LocalCloud:
     def execution_steps(self, execution_arn: str) -> list[dict]:
         run = self._runs.get(execution_arn)
         return [step.as_api() for step in run.steps] if run else []
+
+    def object_created(self, bucket: str, key) -> None:
+        self._emit_later(self._object_created_event, bucket, key.name, key.etag, key.size, key.version_id)
 
     # Work ------------------------------------------------------------------------------------------------
     def _run_job(self, kind: str, name: str) -> None:
@@ -233,6 +241,19 @@ class LocalCloud:
         detail = getattr(boto3.client("sagemaker"), f"describe_{kind}_job")(**{f"{label}JobName": name})
         detail.pop("ResponseMetadata", None)
         self.bus.put_event("aws.sagemaker", f"SageMaker {label} Job State Change", detail, [detail[f"{label}JobArn"]])
+
+    def _object_created_event(self, bucket: str, key: str, etag: str, size: int, version_id: str | None) -> None:
+        """The event S3 sends to EventBridge for a new object (S3, "EventBridge event message structure")."""
+        detail = {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "etag": etag.strip('"'), "version-id": version_id},
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": ACCOUNT,
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        }
+        self.bus.put_event("aws.s3", "Object Created", detail, [f"arn:aws:s3:::{bucket}"])
 
     def _execution_event(self, execution_arn: str, status: str, previous: str) -> None:
         pipeline_arn = execution_arn.split("/execution/", 1)[0]

@@ -145,8 +145,19 @@ class _Context:
 def _bucket(context: _Context):
     name = context.name("BucketName")
     _ensure_bucket(boto3.client("s3"), name)
+    _send_bucket_events_to_eventbridge(name, context.properties)
     context.deployment.buckets[context.logical_id] = name
     return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+
+
+def _send_bucket_events_to_eventbridge(name: str, properties: dict) -> None:
+    """NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled, stored in moto as AWS stores it: the
+    local cloud sends the bucket's "Object Created" events to the deployed rules when moto has it."""
+    configuration = properties.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {})
+    if str(configuration.get("EventBridgeEnabled", "false")).lower() == "true":
+        boto3.client("s3").put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
 
 
 def _key(context: _Context):
@@ -233,7 +244,8 @@ def _function(context: _Context):
     return name, {"Arn": arn}
 
 
-def _target(properties: dict) -> Target:
+def target_from_definition(properties: dict) -> Target:
+    """A rule or schedule target from its template properties; GetSchedule returns the same fields."""
     retry = properties.get("RetryPolicy", {})
     return Target(
         arn=properties["Arn"],
@@ -247,7 +259,9 @@ def _rule(context: _Context):
     name = context.name("Name", 64)
     pattern = context.properties.get("EventPattern", {})
     boto3.client("events").put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
-    context.deployment.rules.append(Rule(name, pattern, [_target(t) for t in context.properties.get("Targets", [])]))
+    context.deployment.rules.append(
+        Rule(name, pattern, [target_from_definition(t) for t in context.properties.get("Targets", [])])
+    )
     return name, {"Arn": context.arn("events", f"rule/{name}")}
 
 
@@ -265,7 +279,7 @@ def _schedule(context: _Context):
         name=name,
         expression=context.properties["ScheduleExpression"],
         time_zone=context.properties.get("ScheduleExpressionTimezone", "UTC"),
-        target=_target(target),
+        target=target_from_definition(target),
     )
     return name, {"Arn": context.arn("scheduler", f"schedule/default/{name}")}
 

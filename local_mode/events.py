@@ -22,10 +22,11 @@ import boto3
 from cronsim import CronSim
 from moto.events.models import EventPattern
 
-from local_mode.deploy import Deployment, Function, Target
+from local_mode.deploy import Deployment, Function, Target, target_from_definition
 from local_mode.modules import load_module
 
 log = logging.getLogger("local_mode")
+_UNIVERSAL_TARGET = re.compile(r"^arn:[a-z-]+:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 
 
 class EventBus:
@@ -64,6 +65,8 @@ class EventBus:
     def deliver(self, target: Target, payload: Any, source: str) -> None:
         if target.arn in self._deployment.functions:
             self._invoke_with_retries(self._deployment.functions[target.arn], target, payload, source)
+        elif _UNIVERSAL_TARGET.match(target.arn):
+            self._call_api_with_retries(target, payload, source)
         elif target.arn.startswith("arn:aws:sns:"):
             boto3.client("sns").publish(TopicArn=target.arn, Message=json.dumps(payload))
         elif target.arn in self._deployment.queues:
@@ -88,6 +91,31 @@ class EventBus:
                     "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:1000]},
                     "RULE_ARN": {"DataType": "String", "StringValue": source},
                 },
+            )
+
+    def _call_api_with_retries(self, target: Target, payload: Any, source: str) -> None:
+        """A Scheduler universal target, arn:aws:scheduler:::aws-sdk:<service>:<apiAction>: the API call with the
+        target's Input as its parameters (EventBridge Scheduler, "Using universal targets"), made with this
+        process's credentials (local mode does not enforce the schedule's role)."""
+        service, action = _UNIVERSAL_TARGET.match(target.arn).groups()
+        operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
+        error = None
+        for _attempt in range(1 + target.retry_attempts):
+            try:
+                result = getattr(boto3.client(service), operation)(**payload)
+            except Exception as exception:  # an API error: retried, then a dead letter, as Scheduler does
+                error = f"{type(exception).__name__}: {exception}"
+                continue
+            result.pop("ResponseMetadata", None)
+            self.invocations.append({"target": target.arn, "source": source, "payload": payload, "result": result})
+            return
+        log.warning("%s: %s failed after its retries: %s", source, target.arn, error)
+        self.invocations.append({"target": target.arn, "source": source, "payload": payload, "error": error})
+        if target.dead_letter_arn in self._deployment.queues:
+            boto3.client("sqs").send_message(
+                QueueUrl=self._deployment.queues[target.dead_letter_arn],
+                MessageBody=json.dumps(payload),
+                MessageAttributes={"ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:1000]}},
             )
 
     def invoke(self, function: Function, payload: Any, source: str) -> str | None:
@@ -152,6 +180,55 @@ class Scheduler(threading.Thread):
             self._bus.fire_schedule(name, due[name])
             schedule = self._deployment.schedules[name]
             due[name] = next_fire_time(schedule.expression, schedule.time_zone, after=due[name])
+
+
+class OneTimeSchedules(threading.Thread):
+    """Fires the one-time `at(...)` schedules created through the Scheduler API after deploy (by a function or a
+    user) when their time comes, then deletes those whose ActionAfterCompletion is DELETE (EventBridge Scheduler:
+    "For one-time schedules, this occurs after the schedule has invoked its target once")."""
+
+    def __init__(self, bus: EventBus, interval: float = 0.25):
+        super().__init__(daemon=True, name="local-one-time-schedules")
+        self._bus = bus
+        self._interval = interval
+        self._fired: set[tuple[str, str]] = set()  # (schedule ARN, expression) of fired schedules kept (NONE)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self.fire_due()
+            except Exception:  # keep the scheduler alive; the next round tries again
+                log.error("one-time schedules: %s", traceback.format_exc())
+
+    def fire_due(self) -> None:
+        client = boto3.client("scheduler")
+        for summary in client.list_schedules()["Schedules"]:
+            schedule = client.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
+            due = one_time_fire_time(schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone", "UTC"))
+            fired = (schedule["Arn"], schedule["ScheduleExpression"])
+            if due is None or due > _now() or schedule.get("State") == "DISABLED" or fired in self._fired:
+                continue
+            if schedule.get("ActionAfterCompletion") == "DELETE":
+                client.delete_schedule(Name=schedule["Name"], GroupName=schedule["GroupName"])
+            else:
+                self._fired.add(fired)
+            log.info("one-time schedule %s fires (scheduled time %s)", schedule["Name"], due.isoformat())
+            target = target_from_definition(schedule["Target"])
+            moment = due.strftime("%Y-%m-%dT%H:%M:%SZ")
+            payload = (target.input or "{}").replace("<aws.scheduler.scheduled-time>", moment)
+            self._bus.deliver(target, json.loads(payload), source=f"schedule {schedule['Name']}")
+
+
+def one_time_fire_time(expression: str, time_zone: str) -> datetime | None:
+    """The UTC time of a one-time schedule, at(yyyy-mm-ddThh:mm:ss) in its time zone; None for cron and rate."""
+    match = re.fullmatch(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)", expression.strip())
+    if not match:
+        return None
+    return datetime.fromisoformat(match.group(1)).replace(tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
 
 
 def next_fire_time(expression: str, time_zone: str, after: datetime | None = None) -> datetime:

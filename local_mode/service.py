@@ -25,6 +25,8 @@ class Listener(Protocol):
 
     def execution_steps(self, execution_arn: str) -> list[dict[str, Any]]: ...
 
+    def object_created(self, bucket: str, key: Any) -> None: ...
+
 
 _listener: Listener | None = None
 _JOB_STATUS = {
@@ -111,6 +113,25 @@ def _list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"PipelineExecutionSteps": steps})
 
 
+def _send_object_created_events() -> None:
+    """S3 sends "Object Created" to EventBridge for every new object of a bucket whose notification configuration
+    has EventBridgeConfiguration (S3, "Using EventBridge"); moto's PutObject (also behind copies and multipart
+    completions) tells the listener, which emits the event through the deployed rules."""
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_object
+
+    @functools.wraps(original)
+    def put_object(self, bucket_name: str, key_name: str, *args, **kwargs):
+        key = original(self, bucket_name, key_name, *args, **kwargs)
+        configuration = self.get_bucket(bucket_name).notification_configuration
+        if _listener is not None and configuration is not None and configuration.event_bridge is not None:
+            _listener.object_created(bucket_name, key)
+        return key
+
+    S3Backend.put_object = put_object
+
+
 @functools.cache
 def install() -> None:
     """Patch moto once per process; `set_listener` chooses who hears about new work."""
@@ -125,6 +146,7 @@ def install() -> None:
         SageMakerModelBackend.describe_pipeline_execution
     )
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
+    _send_object_created_events()
 
 
 def backend(account: str, region: str) -> SageMakerModelBackend:

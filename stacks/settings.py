@@ -26,6 +26,20 @@ _INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|large|
 _RATE = re.compile(r"^rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
 
+def _eventbridge_schedule(value: str) -> str:
+    """A recurring EventBridge Scheduler expression: cron(...) with six fields or rate(N unit)."""
+    if _RATE.match(value):
+        return value
+    match = re.fullmatch(r"cron\((.*)\)", value.strip())
+    if not match:
+        raise ValueError("must be cron(...) or rate(N minutes|hours|days)")
+    try:
+        AWSCronExpressionValidator.validate(match.group(1))
+    except ValueError as error:
+        raise ValueError(f"is not an EventBridge cron expression ({error})") from None
+    return value
+
+
 class SettingsError(ValueError):
     """A setting has a value Scoreline cannot use; the message is meant for the user as it is."""
 
@@ -78,6 +92,12 @@ class Settings(BaseModel):
     transform_input_filter: Annotated[str, Field(pattern=r"^\$")] = "$"
     schedule_expression: str = "cron(0 6 * * ? *)"
     schedule_time_zone: str = "UTC"
+    # Training triggers (README, Retraining), both off by default. The retrain schedule uses schedule_time_zone.
+    retrain_schedule_expression: str = ""
+    retrain_on_new_data: bool = False
+    # Minutes of quiet after the last new training object before the pipeline starts; fractions are allowed
+    # (0.05 = 3 seconds: EventBridge Scheduler's one-time schedules take a time to the second).
+    retrain_debounce_minutes: Annotated[float, Field(gt=0, le=1440)] = 15
     scoring_input_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9{][A-Za-z0-9!_.*'()/{}-]*/$")] = (
         "scoring/input/{date}/"
     )
@@ -95,16 +115,28 @@ class Settings(BaseModel):
     @field_validator("schedule_expression")
     @classmethod
     def _schedule_is_eventbridge_syntax(cls, value: str) -> str:
-        if _RATE.match(value):
-            return value
-        match = re.fullmatch(r"cron\((.*)\)", value.strip())
-        if not match:
-            raise ValueError("must be cron(...) or rate(N minutes|hours|days)")
+        return _eventbridge_schedule(value)
+
+    @field_validator("retrain_schedule_expression")
+    @classmethod
+    def _retrain_schedule_is_empty_or_eventbridge_syntax(cls, value: str) -> str:
+        return value and _eventbridge_schedule(value)
+
+    @field_validator("retrain_on_new_data", mode="wrap")
+    @classmethod
+    def _true_or_false(cls, value: Any, handler) -> bool:
         try:
-            AWSCronExpressionValidator.validate(match.group(1))
-        except ValueError as error:
-            raise ValueError(f"is not an EventBridge cron expression ({error})") from None
-        return value
+            return handler(value)
+        except ValidationError:
+            raise ValueError("must be true or false") from None
+
+    @field_validator("retrain_debounce_minutes", mode="wrap")
+    @classmethod
+    def _debounce_in_words(cls, value: Any, handler) -> float:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("must be a number of minutes above 0 and at most 1440 (one day), such as 15") from None
 
     @field_validator("training_hyperparameters")
     @classmethod
@@ -153,6 +185,15 @@ class Settings(BaseModel):
     @property
     def pipeline_name(self) -> str:
         return f"{self.project_name}-training"
+
+    @property
+    def retrain_schedule_name(self) -> str:
+        return f"{self.project_name}-retrain"
+
+    @property
+    def retrain_after_new_data_schedule_name(self) -> str:
+        """The one-time schedule the debounce function moves later with each new training object."""
+        return f"{self.project_name}-retrain-after-new-data"
 
     @property
     def scoring_name_prefix(self) -> str:

@@ -20,6 +20,8 @@ class StorageStack(Stack):
         self.key = self._key(settings)
         log_bucket = self._access_log_bucket()
         self.bucket = self._data_bucket(log_bucket)
+        if settings.retrain_on_new_data:
+            self._send_bucket_events_to_eventbridge()
         self.model_package_group_name = self._model_package_group(settings)
         self._outputs()
 
@@ -66,6 +68,13 @@ class StorageStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30))],
             removal_policy=self._removal,
         )
+
+    def _send_bucket_events_to_eventbridge(self) -> None:
+        """Retraining on new data listens to S3's "Object Created" events in EventBridge. The bucket's own
+        NotificationConfiguration.EventBridgeConfiguration (CloudFormation AWS::S3::Bucket) turns them on;
+        `event_bridge_enabled=True` would do it through a custom resource and its own Lambda function instead."""
+        bucket = self.bucket.node.default_child
+        bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
     def _model_package_group(self, settings: Settings) -> str:
         """The group's name is fixed (users and the scoring rule type it) and it is retained by default, so after

@@ -30,3 +30,26 @@ def templates(assembly):
     from tests.synth_helpers import templates_of
 
     return templates_of(assembly)
+
+
+# Both training triggers on (README, Retraining): the resources they add exist only in this app.
+TRAINING_TRIGGERS = {
+    "retrain_schedule_expression": "cron(0 3 ? * MON *)",
+    "retrain_on_new_data": True,
+    "retrain_debounce_minutes": 10,
+}
+
+
+@pytest.fixture(scope="session")
+def training_triggers_assembly(tmp_path_factory):
+    from tests.synth_helpers import synth_assembly
+
+    return synth_assembly(tmp_path_factory.mktemp("training-triggers"), **TRAINING_TRIGGERS)
+
+
+@pytest.fixture(scope="session")
+def training_triggers_app(training_triggers_assembly):
+    """{stack name: template} of the app with both training triggers on."""
+    from tests.synth_helpers import templates_of
+
+    return templates_of(training_triggers_assembly)

@@ -52,6 +52,14 @@ def test_command_line_strings_are_converted():
             "Setting 'scoring_reserved_concurrency' must be a whole number from 0 (no reservation, the default)",
         ),
         ({"scoring_reserved_concurrency": "five"}, "Setting 'scoring_reserved_concurrency' must be a whole number"),
+        (
+            {"retrain_schedule_expression": "cron(0 3 * * * *)"},
+            "Setting 'retrain_schedule_expression' is not an EventBridge cron",
+        ),
+        ({"retrain_schedule_expression": "weekly"}, "Setting 'retrain_schedule_expression' must be cron(...) or rate("),
+        ({"retrain_on_new_data": "sometimes"}, "Setting 'retrain_on_new_data' must be true or false"),
+        ({"retrain_debounce_minutes": 0}, "Setting 'retrain_debounce_minutes' must be a number of minutes above 0"),
+        ({"retrain_debounce_minutes": "soon"}, "Setting 'retrain_debounce_minutes' must be a number of minutes"),
     ],
 )
 def test_bad_value_names_the_setting_and_what_is_allowed(values, named):
@@ -72,3 +80,17 @@ def test_rate_schedules_are_accepted():
 def test_reserved_concurrency_is_off_unless_asked():
     assert load_settings({}).scoring_reserved_concurrency == 0
     assert load_settings({"scoring_reserved_concurrency": "5"}).scoring_reserved_concurrency == 5
+
+
+def test_training_triggers_are_off_unless_asked():
+    settings = load_settings({})
+    assert settings.retrain_schedule_expression == "" and settings.retrain_on_new_data is False
+    asked = load_settings(
+        {
+            "retrain_schedule_expression": "rate(7 days)",
+            "retrain_on_new_data": "true",
+            "retrain_debounce_minutes": "0.5",
+        }
+    )
+    assert asked.retrain_schedule_expression == "rate(7 days)"
+    assert asked.retrain_on_new_data is True and asked.retrain_debounce_minutes == 0.5

@@ -1,0 +1,296 @@
+"""Training triggers, both optional and off by default (README, Retraining): a retrain schedule, and retraining
+when new training data lands (debounced). Both start the pipeline through EventBridge Scheduler's universal target
+for SageMaker StartPipelineExecution, with one role that may start this pipeline only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsii
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from stacks.scoring_stack import _depend_only_on_policy
+from stacks.settings import Settings
+
+FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "retrain_debounce"
+RETRY_ATTEMPTS = 3
+MAX_EVENT_AGE = Duration.hours(2)
+
+
+def add_retraining(stack: Stack, settings: Settings, bucket: s3.IBucket, training_input_prefix: str) -> None:
+    """The app's one-line hook: nothing is added unless a training trigger is on."""
+    if settings.retrain_schedule_expression or settings.retrain_on_new_data:
+        Retraining(stack, "Retraining", settings=settings, bucket=bucket, training_input_prefix=training_input_prefix)
+
+
+class Retraining(Construct):
+    """One dead-letter queue and one schedule role for both triggers; the schedule and the debounce function and
+    rule exist only when their setting is on."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, bucket: s3.IBucket, training_input_prefix: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        stack = Stack.of(self)
+        self._pipeline_arn = stack.format_arn(
+            service="sagemaker", resource="pipeline", resource_name=settings.pipeline_name
+        )
+        self._queue_name = f"{settings.project_name}-retrain-dlq"
+        self._queue_arn = stack.format_arn(
+            service="sqs", resource=self._queue_name, arn_format=ArnFormat.NO_RESOURCE_NAME
+        )
+        self._key = self._dead_letter_key()
+        self.dead_letter_queue = self._dead_letter_queue()
+        self.schedule_role = self._schedule_role()
+        if settings.retrain_schedule_expression:
+            self._retrain_schedule()
+        if settings.retrain_on_new_data:
+            function = self._debounce_function()
+            self._new_data_rule(function, bucket, training_input_prefix)
+
+    def _dead_letter_key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "DeadLetterKey",
+            alias=f"alias/{self._settings.project_name}-retrain",
+            description="Encrypts Scoreline retraining triggers that could not be delivered",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # EventBridge writes the rule's dead letters as events.amazonaws.com: the key policy must let it use the key,
+        # bound by SQS's encryption context (aws:sqs:arn) to this queue (EventBridge, "Using dead-letter queues":
+        # "Granting permissions to the dead-letter queue"; the queue's ARN is built from its fixed name).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NewDataRuleDeadLettersToTheQueue",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": self._queue_arn}},
+            )
+        )
+        return key
+
+    def _dead_letter_queue(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=self._queue_name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self._key,
+            retention_period=Duration.days(14),
+            enforce_ssl=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            queue,
+            [{"id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the retraining triggers."}],
+        )
+        return queue
+
+    def _schedule_role(self) -> iam.Role:
+        """The role both schedules start the pipeline with: StartPipelineExecution on this pipeline, dead letters."""
+        role = iam.Role(
+            self,
+            "ScheduleRole",
+            # "Confused deputy prevention in EventBridge Scheduler": aws:SourceAccount, and aws:SourceArn = the
+            # schedule group's ARN (not one schedule's); both schedules are in the default group.
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {
+                        "aws:SourceArn": Stack.of(self).format_arn(
+                            service="scheduler", resource="schedule-group", resource_name="default"
+                        )
+                    },
+                },
+            ),
+            description="EventBridge Scheduler: start the Scoreline training pipeline",
+        )
+        # A universal target's role "must have the permissions to call the API operation" (EventBridge Scheduler,
+        # "Using universal targets"): StartPipelineExecution, on this pipeline only.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StartThisPipeline",
+                actions=["sagemaker:StartPipelineExecution"],
+                resources=[self._pipeline_arn],
+            )
+        )
+        # Scheduler sends dead letters with the schedule's role (EventBridge Scheduler, "Configuring a dead-letter
+        # queue"): sqs:SendMessage on the queue, and for a queue under a customer managed key kms:GenerateDataKey
+        # and kms:Decrypt (SQS key management: what a producer needs), here only through SQS.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DeadLettersToTheQueue", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DeadLettersThroughSqs",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self._key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        return role
+
+    def _retrain_schedule(self) -> scheduler.Schedule:
+        settings = self._settings
+        expression = settings.retrain_schedule_expression
+        time_zone = None if expression.startswith("rate(") else TimeZone.of(settings.schedule_time_zone)
+        return scheduler.Schedule(
+            self,
+            "RetrainSchedule",
+            schedule_name=settings.retrain_schedule_name,
+            description="Starts the training pipeline on the retrain schedule",
+            schedule=scheduler.ScheduleExpression.expression(expression, time_zone),
+            target=_StartPipelineTarget(self.schedule_role, self.dead_letter_queue, settings.pipeline_name),
+        )
+
+    def _debounce_function(self) -> lambda_.Function:
+        settings = self._settings
+        log_group = logs.LogGroup(
+            self,
+            "DebounceFunctionLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "DebounceFunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Scoreline retraining: move the one-time schedule that starts the pipeline after new data",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            "DebounceFunction",
+            description="Starts the training pipeline once new training data stopped arriving",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(str(FUNCTION_CODE), exclude=["__pycache__", "*.pyc"]),
+            timeout=Duration.seconds(30),
+            memory_size=128,
+            log_group=log_group,
+            role=role,
+            retry_attempts=2,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            environment={
+                "RETRAIN_SCHEDULE_NAME": settings.retrain_after_new_data_schedule_name,
+                "RETRAIN_PIPELINE_NAME": settings.pipeline_name,
+                "RETRAIN_SCHEDULE_ROLE_ARN": self.schedule_role.role_arn,
+                "RETRAIN_DEAD_LETTER_QUEUE_ARN": self.dead_letter_queue.queue_arn,
+                "RETRAIN_DEBOUNCE_SECONDS": str(round(settings.retrain_debounce_minutes * 60)),
+            },
+        )
+        self._grant_schedule_upserts(role)
+        _depend_only_on_policy(function)
+        NagSuppressions.add_resource_suppressions(
+            function,
+            [
+                {
+                    "id": "AwsSolutions-L1",
+                    "reason": "Python 3.12 is the runtime the function and its boto3 calls are tested against.",
+                }
+            ],
+        )
+        return function
+
+    def _grant_schedule_upserts(self, role: iam.Role) -> None:
+        """Create and move its one schedule, and hand it the schedule role (EventBridge Scheduler, "Using identity-based
+        policies in EventBridge Scheduler": creating a schedule needs iam:PassRole for its execution role, passed to
+        scheduler.amazonaws.com)."""
+        schedule_arn = Stack.of(self).format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"default/{self._settings.retrain_after_new_data_schedule_name}",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MoveTheRetrainSchedule",
+                actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
+                resources=[schedule_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassTheScheduleRoleToScheduler",
+                actions=["iam:PassRole"],
+                resources=[self.schedule_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        NagSuppressions.add_resource_suppressions(
+            role,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "Wildcards only from the grants on its own log group's streams and the dead-letter "
+                    "queue key's data-key actions (GenerateDataKey*, ReEncrypt*).",
+                }
+            ],
+            apply_to_children=True,
+        )
+
+    def _new_data_rule(self, function: lambda_.Function, bucket: s3.IBucket, training_input_prefix: str) -> None:
+        # S3 sends "Object Created" to EventBridge for a bucket with EventBridge notifications on (StorageStack),
+        # with detail.bucket.name and detail.object.key (S3, "EventBridge event message structure").
+        events.Rule(
+            self,
+            "NewTrainingDataRule",
+            rule_name=f"{self._settings.project_name}-new-training-data",
+            description="A training object was created: start the pipeline once uploads stop",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "object": {"key": [{"prefix": training_input_prefix}]},
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=MAX_EVENT_AGE,
+                )
+            ],
+        )
+
+
+@jsii.implements(scheduler.IScheduleTarget)
+class _StartPipelineTarget:
+    """EventBridge Scheduler's universal target for SageMaker StartPipelineExecution
+    (arn:<partition>:scheduler:::aws-sdk:sagemaker:startPipelineExecution, the API's parameters as Input), with the
+    schedule role as it is: `scheduler_targets.Universal` would add its own statements to it."""
+
+    def __init__(self, role: iam.IRole, dead_letter_queue: sqs.IQueue, pipeline_name: str) -> None:
+        self._role = role
+        self._dead_letter_queue = dead_letter_queue
+        self._pipeline_name = pipeline_name
+
+    def bind(self, _schedule: scheduler.ISchedule) -> scheduler.ScheduleTargetConfig:
+        return scheduler.ScheduleTargetConfig(
+            arn=f"arn:{Aws.PARTITION}:scheduler:::aws-sdk:sagemaker:startPipelineExecution",
+            role=self._role,
+            input=scheduler.ScheduleTargetInput.from_object({"PipelineName": self._pipeline_name}),
+            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=int(MAX_EVENT_AGE.to_seconds())
+            ),
+            dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self._dead_letter_queue.queue_arn),
+        )
