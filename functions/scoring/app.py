@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 STATE_CHANGE = "SageMaker Model Package State Change"
-# SageMaker model and transform job names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (CreateModel, CreateTransformJob).
+# CreateTransformJob TransformJobName: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}; CreateModel ModelName is looser.
 NAME_RULE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 DIGEST_LENGTH = 12
 MAX_ATTEMPTS = 3  # jobs per input and model: the first and two re-runs after a Failed or Stopped one
@@ -466,8 +466,8 @@ def _describe_package(sagemaker, package_arn: str) -> dict:
 
 
 def input_listing(uri: str) -> list[list[str]]:
-    """[key, ETag] of every object under the input prefix, in key order (ListObjectsV2 returns keys in UTF-8
-    binary order, a page of at most 1,000 at a time)."""
+    """[key, ETag] of every object under the input prefix, by key. ListObjectsV2 returns up to 1,000 objects a
+    request, sorted by key: the paginator follows NextContinuationToken to the last page."""
     bucket, prefix = _split_s3_uri(uri, "scoring input")
     listing = []
     for page in _client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
