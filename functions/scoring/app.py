@@ -3,6 +3,15 @@
 Triggers: EventBridge "SageMaker Model Package State Change" events of this app's model package group (the
 approval rule) and the scheduler payload {"trigger": "schedule", "scheduled_time": "<ISO 8601>"}.
 Runs on the Lambda python3.12 runtime: stdlib and boto3 only.
+
+The unit of work is "these input objects scored by this model". SageMaker may send several events for one state
+change, and sends one whenever a package changes (Events that Amazon SageMaker AI sends to Amazon EventBridge), so
+the trigger is not part of a job's name: a job is named {prefix}-v{version}-{work digest}, the digest covering the
+model (its name, itself a digest of the CreateModel request) and the input listing (every key and ETag). Any
+number of events for the same input and model start at most one job; new or changed input, or another model,
+start another. Transform job names are unique in an account and Region for good (CreateTransformJob), so a re-run
+after a Failed or Stopped job takes the next numbered name (-r2, -r3), up to MAX_ATTEMPTS; an InProgress or
+Completed job counts as done.
 """
 
 from __future__ import annotations
@@ -19,8 +28,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 STATE_CHANGE = "SageMaker Model Package State Change"
-MAX_NAME_LENGTH = 63  # SageMaker model and transform job names
-NAME_SAFE = re.compile(r"^[A-Za-z0-9-]+$")
+# CreateTransformJob TransformJobName: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}; CreateModel ModelName is looser.
+NAME_RULE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+DIGEST_LENGTH = 12
+MAX_ATTEMPTS = 3  # jobs per input and model: the first and two re-runs after a Failed or Stopped one
+ENDED_WITHOUT_OUTPUT = ("Failed", "Stopping", "Stopped")
 BOTO_CONFIG = Config(retries={"mode": "standard"})
 ABSENT = ("ValidationException", "ResourceNotFound")  # what Describe* answers for a name that does not exist
 # What CreateModel copies from each package container. Batch transform accepts model data only as ModelDataUrl
@@ -76,7 +88,7 @@ class Request:
     """What one event asks for."""
 
     trigger: str  # "approval" (model package state change) or "schedule"
-    run_key: str  # event id or scheduled time: at most one transform job per key and version
+    run_key: str  # event id or scheduled time, named in alerts
     run_date: str  # YYYY-MM-DD, replaces {date} in the scoring input prefix
     group: str = ""
     status: str = ""
@@ -221,38 +233,65 @@ def _score(sagemaker, settings: Settings, request: Request, package: dict) -> li
     if package["ModelApprovalStatus"] != "Approved":  # a late approval event for a since-rejected version
         reason = f"version {version} is {package['ModelApprovalStatus']} now"
         return [log_decision(request.trigger, version, None, "ignored", reason)]
-    job_name = bounded_name(f"{settings.name_prefix}-v{version}-{request.trigger}", request.run_key)
-    status = _job_status(sagemaker, job_name)
-    if status:
-        return [log_decision(request.trigger, version, job_name, "job_exists", f"job already {status}")]
-    input_uri = settings.input_uri.replace("{date}", request.run_date)
-    if _is_empty(input_uri):
-        return [_alert(settings, request, version, job_name, f"no scoring input under {input_uri}")]
     containers, refused = model_containers(package)
     if refused:
-        return [_alert(settings, request, version, job_name, refused)]
-    model_name = _ensure_model(sagemaker, settings, package, containers)
-    job = transform_job_request(settings, job_name, model_name, input_uri)
+        return [_alert(settings, request, version, None, refused)]
+    model = model_request(settings, package, containers)
+    input_uri = settings.input_uri.replace("{date}", request.run_date)
+    listing = input_listing(input_uri)
+    if not listing:
+        return [_alert(settings, request, version, None, f"no scoring input under {input_uri}")]
+    base_name = _name(settings.name_prefix, f"v{version}", work_digest(model["ModelName"], listing))
+    job_name, status = _free_job_name(sagemaker, base_name)
+    if status:
+        return [log_decision(request.trigger, version, job_name, "job_exists", f"job already {status}")]
+    if not job_name:
+        reason = f"the last {MAX_ATTEMPTS} jobs for this input and version ({base_name}...) ended Failed or Stopped"
+        return [_alert(settings, request, version, base_name, reason)]
+    _ensure_model(sagemaker, model)
+    job = transform_job_request(settings, job_name, model["ModelName"], input_uri)
     try:
         sagemaker.create_transform_job(**job, Tags=_tags(package, request.trigger))
     except ClientError as error:
-        if _code(error) != "ResourceInUse":  # the same event delivered twice at once
+        if _code(error) != "ResourceInUse":  # a concurrent event for the same work created it first
             raise
         return [log_decision(request.trigger, version, job_name, "job_exists", _message(error))]
-    reason = f"scoring {input_uri} with version {version} ({request.trigger})"
+    reason = f"scoring {input_uri} ({len(listing)} objects) with version {version} ({request.trigger})"
     return [log_decision(request.trigger, version, job_name, "started_job", reason)]
 
 
+def _free_job_name(sagemaker, base_name: str) -> tuple[str, str]:
+    """(name, "") to start a job under, (name, status) when the work is running or done, or ("", "") when the
+    last attempt ended without output too."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        name = base_name if attempt == 1 else f"{base_name}-r{attempt}"
+        status = _job_status(sagemaker, name)
+        if not status:
+            return name, ""
+        if status not in ENDED_WITHOUT_OUTPUT:
+            return name, status
+    return "", ""
+
+
 def _stop_running_jobs(sagemaker, settings: Settings, request: Request) -> list[dict]:
-    name_start = f"{settings.name_prefix}-v{request.version}-"
-    model_name = model_name_for(settings, request.version)
+    # Events can arrive late or twice: act on the package's status now, as the approval path does.
+    package = _describe_package(sagemaker, request.package_arn)
+    if package["ModelApprovalStatus"] != "Rejected":
+        reason = (
+            f"version {request.version} is {package['ModelApprovalStatus']} now: a late Rejected event stops nothing"
+        )
+        return [log_decision(request.trigger, request.version, None, "ignored", reason)]
+    containers, refused = model_containers(package)
+    model_name = model_request(settings, package, containers)["ModelName"] if not refused else ""
     decisions = []
     for page in sagemaker.get_paginator("list_transform_jobs").paginate(
-        NameContains=name_start, StatusEquals="InProgress"
+        NameContains=f"{settings.name_prefix}-v{request.version}-", StatusEquals="InProgress"
     ):
         for summary in page["TransformJobSummaries"]:
             job_name = summary["TransformJobName"]
-            if _job_model(sagemaker, job_name) == model_name:  # the name filter is a substring match
+            # The name filter is a substring match, and another group's version may share the number: the
+            # job's model, named after this package's containers, tells.
+            if model_name and _job_model(sagemaker, job_name) == model_name:
                 decisions.append(_stop(sagemaker, request, job_name))
     if not decisions:
         reason = f"version {request.version} rejected; no running job to stop"
@@ -274,18 +313,43 @@ def _stop(sagemaker, request: Request, job_name: str) -> dict:
 # --- SageMaker requests ----------------------------------------------------------------------------------------
 
 
-def bounded_name(head: str, variable: str) -> str:
-    """head-variable; the variable part becomes a short digest of itself when unsafe or too long for SageMaker."""
-    name = f"{head}-{variable}"
-    if len(name) > MAX_NAME_LENGTH or not NAME_SAFE.match(variable):
-        name = f"{head}-{hashlib.sha256(variable.encode()).hexdigest()[:12]}"
-    if len(name) > MAX_NAME_LENGTH:
-        raise ConfigurationError(f"name {name!r} is longer than {MAX_NAME_LENGTH} characters; shorten NAME_PREFIX")
+def _name(*parts: str) -> str:
+    name = "-".join(parts)
+    if len(name) > 63 - len(f"-r{MAX_ATTEMPTS}") or not NAME_RULE.match(name):
+        raise ConfigurationError(
+            f"name {name!r} breaks SageMaker's name rule (letters, digits and hyphens, at most 63 characters with "
+            "its re-run suffix); shorten NAME_PREFIX"
+        )
     return name
 
 
-def model_name_for(settings: Settings, version: int) -> str:
-    return bounded_name(settings.name_prefix, f"{settings.group}-v{version}")
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def work_digest(model_name: str, listing: list[list[str]]) -> str:
+    """Names the work: this model on these input objects (keys and ETags; a rewritten object has a new ETag)."""
+    return _digest({"model": model_name, "input": listing})
+
+
+def model_request(settings: Settings, package: dict, containers: list[dict]) -> dict:
+    """The CreateModel request for the package's containers, in order, as one serial-inference model.
+
+    Its name carries a digest of the request, so a model is reused only for the same containers (images, model
+    data, environments, in order) and role: a recreated group's version 1 gets its own model, not the stale one.
+    """
+    request = {
+        "Containers": containers,
+        "InferenceExecutionConfig": {"Mode": "Serial"},
+        "ExecutionRoleArn": settings.execution_role_arn,
+        "EnableNetworkIsolation": True,
+    }
+    name = _name(settings.name_prefix, f"v{package['ModelPackageVersion']}", _digest(request))
+    return {
+        "ModelName": name,
+        **request,
+        "Tags": [{"Key": "scoreline:model-package-arn", "Value": package["ModelPackageArn"]}],
+    }
 
 
 def transform_job_request(settings: Settings, job_name: str, model_name: str, input_uri: str) -> dict:
@@ -359,24 +423,15 @@ def _tags(package: dict, trigger: str) -> list[dict]:
     ]
 
 
-def _ensure_model(sagemaker, settings: Settings, package: dict, containers: list[dict]) -> str:
-    """The package's containers, in order, as one serial-inference model; reused when it exists."""
-    model_name = model_name_for(settings, package["ModelPackageVersion"])
-    if _model_exists(sagemaker, model_name):
-        return model_name
+def _ensure_model(sagemaker, model: dict) -> None:
+    """Creates the model unless it exists: a model of that name has these very containers (see model_request)."""
+    if _model_exists(sagemaker, model["ModelName"]):
+        return
     try:
-        sagemaker.create_model(
-            ModelName=model_name,
-            Containers=containers,
-            InferenceExecutionConfig={"Mode": "Serial"},
-            ExecutionRoleArn=settings.execution_role_arn,
-            EnableNetworkIsolation=True,
-            Tags=[{"Key": "scoreline:model-package-arn", "Value": package["ModelPackageArn"]}],
-        )
+        sagemaker.create_model(**model)
     except ClientError as error:
-        if "already exist" not in _message(error):  # created by a concurrent delivery of the same event
+        if "already exist" not in _message(error):  # created by a concurrent event for the same version
             raise
-    return model_name
 
 
 def _model_exists(sagemaker, model_name: str) -> bool:
@@ -410,9 +465,14 @@ def _describe_package(sagemaker, package_arn: str) -> dict:
 # --- S3, SNS, logs -----------------------------------------------------------------------------------------------
 
 
-def _is_empty(uri: str) -> bool:
+def input_listing(uri: str) -> list[list[str]]:
+    """[key, ETag] of every object under the input prefix, by key. ListObjectsV2 returns up to 1,000 objects a
+    request, sorted by key: the paginator follows NextContinuationToken to the last page."""
     bucket, prefix = _split_s3_uri(uri, "scoring input")
-    return _client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) == 0
+    listing = []
+    for page in _client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        listing += [[item["Key"], item["ETag"]] for item in page.get("Contents", [])]
+    return sorted(listing)
 
 
 def _split_s3_uri(uri: str, what: str) -> tuple[str, str]:

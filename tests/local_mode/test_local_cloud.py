@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -108,11 +108,17 @@ def test_schedule_fired_on_demand_scores_with_the_newest_approved_version(cloud,
     newer = registered_version(run_pipeline(cloud))
     approve(cloud, older)
     approve(cloud, newer)
-    finished_jobs_for(newer)
-    cloud.fire_schedule("scoreline-scoring")
+    (approved_job,) = finished_jobs_for(newer)
+    # Today's input is scored already: the schedule scores the next day's input, a new unit of work.
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    today_uri = approved_job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    tomorrow_uri = today_uri.replace(datetime.now(UTC).strftime("%Y-%m-%d"), tomorrow.strftime("%Y-%m-%d"))
+    storage.write_object(tomorrow_uri + "rows.csv", storage.read_object(today_uri + "rows.csv"))
+    cloud.fire_schedule("scoreline-scoring", scheduled_time=tomorrow)
     jobs = finished_jobs_for(newer, count=2)
-    scheduled = [job for job in jobs if "schedule" in job["TransformJobName"]]
-    assert len(scheduled) == 1 and scheduled[0]["TransformJobStatus"] == "Completed"
+    (scheduled,) = [job for job in jobs if job["TransformJobName"] != approved_job["TransformJobName"]]
+    assert scheduled["TransformJobStatus"] == "Completed"
+    assert scheduled["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == tomorrow_uri
 
 
 def test_failing_training_script_fails_the_pipeline_with_the_scripts_error(cloud):
