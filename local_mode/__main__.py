@@ -20,14 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--flavour", choices=["sklearn", "pytorch"], default="sklearn")
     demo.add_argument("--data", type=Path, help="your own CSV with a header (default: California housing)")
     demo.add_argument("--target", help="the column of --data to predict")
-    demo.add_argument(
-        "-c", "--context", action="append", default=[], metavar="NAME=VALUE", help="a setting, as in cdk synth -c"
-    )
+    _settings_argument(demo)
     demo.add_argument("--home", type=Path, default=Path(".scoreline/demo"), help="where the report and logs go")
     serve = commands.add_parser("serve", help="run the local cloud for the AWS CLI until stopped")
     serve.add_argument("--port", type=int, default=4566)
     serve.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly to deploy")
     serve.add_argument("--no-synth", action="store_true", help="deploy --cdk-out as it is")
+    _settings_argument(serve)
     fire = commands.add_parser("fire-schedule", help="fire a deployed schedule of a running `serve` now")
     fire.add_argument("name", nargs="?", default="scoreline-scoring")
     fire.add_argument("--port", type=int, default=4566)
@@ -59,12 +58,18 @@ def _demo(args) -> int:
     return 0
 
 
+def _settings_argument(parser) -> None:
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="NAME=VALUE", help="a setting, as in cdk synth -c"
+    )
+
+
 def _serve(args) -> int:
     from local_mode.cloud import LocalCloud
-    from local_mode.demo import synthesize
+    from local_mode.demo import parse_settings, synthesize
 
     if not args.no_synth:
-        synthesize(args.cdk_out.resolve(), {})
+        synthesize(args.cdk_out.resolve(), parse_settings(args.context))
     try:
         cloud = LocalCloud(Path(".scoreline") / "serve", port=args.port).start()
     except OSError as error:
