@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         return _fire(args)
     except DataError as error:
-        print(f"demo: {error}", file=sys.stderr)
+        print(f"{'demo' if args.command == 'demo' else 'local mode'}: {error}", file=sys.stderr)
         return 2
     except (DemoFailed, AssemblyError) as error:
         print(f"demo: failed: {error}" if args.command == "demo" else f"local mode: {error}", file=sys.stderr)
