@@ -267,6 +267,9 @@ class TrainingStack(Stack):
             log_group=log_group,
             role=role,
         )
+        # The role's GetAtt already orders the function after the role; keep only the wait for its policy.
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        function.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
         NagSuppressions.add_resource_suppressions(
             function,
             [{"id": "AwsSolutions-L1", "reason": "Python 3.12 is the runtime the function is tested against."}],
