@@ -20,7 +20,9 @@ SCORING_ROWS = 250
 @pytest.fixture(scope="module")
 def scoring_input(cloud, housing):
     """Rows to score under today's scoring prefix, features only, in training order."""
-    environment = next(iter(cloud.deployment.functions.values())).environment
+    environment = next(
+        f.environment for f in cloud.deployment.functions.values() if "SCORING_INPUT_URI" in f.environment
+    )
     rows = housing.drop(columns=["MedHouseVal"]).tail(SCORING_ROWS)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     storage.write_object(
