@@ -65,6 +65,7 @@ def test_pipeline_runs_every_step_and_registers_a_pending_two_container_version(
     )["PipelineExecutionSteps"]
     assert [(s["StepName"], s["StepStatus"]) for s in steps] == [
         ("CheckInstanceTypes", "Succeeded"),
+        ("TrainingData", "Succeeded"),
         ("Preprocess", "Succeeded"),
         ("Train", "Succeeded"),
         ("Evaluate", "Succeeded"),
