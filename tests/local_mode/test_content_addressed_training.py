@@ -2,8 +2,8 @@
 gate compares the candidate with the baselines and the approved champion.
 
 One module, one sequence of executions (each costs seconds): new data -> version 2 is a new model; the same data
-again -> Preprocess, Train and Evaluate are cache hits; the champion approved, then a weak candidate -> Fail with
-the candidate's and the champion's RMSE in the message."""
+again -> Preprocess, Train and Evaluate are cache hits; a demanding margin over the baselines -> Fail; the champion
+approved, then a weak candidate -> Fail with the candidate's and the champion's RMSE in the message."""
 
 from __future__ import annotations
 
@@ -77,6 +77,25 @@ def test_the_same_training_data_is_a_cache_hit(executions):
     ]
     assert manifests[0]["ManifestUri"] == manifests[1]["ManifestUri"]
     assert re.search(r"/training/manifests/[0-9a-f]{64}\.json$", manifests[0]["ManifestUri"])
+
+
+def test_a_model_that_does_not_beat_the_baseline_by_the_margin_fails(cloud, executions):
+    """Same data, a demanding MinImprovementOverBaseline: Train is a cache hit, Evaluate measures again (its
+    arguments changed) and the gate refuses, with the numbers."""
+    demanding = run_pipeline(cloud, MinImprovementOverBaseline=0.9)
+    assert demanding["PipelineExecutionStatus"] == "Failed"
+    assert "CacheHitResult" in steps_of(demanding)["Train"]
+    report = evaluation_report(cloud, demanding)
+    gate = report["gate"]
+    candidate_rmse = report["regression_metrics"]["rmse"]["value"]
+    assert gate["baseline_limit_rmse"] == pytest.approx(gate["baseline_rmse"] * 0.1)
+    assert gate["baseline_limit_rmse"] < candidate_rmse < gate["baseline_rmse"]
+    assert gate["champion_rmse"].startswith("none")  # nothing approved yet: only the baseline condition failed
+    reason = demanding["FailureReason"]
+    assert f"candidate test RMSE {candidate_rmse}" in reason
+    assert (
+        f"baseline RMSE {gate['baseline_rmse']} (the candidate must be at most {gate['baseline_limit_rmse']})" in reason
+    )
 
 
 def test_a_model_worse_than_the_champion_fails_with_both_rmses(cloud, housing, executions):
