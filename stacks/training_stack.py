@@ -67,7 +67,7 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
 
 
 class TrainingStack(Stack):
-    """Preprocess -> Train -> Evaluate -> CheckQuality -> Register, defined by the SageMaker SDK at synth."""
+    """TrainingData -> Preprocess -> Train -> Evaluate -> CheckQuality -> Register, defined by the SDK at synth."""
 
     def __init__(
         self,
@@ -386,7 +386,7 @@ class TrainingStack(Stack):
             self,
             "TrainingPipeline",
             pipeline_name=self._settings.pipeline_name,
-            pipeline_description="Preprocess, train, evaluate, gate on RMSE, register for approval",
+            pipeline_description="Name the data, preprocess, train, evaluate against baselines and champion, register",
             role_arn=self.pipeline_role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": body},
         )
