@@ -191,8 +191,9 @@ _TRAINING_DATA_OUTPUTS = ["ManifestUri", "ObjectCount", "ChampionArn", "Champion
 
 
 def _training_data_step(spec: PipelineSpec, params: _Parameters) -> LambdaStep:
-    """Lambda steps are not cached (caching covers processing, training, tuning, AutoML, transform, check and EMR
-    steps: "Turn on step caching"), so the listing and the champion are read on every execution."""
+    """Not cached: it has no CacheConfig, and SageMaker lists cache keys only for processing, training, tuning,
+    AutoML, transform, check and EMR steps ("Default cache key attributes by pipeline step type"), so the listing
+    and the champion are read on every execution."""
     return LambdaStep(
         name="TrainingData",
         # An ARN, no code: the SDK only references the function the stack deploys (no AWS call at synth).
