@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import traceback
 import urllib.request
 import uuid
@@ -213,7 +214,9 @@ class LocalCloud:
         pipeline_name = execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
         cache = self._caches.setdefault(pipeline_name, StepCache())
         definition = json.loads(execution.pipeline_definition_for_execution)
-        run = PipelineRun(execution_arn, definition, execution.pipeline_parameters, cache)
+        run = PipelineRun(
+            execution_arn, definition, execution.pipeline_parameters, cache, invoke=self._invoke_for_pipeline
+        )
         self._runs[execution_arn] = run
         self._emit_later(self._execution_event, execution_arn, "Executing", "")
         try:
@@ -225,6 +228,20 @@ class LocalCloud:
         execution.pipeline_execution_status = status
         execution.last_modified_time = datetime.now(UTC)
         self._emit_later(self._execution_event, execution_arn, status, "Executing")
+
+    def _invoke_for_pipeline(self, function_arn: str, payload: dict, step_name: str) -> dict:
+        """A pipeline's Lambda step: invoke the deployed function in this process and return its response."""
+        function = self.deployment.functions.get(function_arn)
+        if function is None:
+            raise StepFailedError(f"no deployed function {function_arn}")
+        source = f"pipeline step {step_name} {secrets.token_hex(4)}"
+        error = self.bus.invoke(function, payload, source)
+        if error:
+            raise StepFailedError(f"the function {function.name} failed: {error}")
+        result = next(item["result"] for item in reversed(self.bus.invocations) if item["source"] == source)
+        if not isinstance(result, dict):
+            raise StepFailedError(f"the function {function.name} returned {type(result).__name__}, not a JSON object")
+        return result
 
     # Events ----------------------------------------------------------------------------------------------
     def _emit_later(self, build, *args) -> None:
@@ -278,6 +295,10 @@ class LocalCloud:
             work(*args)
         except Exception:
             log.error("local cloud: %s failed\n%s", getattr(work, "__name__", work), traceback.format_exc())
+
+
+class StepFailedError(RuntimeError):
+    """A Lambda step's invocation failed: the step fails with this message."""
 
 
 def _set_environment(values: dict[str, str | None]) -> None:

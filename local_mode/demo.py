@@ -160,7 +160,8 @@ def run_demo(
     with LocalCloud(home / "cloud") as cloud:
         deployment = cloud.deploy(home / "cdk.out")
         clock.lap("deploy")
-        scoring = next(iter(deployment.functions.values())).environment
+        # The scoring function (the training stack also deploys the pipeline's TrainingData function).
+        scoring = next(f.environment for f in deployment.functions.values() if "SCORING_INPUT_URI" in f.environment)
         training_frame, scoring_frame = _split_for_scoring(frame, target)
         bucket = deployment.bucket_for("DataBucket")
         storage.write_object(f"s3://{bucket}/training/input/data.csv", training_frame.to_csv(index=False).encode())

@@ -91,7 +91,10 @@ def run_processing(job: dict, workspace: Workspace) -> JobResult:
     python = python_for(app["ImageUri"])
     for item in job.get("ProcessingInputs", []):
         source = item["S3Input"]
-        storage.download_prefix(source["S3Uri"], Path(workspace.local(source["LocalPath"])))
+        if source.get("S3DataType") == "ManifestFile":
+            download_manifest(source["S3Uri"], Path(workspace.local(source["LocalPath"])))
+        else:
+            storage.download_prefix(source["S3Uri"], Path(workspace.local(source["LocalPath"])))
     outputs = job.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         Path(workspace.local(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
@@ -113,6 +116,20 @@ def run_processing(job: dict, workspace: Workspace) -> JobResult:
             output = item["S3Output"]
             storage.upload_folder(Path(workspace.local(output["LocalPath"])), output["S3Uri"])
     return result
+
+
+def download_manifest(uri: str, destination: Path) -> None:
+    """A ManifestFile input: the manifest is `[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]` (API
+    reference, S3DataSource); each listed object lands under `destination` by its key relative to the prefix."""
+    manifest = json.loads(storage.read_object(uri))
+    if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
+        raise JobFailed(f'the manifest {uri} does not start with {{"prefix": ...}}')
+    prefix = manifest[0]["prefix"]
+    destination.mkdir(parents=True, exist_ok=True)
+    for relative in manifest[1:]:
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(storage.read_object(prefix + relative))
 
 
 def run_training(job: dict, workspace: Workspace) -> JobResult:

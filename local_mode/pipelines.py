@@ -80,6 +80,7 @@ class PipelineRun:
         overrides: list[dict],
         cache: StepCache,
         on_step: Callable[[], None] = lambda: None,
+        invoke: Callable[[str, dict, str], dict] | None = None,
     ):
         self.execution_arn = execution_arn
         self.execution_id = execution_arn.rsplit("/", 1)[1]
@@ -92,6 +93,7 @@ class PipelineRun:
         self._property_files: dict[str, dict[str, dict]] = {}
         self._cache = cache
         self._on_step = on_step
+        self._invoke = invoke
         self._sagemaker = boto3.client("sagemaker")
 
     def run(self) -> None:
@@ -159,6 +161,20 @@ class PipelineRun:
         self._properties[step["Name"]] = job
         if cache_key:
             self._cache.put(cache_key, job, record.metadata, self.execution_arn)
+
+    def _run_lambda(self, step: dict, record: StepRecord) -> None:
+        """A Lambda step invokes the function with the step's Arguments as the event; each OutputParameter is
+        the same key of the function's JSON response. Lambda steps are not cached."""
+        if self._invoke is None:
+            raise StepFailed(step["Name"], "this local cloud has no functions to invoke")
+        record.metadata = {"Lambda": {"Arn": step["FunctionArn"]}}
+        response = self._invoke(step["FunctionArn"], self._value(step.get("Arguments", {})), step["Name"])
+        missing = [o["OutputName"] for o in step.get("OutputParameters", []) if o["OutputName"] not in response]
+        if missing:
+            raise StepFailed(step["Name"], f"the function's response lacks the output parameters {missing}")
+        outputs = {o["OutputName"]: response[o["OutputName"]] for o in step.get("OutputParameters", [])}
+        record.metadata["Lambda"]["OutputParameters"] = [{"Name": k, "Value": str(v)} for k, v in outputs.items()]
+        self._properties[step["Name"]] = {"OutputParameters": outputs}
 
     def _run_registermodel(self, step: dict, record: StepRecord) -> None:
         arguments = self._value(step["Arguments"])
@@ -256,6 +272,8 @@ def _navigate(document: Any, path: str) -> Any:
             document = document[attribute]
         elif key.isdigit():
             document = document[int(key)]
+        elif isinstance(document, dict):  # a Lambda step's OutputParameters['name']
+            document = document[key.strip("'\"")]
         else:
             name = key.strip("'\"")
             document = next(item for item in document if name in item.values())

@@ -28,6 +28,7 @@ class Placeholders:
     sklearn_image: str = f"{_ECR}/scoreline-placeholder-sklearn-image:latest"
     training_image: str = f"{_ECR}/scoreline-placeholder-training-image:latest"
     inference_image: str = f"{_ECR}/scoreline-placeholder-inference-image:latest"
+    training_data_function_arn: str = f"arn:aws:lambda:{_REGION}:{_ACCOUNT}:function:scoreline-placeholder-function"
 
     def asset_uri(self, key: str) -> str:
         return f"s3://{self.asset_bucket}/{key}"

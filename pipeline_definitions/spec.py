@@ -24,3 +24,7 @@ class PipelineSpec:
     image_versions: tuple[tuple[str, str], ...]
     hyperparameters: tuple[tuple[str, str], ...] = ()
     max_runtime_seconds: int = 3600
+    # The relative gate: beat the best baseline's test RMSE by this fraction, and be at most this fraction worse
+    # than the champion's (the approved version's) test RMSE on the same rows.
+    min_improvement_over_baseline: float = 0.05
+    champion_tolerance: float = 0.0

@@ -1,7 +1,11 @@
 """The Scoreline training pipeline, built with the SageMaker Python SDK V3 and returned as definition JSON.
 
-CheckInstanceTypes -> Preprocess -> Train -> Evaluate -> CheckQuality -> Register (features, then model container)
-                  \\-> InstanceTypeRefused (Fail)                    \\-> QualityTooLow (Fail, with the measured RMSE)
+CheckInstanceTypes -> TrainingData -> Preprocess -> Train -> Evaluate -> CheckQuality -> Register (features, model)
+                  \\-> InstanceTypeRefused (Fail)                               \\-> QualityTooLow (Fail, the RMSEs)
+
+TrainingData (a Lambda step, never cached) names the input by its content (a manifest at a key named by the
+listing's digest) and finds the champion; Preprocess reads that manifest, so step caching hits exactly when the
+data is the same. Evaluate measures the candidate, the baselines and the champion on the same test rows.
 
 Built offline: every value that only exists at deploy time (bucket, role, key, code locations, images) is a
 placeholder that the stack replaces with a CloudFormation reference, so the SDK never needs AWS and two builds
@@ -21,6 +25,7 @@ os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
 import boto3  # noqa: E402
 import botocore.session  # noqa: E402
 from sagemaker.core.config.config_manager import SageMakerConfig  # noqa: E402
+from sagemaker.core.lambda_helper import Lambda  # noqa: E402
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.core.processing import ScriptProcessor  # noqa: E402
 from sagemaker.core.resources import Model  # noqa: E402
@@ -42,6 +47,7 @@ from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E4
 from sagemaker.core.workflow.properties import PropertyFile  # noqa: E402
 from sagemaker.mlops.workflow.condition_step import ConditionStep  # noqa: E402
 from sagemaker.mlops.workflow.fail_step import FailStep  # noqa: E402
+from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep  # noqa: E402
 from sagemaker.mlops.workflow.model_step import ModelStep  # noqa: E402
 from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
 from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep  # noqa: E402
@@ -126,6 +132,8 @@ class _Parameters:
         self.training_type = ParameterString("TrainingInstanceType", spec.training_instance_type)
         self.training_count = ParameterInteger("TrainingInstanceCount", spec.training_instance_count)
         self.rmse_threshold = ParameterFloat("RmseThreshold", spec.rmse_threshold)
+        self.min_improvement = ParameterFloat("MinImprovementOverBaseline", spec.min_improvement_over_baseline)
+        self.champion_tolerance = ParameterFloat("ChampionTolerance", spec.champion_tolerance)
         self.approval_status = ParameterString("ModelApprovalStatus", "PendingManualApproval")
 
     def all(self) -> list:
@@ -136,6 +144,8 @@ class _Parameters:
             self.training_type,
             self.training_count,
             self.rmse_threshold,
+            self.min_improvement,
+            self.champion_tolerance,
             self.approval_status,
         ]
 
@@ -169,12 +179,33 @@ def _processor(params: _Parameters, session: PipelineSession, image: str, spec: 
     )
 
 
-def _s3_input(name: str, source, destination: str) -> ProcessingInput:
+def _s3_input(name: str, source, destination: str, data_type: str = "S3Prefix") -> ProcessingInput:
     return ProcessingInput(
         input_name=name,
-        s3_input=ProcessingS3Input(
-            s3_uri=source, local_path=destination, s3_data_type="S3Prefix", s3_input_mode="File"
-        ),
+        s3_input=ProcessingS3Input(s3_uri=source, local_path=destination, s3_data_type=data_type, s3_input_mode="File"),
+    )
+
+
+# What the TrainingData function returns (functions/training_data/app.py).
+_TRAINING_DATA_OUTPUTS = ["ManifestUri", "ObjectCount", "ChampionArn", "ChampionFeaturesModelUri", "ChampionModelUri"]
+
+
+def _training_data_step(spec: PipelineSpec, params: _Parameters) -> LambdaStep:
+    """Not cached: it has no CacheConfig, and SageMaker lists cache keys only for processing, training, tuning,
+    AutoML, transform, check and EMR steps ("Default cache key attributes by pipeline step type"), so the listing
+    and the champion are read on every execution."""
+    return LambdaStep(
+        name="TrainingData",
+        # An ARN, no code: the SDK only references the function the stack deploys (no AWS call at synth).
+        lambda_func=Lambda(function_arn=PLACEHOLDERS.training_data_function_arn),
+        inputs={
+            "InputDataUri": params.input_data,
+            "ManifestPrefix": f"s3://{PLACEHOLDERS.bucket}/training/manifests/",
+            "ModelPackageGroupName": spec.model_package_group_name,
+        },
+        outputs=[
+            LambdaOutput(output_name=name, output_type=LambdaOutputTypeEnum.String) for name in _TRAINING_DATA_OUTPUTS
+        ],
     )
 
 
@@ -185,13 +216,16 @@ def _s3_output(name: str, source: str, destination) -> ProcessingOutput:
     )
 
 
-def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession) -> ProcessingStep:
+def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession, data: LambdaStep):
     processor = _processor(params, session, PLACEHOLDERS.sklearn_image, spec)
     outputs = ["train", "validation", "test", "model"]
     step_args = processor.run(
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.preprocess_script_key),
         inputs=[
-            _s3_input("data", params.input_data, f"{_PROCESSING}/input/data"),
+            # The manifest's key names the data's content: this input, hence the cache key, changes with the data.
+            _s3_input(
+                "data", data.properties.Outputs["ManifestUri"], f"{_PROCESSING}/input/data", data_type="ManifestFile"
+            ),
             # The features container's code, packed by the script into model.tar.gz under code/.
             _s3_input(
                 "serving_code",
@@ -259,7 +293,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
     return TrainingStep(name="Train", step_args=step_args, cache_config=_CACHE)
 
 
-def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: TrainingStep):
+def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: ProcessingStep, train: TrainingStep):
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
     processor = _processor(params, session, PLACEHOLDERS.training_image, spec)
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
@@ -267,6 +301,7 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.evaluate_script_key),
         inputs=[
             _s3_input("test", outputs["test"].S3Output.S3Uri, f"{_PROCESSING}/input/test"),
+            _s3_input("train", outputs["train"].S3Output.S3Uri, f"{_PROCESSING}/input/train"),
             _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
             # Each artifact carries its handlers under code/: Evaluate measures exactly what gets registered.
             _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),
@@ -281,10 +316,26 @@ def _evaluate_step(spec, params, session, preprocess: ProcessingStep, train: Tra
             f"{_PROCESSING}/output/evaluation",
             "--message-file",
             _MESSAGE_FILE,
+            # The champion's artifacts ("none" without one): a new champion makes Evaluate run again.
+            "--champion-arn",
+            data.properties.Outputs["ChampionArn"],
+            "--champion-features-model-uri",
+            data.properties.Outputs["ChampionFeaturesModelUri"],
+            "--champion-model-uri",
+            data.properties.Outputs["ChampionModelUri"],
+            "--min-improvement-over-baseline",
+            _text(params.min_improvement),
+            "--champion-tolerance",
+            _text(params.champion_tolerance),
         ],
     )
     step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
     return step, report
+
+
+def _text(parameter):
+    """A number parameter as a container argument, which is a string."""
+    return Join(on="", values=[parameter])
 
 
 def _register_step(spec, params, session, preprocess: ProcessingStep, train: TrainingStep, evaluate):
@@ -344,26 +395,56 @@ def _serving_environment() -> dict[str, str]:
 def _build_pipeline(spec: PipelineSpec) -> Pipeline:
     session = _session()
     params = _Parameters(spec)
-    preprocess = _preprocess_step(spec, params, session)
+    data = _training_data_step(spec, params)
+    preprocess = _preprocess_step(spec, params, session, data)
     train = _train_step(spec, params, session, preprocess)
-    evaluate, report = _evaluate_step(spec, params, session, preprocess, train)
+    evaluate, report = _evaluate_step(spec, params, session, data, preprocess, train)
     register = _register_step(spec, params, session, preprocess, train, evaluate)
-    rmse = JsonGet(step_name=evaluate.name, property_file=report, json_path="regression_metrics.rmse.value")
-    too_low = FailStep(
-        name="QualityTooLow",
-        error_message=Join(on=" ", values=["Test RMSE", rmse, "is above the threshold", params.rmse_threshold]),
-    )
-    check = ConditionStep(
-        name="CheckQuality",
-        conditions=[ConditionLessThanOrEqualTo(left=rmse, right=params.rmse_threshold)],
-        if_steps=[register],
-        else_steps=[too_low],
-    )
+    check = _quality_gate(params, evaluate, report, register)
     return Pipeline(
         name=spec.pipeline_name,
         parameters=params.all(),
-        steps=[_instance_type_check(spec, params, [preprocess, train, evaluate, check])],
+        steps=[_instance_type_check(spec, params, [data, preprocess, train, evaluate, check])],
         sagemaker_session=session,
+    )
+
+
+def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: PropertyFile, register) -> ConditionStep:
+    """Register only a candidate that beats the best baseline by MinImprovementOverBaseline, is at most
+    ChampionTolerance worse than the champion, and meets the absolute RmseThreshold. Conditions compare values but
+    cannot compute, so Evaluate writes the limits (gate.*) next to the RMSEs it measured."""
+
+    def reported(path: str) -> JsonGet:
+        return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
+
+    rmse = reported("regression_metrics.rmse.value")
+    message = Join(
+        on="",
+        values=[
+            "Quality gate refused the model: candidate test RMSE ",
+            rmse,
+            "; baseline RMSE ",
+            reported("gate.baseline_rmse"),
+            " (limit ",
+            reported("gate.baseline_limit_rmse"),
+            "); champion RMSE ",
+            reported("gate.champion_rmse"),
+            " (limit ",
+            reported("gate.champion_limit_rmse"),
+            "); absolute RmseThreshold ",
+            params.rmse_threshold,
+            ".",
+        ],
+    )
+    return ConditionStep(
+        name="CheckQuality",
+        conditions=[
+            ConditionLessThanOrEqualTo(left=rmse, right=reported("gate.baseline_limit_rmse")),
+            ConditionLessThanOrEqualTo(left=rmse, right=reported("gate.champion_limit_rmse")),
+            ConditionLessThanOrEqualTo(left=rmse, right=params.rmse_threshold),
+        ],
+        if_steps=[register],
+        else_steps=[FailStep(name="QualityTooLow", error_message=message)],
     )
 
 

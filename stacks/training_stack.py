@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aws_cdk import Aws, CfnMapping, CfnOutput, Fn, Stack
+from aws_cdk import Aws, CfnMapping, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -29,6 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # S3 prefixes of the data bucket and who uses them (the README documents the same layout).
 TRAINING_INPUT_PREFIX = "training/input/"
 PIPELINE_PREFIX = "pipeline/"
+# Manifests of the training input, named by their content's digest (functions/training_data).
+MANIFEST_PREFIX = "training/manifests/"
+TRAINING_DATA_CODE = REPO_ROOT / "functions" / "training_data"
 # The Evaluate step's output folder under pipeline/<execution>/: the property file the condition reads (JsonGet).
 EVALUATION_OUTPUT = "evaluation"
 # <account>.dkr.ecr.<region>.<partition's domain>/<repository>:<tag>, the form of every SageMaker framework image URI.
@@ -45,6 +50,8 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         target_column=settings.target_column,
         categorical_columns=settings.categorical_columns,
         rmse_threshold=settings.rmse_threshold,
+        min_improvement_over_baseline=settings.min_improvement_over_baseline,
+        champion_tolerance=settings.champion_tolerance,
         processing_instance_type=settings.processing_instance_type,
         processing_instance_count=settings.processing_instance_count,
         training_instance_type=settings.training_instance_type,
@@ -60,7 +67,7 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
 
 
 class TrainingStack(Stack):
-    """Preprocess -> Train -> Evaluate -> CheckQuality -> Register, defined by the SageMaker SDK at synth."""
+    """TrainingData -> Preprocess -> Train -> Evaluate -> CheckQuality -> Register, defined by the SDK at synth."""
 
     def __init__(
         self,
@@ -78,6 +85,7 @@ class TrainingStack(Stack):
         self._key = key
         self._sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         self.job_role = self._job_role()
+        self.training_data_function = self._training_data_function()
         self.pipeline_role = self._pipeline_role()
         self._assets = self._code_assets()
         self._grant_asset_reads(self._assets)
@@ -107,6 +115,8 @@ class TrainingStack(Stack):
             description="Scoreline processing, training and transform jobs and scoring models (no control plane)",
         )
         self._bucket.grant_read(role, f"{TRAINING_INPUT_PREFIX}*")
+        # A ManifestFile input: SageMaker reads the manifest object, then the objects it lists, with the job role.
+        self._bucket.grant_read(role, f"{MANIFEST_PREFIX}*")
         self._bucket.grant_read_write(role, f"{PIPELINE_PREFIX}*")
         self._bucket.grant_read(role, f"{_static_prefix(self._settings.scoring_input_prefix)}*")
         self._bucket.grant_put(role, f"{self._settings.scoring_output_prefix}*")
@@ -201,6 +211,12 @@ class TrainingStack(Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
             iam.PolicyStatement(sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[evaluation_reports]),
+            # A Lambda step invokes its function with the pipeline's role (SageMaker Pipelines, "Lambda step").
+            iam.PolicyStatement(
+                sid="InvokeTrainingDataFunction",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.training_data_function.function_arn],
+            ),
             iam.PolicyStatement(
                 sid="DecryptEvaluationReportsThroughS3",
                 actions=["kms:Decrypt"],
@@ -217,6 +233,75 @@ class TrainingStack(Stack):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
             iam.PolicyStatement(sid="DescribeDataKey", actions=["kms:DescribeKey"], resources=[self._key.key_arn]),
+        ]
+
+    def _training_data_function(self) -> lambda_.Function:
+        """The pipeline's TrainingData step: writes the input's manifest to a content-named key and returns it,
+        with the champion's artifacts (functions/training_data/app.py)."""
+        log_group = logs.LogGroup(
+            self,
+            "TrainingDataFunctionLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "TrainingDataFunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Scoreline TrainingData step: list the training input, write its manifest, find the champion",
+        )
+        log_group.grant_write(role)
+        for statement in self._training_data_statements():
+            role.add_to_policy(statement)
+        # Writes to the KMS-encrypted bucket need kms:GenerateDataKey on its key (grant_put adds it).
+        self._bucket.grant_put(role, f"{MANIFEST_PREFIX}*")
+        function = lambda_.Function(
+            self,
+            "TrainingDataFunction",
+            description="Scoreline pipeline step: name the training data by its content, find the champion",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(str(TRAINING_DATA_CODE), exclude=["__pycache__", "*.pyc"]),
+            timeout=Duration.minutes(2),
+            memory_size=256,
+            log_group=log_group,
+            role=role,
+        )
+        # The role's GetAtt already orders the function after the role; keep only the wait for its policy.
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        function.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        NagSuppressions.add_resource_suppressions(
+            function,
+            [{"id": "AwsSolutions-L1", "reason": "Python 3.12 is the runtime the function is tested against."}],
+        )
+        _suppress_wildcards(
+            role,
+            "Scoped wildcards only: manifests under this app's training/manifests/ prefix, versions of this app's "
+            "model package group, KMS data-key actions on this app's key, its own log group; "
+            "sagemaker:ListModelPackages has no resource-level permissions.",
+        )
+        return function
+
+    def _training_data_statements(self) -> list[iam.PolicyStatement]:
+        arn = self._sagemaker_arn
+        group = self._settings.model_package_group_name
+        return [
+            iam.PolicyStatement(
+                sid="ListTrainingInput",
+                actions=["s3:ListBucket"],
+                resources=[self._bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_INPUT_PREFIX}*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ListApprovedVersions",
+                actions=["sagemaker:ListModelPackages"],
+                resources=["*"],  # no resource-level permissions for this List action
+            ),
+            iam.PolicyStatement(
+                sid="DescribeVersions",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[f"{arn}:model-package/{group}/*"],
+            ),
         ]
 
     def _grant_asset_reads(self, assets: dict[str, s3_assets.Asset]) -> None:
@@ -293,6 +378,7 @@ class TrainingStack(Stack):
             "kms_key_arn": self._key.key_arn,
             "asset_bucket": assets["model_code_key"].s3_bucket_name,
             **{name: asset.s3_object_key for name, asset in assets.items()},
+            "training_data_function_arn": self.training_data_function.function_arn,
             **{name: images.find_in_map(Aws.REGION, _camel(name)) for name in artifacts["images"]["us-east-1"]},
         }
         body = _substitute(artifacts["definition"], references)
@@ -300,7 +386,7 @@ class TrainingStack(Stack):
             self,
             "TrainingPipeline",
             pipeline_name=self._settings.pipeline_name,
-            pipeline_description="Preprocess, train, evaluate, gate on RMSE, register for approval",
+            pipeline_description="Name the data, preprocess, train, evaluate against baselines and champion, register",
             role_arn=self.pipeline_role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": body},
         )

@@ -1,12 +1,17 @@
 """Evaluation (processing job, model image): score the raw test split through both serving containers' handlers.
 
-Inputs under --input-dir: test/test.csv (raw, header, target included), features_model/model.tar.gz and
-model/model.tar.gz, each carrying its container's handlers under code/ as the serving containers read them
-(SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code).
+Inputs under --input-dir: test/test.csv (raw, header, target included), train/train.csv (transformed, target
+first, no header), features_model/model.tar.gz and model/model.tar.gz, each carrying its container's handlers under
+code/ as the serving containers read them (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code).
 Rows travel as in serving: CSV -> features handlers -> .npy -> model handlers -> CSV, with the handlers of the very
-artifacts that get registered, so what is registered is what was measured. Writes <output-dir>/evaluation.json
-with RMSE, MAE, R^2 and the row count. A problem with the inputs ends the job with one sentence in
---message-file, which SageMaker returns as the processing job's ExitMessage.
+artifacts that get registered, so what is registered is what was measured.
+
+On the same test rows it also measures two baselines (the training mean; a least-squares linear model on the same
+features) and, when --champion-model-uri is not "none", the champion: the approved version's two artifacts,
+downloaded and served through their own handlers exactly like the candidate's. Writes <output-dir>/evaluation.json
+in SageMaker's model-quality layout (regression_metrics.rmse/mae/r2 for the candidate) plus baseline_metrics,
+champion_metrics and gate: the limits the pipeline's quality gate compares the candidate's RMSE with. A problem
+with the inputs ends the job with one sentence in --message-file, which SageMaker returns as the ExitMessage.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import tempfile
 
 import numpy as np
 
+NONE = "none"  # no champion (the TrainingData step's word for it)
 # Requests to the serving chain are at most this many rows (a batch transform mini-batch is of this order).
 ROWS_PER_REQUEST = 5000
 
@@ -37,6 +43,11 @@ def parse_args(argv=None):
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output/evaluation")
     parser.add_argument("--message-file", default="/opt/ml/output/message")
+    parser.add_argument("--champion-arn", default=NONE)
+    parser.add_argument("--champion-features-model-uri", default=NONE)
+    parser.add_argument("--champion-model-uri", default=NONE)
+    parser.add_argument("--min-improvement-over-baseline", type=float, default=0.05)
+    parser.add_argument("--champion-tolerance", type=float, default=0.0)
     return parser.parse_args(argv)
 
 
@@ -65,9 +76,9 @@ def load_handlers(code_dir: str, module_name: str):
 class ServingChain:
     """The two containers' handlers in serving order."""
 
-    def __init__(self, input_dir: str, work_dir: str):
-        self.features, self.features_model = self._container(input_dir, work_dir, "features_model", "features")
-        self.model, self.trained_model = self._container(input_dir, work_dir, "model", "model")
+    def __init__(self, input_dir: str, work_dir: str, label: str = "candidate"):
+        self.features, self.features_model = self._container(input_dir, work_dir, "features_model", f"{label}_features")
+        self.model, self.trained_model = self._container(input_dir, work_dir, "model", f"{label}_model")
 
     @staticmethod
     def _container(input_dir: str, work_dir: str, name: str, label: str):
@@ -75,9 +86,15 @@ class ServingChain:
         archive = os.path.join(input_dir, name, "model.tar.gz")
         if not os.path.isfile(archive):
             raise InputError(f"no model artifact at {archive}")
-        model_dir = extract(archive, os.path.join(work_dir, name))
+        model_dir = extract(archive, os.path.join(work_dir, label))
         handlers = load_handlers(os.path.join(model_dir, "code"), f"{label}_inference")
         return handlers, handlers.model_fn(model_dir)
+
+    def transform(self, csv_body: bytes) -> np.ndarray:
+        """The features container's output for raw CSV rows: what the model container receives."""
+        return np.asarray(
+            self.features.predict_fn(self.features.input_fn(csv_body, "text/csv"), self.features_model), dtype=float
+        )
 
     def feature_columns(self) -> list:
         return [column["name"] for column in self.features_model["columns"]]
@@ -119,6 +136,73 @@ def regression_metrics(target: np.ndarray, predictions: np.ndarray) -> dict:
     }
 
 
+def predict_all(predict, rows: list) -> np.ndarray:
+    return np.concatenate(
+        [predict(to_csv(rows[start : start + ROWS_PER_REQUEST])) for start in range(0, len(rows), ROWS_PER_REQUEST)]
+    )
+
+
+def read_train_split(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, target) of the transformed training split: target first, no header (Preprocess's layout)."""
+    if not os.path.isfile(path):
+        raise InputError(f"no training split at {path}")
+    matrix = np.loadtxt(path, delimiter=",", ndmin=2)
+    return matrix[:, 1:], matrix[:, 0]
+
+
+def baseline_predictions(chain: ServingChain, train_path: str, rows: list) -> dict[str, np.ndarray]:
+    """The baselines a model must beat: the training mean, and least squares on the same features."""
+    train_x, train_y = read_train_split(train_path)
+    design = np.column_stack([np.ones(len(train_x)), train_x])
+    weights, *_ = np.linalg.lstsq(design, train_y, rcond=None)
+    test_x = np.concatenate(
+        [chain.transform(to_csv(rows[s : s + ROWS_PER_REQUEST])) for s in range(0, len(rows), ROWS_PER_REQUEST)]
+    )
+    return {
+        "training_mean": np.full(len(rows), float(np.mean(train_y))),
+        "linear": np.column_stack([np.ones(len(test_x)), test_x]) @ weights,
+    }
+
+
+def download_champion(args, work_dir: str) -> str | None:
+    """The champion's two artifacts laid out like the candidate's inputs, or None without a champion."""
+    uris = {"features_model": args.champion_features_model_uri, "model": args.champion_model_uri}
+    if NONE in uris.values():
+        return None
+    import boto3  # in the framework images; only needed when there is a champion
+
+    s3 = boto3.client("s3")
+    folder = os.path.join(work_dir, "champion-input")
+    for name, uri in uris.items():
+        if not uri.startswith("s3://"):
+            raise InputError(f"the champion's {name} artifact is not an S3 URI: {uri!r}")
+        bucket, _, key = uri[5:].partition("/")
+        os.makedirs(os.path.join(folder, name), exist_ok=True)
+        s3.download_file(bucket, key, os.path.join(folder, name, "model.tar.gz"))
+    return folder
+
+
+def gate(candidate: dict, baselines: dict, champion: dict | None, args) -> dict:
+    """The limits the pipeline compares the candidate's RMSE with (its conditions compare, they cannot compute)."""
+    rmse = candidate["rmse"]["value"]
+    baseline_rmse = min(metrics["rmse"]["value"] for metrics in baselines.values())
+    limits = {
+        "baseline_rmse": baseline_rmse,
+        "baseline_limit_rmse": baseline_rmse * (1.0 - args.min_improvement_over_baseline),
+        "min_improvement_over_baseline": args.min_improvement_over_baseline,
+        "champion_tolerance": args.champion_tolerance,
+    }
+    if champion is None:
+        # No approved version yet: nothing to compare with, the champion condition holds.
+        return {**limits, "champion_rmse": "none (no approved version)", "champion_limit_rmse": rmse}
+    champion_rmse = champion["regression_metrics"]["rmse"]["value"]
+    return {
+        **limits,
+        "champion_rmse": champion_rmse,
+        "champion_limit_rmse": champion_rmse * (1.0 + args.champion_tolerance),
+    }
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -146,13 +230,28 @@ def evaluate(args) -> None:
         )
         if not rows:
             raise InputError("the test split has no rows")
-        predictions = np.concatenate(
-            [
-                chain.predict(to_csv(rows[start : start + ROWS_PER_REQUEST]))
-                for start in range(0, len(rows), ROWS_PER_REQUEST)
-            ]
-        )
-    report = {"regression_metrics": regression_metrics(target, predictions), "row_count": len(rows)}
+        candidate = regression_metrics(target, predict_all(chain.predict, rows))
+        baselines = {
+            name: regression_metrics(target, predictions)
+            for name, predictions in baseline_predictions(
+                chain, os.path.join(args.input_dir, "train", "train.csv"), rows
+            ).items()
+        }
+        champion = None
+        champion_dir = download_champion(args, work_dir)
+        if champion_dir:
+            champion_chain = ServingChain(champion_dir, work_dir, label="champion")
+            champion = {
+                "model_package_arn": args.champion_arn,
+                "regression_metrics": regression_metrics(target, predict_all(champion_chain.predict, rows)),
+            }
+    report = {
+        "regression_metrics": candidate,
+        "row_count": len(rows),
+        "baseline_metrics": baselines,
+        "champion_metrics": champion or {"model_package_arn": NONE},
+        "gate": gate(candidate, baselines, champion, args),
+    }
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)

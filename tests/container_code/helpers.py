@@ -79,11 +79,13 @@ def tar_folder(source: Path, archive: Path) -> Path:
     return archive
 
 
-def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_column: str) -> dict:
+def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_column: str, *args: str) -> dict:
     """Lay out the Evaluate step's inputs as the pipeline does, run evaluation/evaluate.py, return its report."""
     inputs = work / "evaluation_input"
     (inputs / "test").mkdir(parents=True, exist_ok=True)
     (inputs / "test" / "test.csv").write_bytes((processed / "test" / "test.csv").read_bytes())
+    (inputs / "train").mkdir(exist_ok=True)  # the transformed training split, for the baselines
+    (inputs / "train" / "train.csv").write_bytes((processed / "train" / "train.csv").read_bytes())
     (inputs / "features_model").mkdir(exist_ok=True)
     (inputs / "features_model" / "model.tar.gz").write_bytes((processed / "model" / "model.tar.gz").read_bytes())
     tar_folder(model_dir, inputs / "model" / "model.tar.gz")
@@ -98,6 +100,7 @@ def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_
         str(output),
         "--message-file",
         str(work / "evaluation_message"),
+        *args,
     )
     return json.loads((output / "evaluation.json").read_text())
 

@@ -147,3 +147,44 @@ def test_saved_model_is_the_best_one_on_validation(trained, processed):
     rmse = float(np.sqrt(np.mean((predictions - validation[:, 0]) ** 2)))
     summary = json.loads((work / f"{flavour}_output" / "training_summary.json").read_text())
     assert rmse == pytest.approx(summary["validation_rmse"], rel=1e-6)
+
+
+def _least_squares_rmse(processed) -> float:
+    """The linear baseline computed independently: least squares on the transformed training split, applied to the
+    test rows through the features handlers."""
+    train = np.loadtxt(processed / "train" / "train.csv", delimiter=",", ndmin=2)
+    weights, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(train)), train[:, 1:]]), train[:, 0], rcond=None)
+    test = pd.read_csv(processed / "test" / "test.csv")
+    features = load_handlers("features")
+    transformer = extract_transformer(processed)
+    names = [column["name"] for column in transformer["columns"]]
+    matrix = features.predict_fn(features.input_fn(raw_rows(test[names]), "text/csv"), transformer)
+    predictions = np.column_stack([np.ones(len(matrix)), np.asarray(matrix, dtype=float)]) @ weights
+    return float(np.sqrt(np.mean((predictions - test["price"].to_numpy()) ** 2)))
+
+
+def test_evaluation_measures_the_baselines_on_the_same_rows(trained, processed):
+    flavour, model_dir, _, work = trained
+    report = evaluate(flavour, processed, model_dir, work, "price", "--min-improvement-over-baseline", "0.1")
+    baselines = report["baseline_metrics"]
+    train_target = np.loadtxt(processed / "train" / "train.csv", delimiter=",", ndmin=2)[:, 0]
+    test_target = pd.read_csv(processed / "test" / "test.csv")["price"].to_numpy()
+    mean_rmse = float(np.sqrt(np.mean((test_target - train_target.mean()) ** 2)))
+    assert baselines["training_mean"]["rmse"]["value"] == pytest.approx(mean_rmse)
+    assert baselines["linear"]["rmse"]["value"] == pytest.approx(_least_squares_rmse(processed), rel=1e-6)
+    gate = report["gate"]
+    best = min(mean_rmse, baselines["linear"]["rmse"]["value"])
+    assert gate["baseline_rmse"] == pytest.approx(best)
+    assert gate["baseline_limit_rmse"] == pytest.approx(best * 0.9)
+    # Without a champion the champion condition holds: its limit is the candidate's own RMSE.
+    assert report["champion_metrics"] == {"model_package_arn": "none"}
+    assert gate["champion_rmse"].startswith("none")
+    assert gate["champion_limit_rmse"] == report["regression_metrics"]["rmse"]["value"]
+
+
+def test_a_model_that_does_not_beat_the_linear_baseline_fails_the_gate(trained, processed):
+    """The price is linear in the features: a few boosting iterations or epochs do not beat least squares, so the
+    gate's baseline limit is below the candidate's RMSE (the pipeline's CheckQuality then fails)."""
+    flavour, model_dir, _, work = trained
+    report = evaluate(flavour, processed, model_dir, work, "price")
+    assert report["regression_metrics"]["rmse"]["value"] > report["gate"]["baseline_limit_rmse"]

@@ -20,7 +20,9 @@ SCORING_ROWS = 250
 @pytest.fixture(scope="module")
 def scoring_input(cloud, housing):
     """Rows to score under today's scoring prefix, features only, in training order."""
-    environment = next(iter(cloud.deployment.functions.values())).environment
+    environment = next(
+        f.environment for f in cloud.deployment.functions.values() if "SCORING_INPUT_URI" in f.environment
+    )
     rows = housing.drop(columns=["MedHouseVal"]).tail(SCORING_ROWS)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     storage.write_object(
@@ -63,6 +65,7 @@ def test_pipeline_runs_every_step_and_registers_a_pending_two_container_version(
     )["PipelineExecutionSteps"]
     assert [(s["StepName"], s["StepStatus"]) for s in steps] == [
         ("CheckInstanceTypes", "Succeeded"),
+        ("TrainingData", "Succeeded"),
         ("Preprocess", "Succeeded"),
         ("Train", "Succeeded"),
         ("Evaluate", "Succeeded"),

@@ -62,7 +62,13 @@ def test_overrides_of_the_other_storage_kind_are_refused_before_any_job(steps):
     steps = steps()
     check = steps["CheckInstanceTypes"]["Arguments"]
     assert [step["Name"] for step in check["IfSteps"]] == ["InstanceTypeRefused"]
-    assert [step["Name"] for step in check["ElseSteps"]] == ["Preprocess", "Train", "Evaluate", "CheckQuality"]
+    assert [step["Name"] for step in check["ElseSteps"]] == [
+        "TrainingData",
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "CheckQuality",
+    ]
     defaults = {
         "Parameters.ProcessingInstanceType": steps["Preprocess"]["Arguments"]["ProcessingResources"]["ClusterConfig"],
         "Parameters.TrainingInstanceType": steps["Train"]["Arguments"]["ResourceConfig"],

@@ -17,6 +17,7 @@ def test_steps_and_types():
     assert {name: step["Type"] for name, step in steps.items()} == {
         "CheckInstanceTypes": "Condition",
         "InstanceTypeRefused": "Fail",
+        "TrainingData": "Lambda",
         "Preprocess": "Processing",
         "Train": "Training",
         "Evaluate": "Processing",
@@ -35,6 +36,8 @@ def test_parameters_and_defaults():
         "TrainingInstanceType": ("String", "ml.m5.xlarge"),
         "TrainingInstanceCount": ("Integer", 1),
         "RmseThreshold": ("Float", 0.6),
+        "MinImprovementOverBaseline": ("Float", 0.05),
+        "ChampionTolerance": ("Float", 0.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
     }
 
@@ -52,7 +55,30 @@ def test_steps_are_wired_by_their_outputs():
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert evaluate_inputs["test"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
     # Evaluate loads both containers' handlers from the artifacts themselves: no code-asset inputs.
-    assert set(evaluate_inputs) == {"code", "test", "features_model", "model"}
+    assert set(evaluate_inputs) == {"code", "test", "train", "features_model", "model"}
+    assert evaluate_inputs["train"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+
+
+def test_preprocess_reads_the_content_named_manifest_of_the_training_data():
+    """Step caching keys Preprocess on its ProcessingInputs: the manifest's URI, named by the data's digest, makes
+    the same data a cache hit and new data a miss; the Lambda step that writes it is not cached."""
+    steps = steps_by_name("sklearn")
+    data = steps["TrainingData"]
+    assert "CacheConfig" not in data
+    assert data["FunctionArn"].endswith(":function:scoreline-placeholder-function")
+    assert data["Arguments"]["InputDataUri"] == {"Get": "Parameters.InputDataUri"}
+    assert data["Arguments"]["ManifestPrefix"] == "s3://scoreline-placeholder-bucket/training/manifests/"
+    inputs = {i["InputName"]: i["S3Input"] for i in steps["Preprocess"]["Arguments"]["ProcessingInputs"]}
+    assert inputs["data"]["S3DataType"] == "ManifestFile"
+    assert inputs["data"]["S3Uri"] == {"Get": "Steps.TrainingData.OutputParameters['ManifestUri']"}
+    for name in ("Preprocess", "Train", "Evaluate"):
+        assert steps[name]["CacheConfig"]["Enabled"] is True
+    # Evaluate's arguments name the champion: a newly approved version makes it measure again.
+    container_arguments = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    champion = container_arguments[container_arguments.index("--champion-model-uri") + 1]
+    assert champion == {"Get": "Steps.TrainingData.OutputParameters['ChampionModelUri']"}
 
 
 def test_preprocess_packs_the_features_code_into_its_model_artifact():
@@ -70,18 +96,29 @@ def test_processing_scripts_report_failures_where_sagemaker_reads_them(step_name
     assert container_arguments[container_arguments.index("--message-file") + 1] == "/opt/ml/output/message"
 
 
-def test_quality_gate_compares_test_rmse_with_the_threshold():
+def test_quality_gate_compares_test_rmse_with_baseline_champion_and_threshold():
     steps = steps_by_name("sklearn")
     condition = steps["CheckQuality"]["Arguments"]
-    [rule] = condition["Conditions"]
-    assert rule["Type"] == "LessThanOrEqualTo"
-    assert rule["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
-    assert rule["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
-    assert rule["RightValue"] == {"Get": "Parameters.RmseThreshold"}
+    rules = condition["Conditions"]
+    assert {rule["Type"] for rule in rules} == {"LessThanOrEqualTo"}
+    for rule in rules:
+        assert rule["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
+        assert rule["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {
+            "Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"
+        }
+    limits = [rule["RightValue"] for rule in rules]
+    assert [limit["Std:JsonGet"]["Path"] for limit in limits[:2]] == [
+        "gate.baseline_limit_rmse",
+        "gate.champion_limit_rmse",
+    ]
+    assert limits[2] == {"Get": "Parameters.RmseThreshold"}
     assert [s["Name"] for s in condition["IfSteps"]] == ["Register"]
     assert [s["Name"] for s in condition["ElseSteps"]] == ["QualityTooLow"]
     message = steps["QualityTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert rule["LeftValue"] in message  # the measured RMSE is in the failure message
+    paths = [value["Std:JsonGet"]["Path"] for value in message if isinstance(value, dict) and "Std:JsonGet" in value]
+    # The candidate's, the best baseline's and the champion's RMSE, and the limits, are in the failure message.
+    assert {"regression_metrics.rmse.value", "gate.baseline_rmse", "gate.champion_rmse"} <= set(paths)
+    assert {"Get": "Parameters.RmseThreshold"} in message
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

@@ -40,6 +40,22 @@ ACCEPTED_SCANNER_FINDINGS = {
         "Reserved concurrency is optional (scoring_reserved_concurrency, off by default): any reservation makes "
         "stack creation fail in accounts whose concurrency quota is 10 (new accounts)."
     ),
+    ("CKV_AWS_117", "ScorelineTraining", "TrainingDataFunction"): (
+        "The pipeline's TrainingData function calls only AWS APIs (S3 ListBucket and PutObject of a manifest, "
+        "SageMaker model registry reads) over TLS with IAM; a VPC would add NAT or endpoints for no gain."
+    ),
+    ("CKV_AWS_116", "ScorelineTraining", "TrainingDataFunction"): (
+        "SageMaker Pipelines invokes the TrainingData function synchronously and fails the step on an error; a "
+        "dead-letter queue applies to asynchronous invocations only."
+    ),
+    ("CKV_AWS_115", "ScorelineTraining", "TrainingDataFunction"): (
+        "One invocation per pipeline execution; a reservation makes stack creation fail in accounts whose "
+        "concurrency quota is 10 (new accounts), as for the scoring function."
+    ),
+    ("CKV_AWS_158", "ScorelineTraining", "TrainingDataFunctionLogs"): (
+        "The TrainingData function's log group holds object counts, manifest keys and version ARNs, no data; "
+        "CloudWatch Logs encrypts it at rest. A KMS key for it is hardening left for later."
+    ),
     ("CKV_AWS_158", "ScorelineScoring", "ScoringFunctionLogs"): (
         "The function's log group holds its decisions (versions, job names, reasons), no data; CloudWatch Logs "
         "encrypts it at rest. A KMS key for it is hardening left for later."

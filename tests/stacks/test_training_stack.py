@@ -49,8 +49,11 @@ def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
 
 
 def test_pipeline_and_job_roles_are_assumed_by_sagemaker_only(templates):
-    roles = resources(templates["ScorelineTraining"], "AWS::IAM::Role").values()
-    principals = [s["Principal"] for r in roles for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+    roles = resources(templates["ScorelineTraining"], "AWS::IAM::Role")
+    sagemaker_roles = [role for name, role in roles.items() if name.startswith(("PipelineRole", "JobRole"))]
+    principals = [
+        s["Principal"] for r in sagemaker_roles for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    ]
     assert principals == [{"Service": "sagemaker.amazonaws.com"}] * 2
 
 
