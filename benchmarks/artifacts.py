@@ -70,9 +70,11 @@ def train(flavour: str, processed: Path, work: Path, hyperparameters: dict[str, 
 def evaluate(artifacts: Artifacts, work: Path) -> dict:
     """The pipeline's Evaluate step on these artifacts: evaluation.json's regression metrics."""
     inputs = work / f"{artifacts.flavour}-evaluation-input"
-    for name in ("test", "features_model", "model"):
+    for name in ("test", "train", "features_model", "model"):
         (inputs / name).mkdir(parents=True, exist_ok=True)
     (inputs / "test" / "test.csv").write_bytes((artifacts.processed / "test" / "test.csv").read_bytes())
+    # The transformed training split: Evaluate fits its linear baseline on it.
+    (inputs / "train" / "train.csv").write_bytes((artifacts.processed / "train" / "train.csv").read_bytes())
     (inputs / "features_model" / "model.tar.gz").write_bytes(
         (artifacts.processed / "model" / "model.tar.gz").read_bytes()
     )

@@ -161,7 +161,7 @@ def run_demo(
         deployment = cloud.deploy(home / "cdk.out")
         clock.lap("deploy")
         # The scoring function (the training stack also deploys the pipeline's TrainingData function).
-        scoring = next(f.environment for f in deployment.functions.values() if "SCORING_INPUT_URI" in f.environment)
+        scoring = deployment.environment_of_function_setting("SCORING_INPUT_URI")
         training_frame, scoring_frame = _split_for_scoring(frame, target)
         bucket = deployment.bucket_for("DataBucket")
         storage.write_object(f"s3://{bucket}/training/input/data.csv", training_frame.to_csv(index=False).encode())

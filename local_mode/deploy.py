@@ -70,6 +70,10 @@ class Deployment:
     def bucket_for(self, logical_prefix: str) -> str:
         return next(name for logical_id, name in self.buckets.items() if logical_id.startswith(logical_prefix))
 
+    def environment_of_function_setting(self, variable: str) -> dict[str, str]:
+        """The environment of the deployed function that sets `variable` (say SCORING_INPUT_URI: the scoring one)."""
+        return next(f.environment for f in self.functions.values() if variable in f.environment)
+
 
 def deploy(cdk_out: Path, account: str, region: str) -> Deployment:
     deployment = Deployment(account=account, region=region)

@@ -20,9 +20,7 @@ SCORING_ROWS = 250
 @pytest.fixture(scope="module")
 def scoring_input(cloud, housing):
     """Rows to score under today's scoring prefix, features only, in training order."""
-    environment = next(
-        f.environment for f in cloud.deployment.functions.values() if "SCORING_INPUT_URI" in f.environment
-    )
+    environment = cloud.deployment.environment_of_function_setting("SCORING_INPUT_URI")
     rows = housing.drop(columns=["MedHouseVal"]).tail(SCORING_ROWS)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     storage.write_object(

@@ -20,7 +20,7 @@ def _finished(sagemaker, job_name: str) -> dict | None:
 
 
 def test_approval_then_the_schedule_on_the_same_input_start_one_transform_job(cloud, housing):
-    environment = next(iter(cloud.deployment.functions.values())).environment
+    environment = cloud.deployment.environment_of_function_setting("SCORING_INPUT_URI")
     now = datetime.now(UTC)
     rows = housing.drop(columns=["MedHouseVal"]).tail(50).to_csv(index=False, header=False).encode()
     storage.write_object(
