@@ -14,14 +14,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from stacks.scoring_stack import _depend_only_on_policy
+from stacks.python_function import python_function
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "retrain_debounce"
@@ -162,30 +161,14 @@ class Retraining(Construct):
 
     def _debounce_function(self) -> lambda_.Function:
         settings = self._settings
-        log_group = logs.LogGroup(
-            self,
-            "DebounceFunctionLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(
-            self,
-            "DebounceFunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Scoreline retraining: move the one-time schedule that starts the pipeline after new data",
-        )
-        log_group.grant_write(role)
-        function = lambda_.Function(
+        function = python_function(
             self,
             "DebounceFunction",
+            code_dir=FUNCTION_CODE,
             description="Starts the training pipeline once new training data stopped arriving",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="app.handler",
-            code=lambda_.Code.from_asset(str(FUNCTION_CODE), exclude=["__pycache__", "*.pyc"]),
+            role_description="Scoreline retraining: move the one-time schedule that starts the pipeline after new data",
             timeout=Duration.seconds(30),
             memory_size=128,
-            log_group=log_group,
-            role=role,
             retry_attempts=2,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
@@ -197,17 +180,7 @@ class Retraining(Construct):
                 "RETRAIN_DEBOUNCE_SECONDS": str(round(settings.retrain_debounce_minutes * 60)),
             },
         )
-        self._grant_schedule_upserts(role)
-        _depend_only_on_policy(function)
-        NagSuppressions.add_resource_suppressions(
-            function,
-            [
-                {
-                    "id": "AwsSolutions-L1",
-                    "reason": "Python 3.12 is the runtime the function and its boto3 calls are tested against.",
-                }
-            ],
-        )
+        self._grant_schedule_upserts(function.role)
         return function
 
     def _grant_schedule_upserts(self, role: iam.Role) -> None:

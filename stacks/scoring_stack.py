@@ -14,7 +14,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
@@ -25,6 +24,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from stacks.instance_types import has_instance_storage
+from stacks.python_function import python_function
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "scoring"
@@ -188,23 +188,14 @@ class ScoringStack(Stack):
 
     def _scoring_function(self, bucket: s3.IBucket, data_key: kms.IKey, execution_role: iam.IRole):
         settings = self._settings
-        log_group = logs.LogGroup(
-            self,
-            "ScoringFunctionLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        function = lambda_.Function(
+        function = python_function(
             self,
             "ScoringFunction",
+            code_dir=FUNCTION_CODE,
             description="Starts batch transform with the latest approved two-container model",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="app.handler",
-            code=lambda_.Code.from_asset(str(FUNCTION_CODE), exclude=["__pycache__", "*.pyc"]),
+            role_description="Scoreline scoring function: create and stop its own models and transform jobs",
             timeout=Duration.minutes(1),
             memory_size=256,
-            log_group=log_group,
-            role=self._function_role(log_group),
             reserved_concurrent_executions=settings.scoring_reserved_concurrency or None,
             # Lambda retries a failed asynchronous invocation, then sends the invocation record to the on-failure
             # destination (Lambda: "Capturing records of Lambda asynchronous invocations"); without one the event
@@ -230,27 +221,7 @@ class ScoringStack(Stack):
             },
         )
         self._grant_scoring(function, bucket, data_key, execution_role)
-        _depend_only_on_policy(function)
-        NagSuppressions.add_resource_suppressions(
-            function,
-            [
-                {
-                    "id": "AwsSolutions-L1",
-                    "reason": "Python 3.12 is the runtime the function and its boto3 calls are tested against.",
-                }
-            ],
-        )
         return function
-
-    def _function_role(self, log_group: logs.LogGroup) -> iam.Role:
-        role = iam.Role(
-            self,
-            "ScoringFunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Scoreline scoring function: create and stop its own models and transform jobs",
-        )
-        log_group.grant_write(role)
-        return role
 
     def _grant_scoring(
         self, function: lambda_.Function, bucket: s3.IBucket, data_key: kms.IKey, execution_role: iam.IRole
@@ -544,12 +515,6 @@ class ScoringStack(Stack):
             ),
             description="CloudWatch dashboard: pipeline runs, scoring decisions, failures and alarms",
         )
-
-
-def _depend_only_on_policy(function: lambda_.Function) -> None:
-    """Keep the function's wait for its role's policy, drop the DependsOn the role's GetAtt already implies."""
-    policy = function.role.node.find_child("DefaultPolicy").node.default_child
-    function.node.default_child.add_override("DependsOn", [Stack.of(function).get_logical_id(policy)])
 
 
 def _schedule_expression(settings: Settings) -> scheduler.ScheduleExpression:

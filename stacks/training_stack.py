@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aws_cdk import Aws, CfnMapping, CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnMapping, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -20,6 +19,7 @@ from pipeline_definitions.build import pipeline_artifacts
 from pipeline_definitions.placeholders import PLACEHOLDERS
 from pipeline_definitions.spec import PipelineSpec
 from stacks.code_assets import CodeAssets
+from stacks.python_function import python_function
 from stacks.settings import (
     PYTORCH_IMAGE_VERSION,
     PYTORCH_PYTHON_VERSION,
@@ -238,42 +238,22 @@ class TrainingStack(Stack):
     def _training_data_function(self) -> lambda_.Function:
         """The pipeline's TrainingData step: writes the input's manifest to a content-named key and returns it,
         with the champion's artifacts (functions/training_data/app.py)."""
-        log_group = logs.LogGroup(
+        function = python_function(
             self,
-            "TrainingDataFunctionLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
+            "TrainingDataFunction",
+            code_dir=TRAINING_DATA_CODE,
+            description="Scoreline pipeline step: name the training data by its content, find the champion",
+            role_description=(
+                "Scoreline TrainingData step: list the training input, write its manifest, find the champion"
+            ),
+            timeout=Duration.minutes(2),
+            memory_size=256,
         )
-        role = iam.Role(
-            self,
-            "TrainingDataFunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Scoreline TrainingData step: list the training input, write its manifest, find the champion",
-        )
-        log_group.grant_write(role)
+        role = function.role
         for statement in self._training_data_statements():
             role.add_to_policy(statement)
         # Writes to the KMS-encrypted bucket need kms:GenerateDataKey on its key (grant_put adds it).
         self._bucket.grant_put(role, f"{MANIFEST_PREFIX}*")
-        function = lambda_.Function(
-            self,
-            "TrainingDataFunction",
-            description="Scoreline pipeline step: name the training data by its content, find the champion",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="app.handler",
-            code=lambda_.Code.from_asset(str(TRAINING_DATA_CODE), exclude=["__pycache__", "*.pyc"]),
-            timeout=Duration.minutes(2),
-            memory_size=256,
-            log_group=log_group,
-            role=role,
-        )
-        # The role's GetAtt already orders the function after the role; keep only the wait for its policy.
-        policy = role.node.find_child("DefaultPolicy").node.default_child
-        function.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
-        NagSuppressions.add_resource_suppressions(
-            function,
-            [{"id": "AwsSolutions-L1", "reason": "Python 3.12 is the runtime the function is tested against."}],
-        )
         _suppress_wildcards(
             role,
             "Scoped wildcards only: manifests under this app's training/manifests/ prefix, versions of this app's "
