@@ -39,7 +39,12 @@ from sagemaker.core.shapes import (  # noqa: E402
     StoppingCondition,
 )
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
-from sagemaker.core.workflow.conditions import ConditionIn, ConditionLessThanOrEqualTo, ConditionOr  # noqa: E402
+from sagemaker.core.workflow.conditions import (  # noqa: E402
+    ConditionEquals,
+    ConditionIn,
+    ConditionLessThanOrEqualTo,
+    ConditionOr,
+)
 from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.core.workflow.functions import Join, JsonGet  # noqa: E402
 from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString  # noqa: E402
@@ -411,8 +416,8 @@ def _build_pipeline(spec: PipelineSpec) -> Pipeline:
 
 def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: PropertyFile, register) -> ConditionStep:
     """Register only a candidate that beats the best baseline by MinImprovementOverBaseline, is at most
-    ChampionTolerance worse than the champion, and meets the absolute RmseThreshold. Conditions compare values but
-    cannot compute, so Evaluate writes the limits (gate.*) next to the RMSEs it measured."""
+    ChampionTolerance worse than the champion, and meets the absolute RmseThreshold when one is set. Conditions
+    compare values but cannot compute, so Evaluate writes the limits (gate.*) next to the RMSEs it measured."""
 
     def reported(path: str) -> JsonGet:
         return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
@@ -433,7 +438,7 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
             reported("gate.champion_limit_rmse"),
             "); absolute RmseThreshold ",
             params.rmse_threshold,
-            ".",
+            " (0 = off).",
         ],
     )
     return ConditionStep(
@@ -441,7 +446,13 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
         conditions=[
             ConditionLessThanOrEqualTo(left=rmse, right=reported("gate.baseline_limit_rmse")),
             ConditionLessThanOrEqualTo(left=rmse, right=reported("gate.champion_limit_rmse")),
-            ConditionLessThanOrEqualTo(left=rmse, right=params.rmse_threshold),
+            # The absolute threshold is optional (0 = off): it is in the target's units, which only the user knows.
+            ConditionOr(
+                conditions=[
+                    ConditionEquals(left=params.rmse_threshold, right=0.0),
+                    ConditionLessThanOrEqualTo(left=rmse, right=params.rmse_threshold),
+                ]
+            ),
         ],
         if_steps=[register],
         else_steps=[FailStep(name="QualityTooLow", error_message=message)],

@@ -35,7 +35,7 @@ def test_parameters_and_defaults():
         "ProcessingInstanceCount": ("Integer", 1),
         "TrainingInstanceType": ("String", "ml.m5.xlarge"),
         "TrainingInstanceCount": ("Integer", 1),
-        "RmseThreshold": ("Float", 0.6),
+        "RmseThreshold": ("Float", 0.0),
         "MinImprovementOverBaseline": ("Float", 0.05),
         "ChampionTolerance": ("Float", 0.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
@@ -99,7 +99,12 @@ def test_processing_scripts_report_failures_where_sagemaker_reads_them(step_name
 def test_quality_gate_compares_test_rmse_with_baseline_champion_and_threshold():
     steps = steps_by_name("sklearn")
     condition = steps["CheckQuality"]["Arguments"]
-    rules = condition["Conditions"]
+    relative, absolute = condition["Conditions"][:2], condition["Conditions"][2]
+    # The absolute threshold is optional: off (0) or the candidate's RMSE at most that.
+    assert absolute["Type"] == "Or"
+    off, within = absolute["Conditions"]
+    assert (off["Type"], off["LeftValue"], off["RightValue"]) == ("Equals", {"Get": "Parameters.RmseThreshold"}, 0.0)
+    rules = [*relative, within]
     assert {rule["Type"] for rule in rules} == {"LessThanOrEqualTo"}
     for rule in rules:
         assert rule["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
