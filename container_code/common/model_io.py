@@ -52,6 +52,16 @@ def report_failure(output_data_dir: Path, sentence: str) -> None:
     failure.write_text(sentence + "\n", encoding="utf-8")
 
 
+def run_training(train, args) -> int:
+    """Exit status of `train(args)`: an InputError becomes the job's failure reason and status 2."""
+    try:
+        train(args)
+    except InputError as error:
+        report_failure(args.output_data_dir, f"train: {error}")
+        return 2
+    return 0
+
+
 def ship_serving_code(model_dir: Path, code_dir: Path) -> None:
     """Copy the serving handlers into <model dir>/code: the model artifact then carries its own code, which a
     network-isolated serving container reads from SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code."""

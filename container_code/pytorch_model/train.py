@@ -17,11 +17,10 @@ import numpy as np
 import torch
 from inference import CONFIG_FILE, WEIGHTS_FILE, TabularMLP, device
 from model_io import (
-    InputError,
     hyperparameter_parser,
     read_channel,
-    report_failure,
     rmse,
+    run_training,
     ship_serving_code,
     write_summary,
 )
@@ -104,13 +103,7 @@ def save(model, config: dict, model_dir: Path) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        train(args)
-    except InputError as error:
-        report_failure(args.output_data_dir, f"train: {error}")
-        return 2
-    return 0
+    return run_training(train, parse_args(argv))
 
 
 def train(args) -> None:

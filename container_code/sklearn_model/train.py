@@ -13,11 +13,10 @@ from pathlib import Path
 import joblib
 from inference import MODEL_FILE
 from model_io import (
-    InputError,
     hyperparameter_parser,
     read_channel,
-    report_failure,
     rmse,
+    run_training,
     ship_serving_code,
     write_summary,
 )
@@ -74,13 +73,7 @@ def best_iteration(args, features, target, validation_features, validation_targe
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        train(args)
-    except InputError as error:
-        report_failure(args.output_data_dir, f"train: {error}")
-        return 2
-    return 0
+    return run_training(train, parse_args(argv))
 
 
 def train(args) -> None:
