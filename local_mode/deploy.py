@@ -28,6 +28,10 @@ class Function:
     code_dir: Path
     handler: str
     environment: dict[str, str]
+    # Asynchronous invocation (AWS::Lambda::EventInvokeConfig); without one, Lambda's defaults: 2 retries, 6 hours.
+    async_retries: int = 2
+    max_event_age_seconds: int = 6 * 3600
+    on_failure_arn: str | None = None
 
 
 @dataclass
@@ -248,6 +252,16 @@ def _function(context: _Context):
     return name, {"Arn": arn}
 
 
+def _event_invoke_config(context: _Context):
+    """Retries, maximum event age and on-failure destination of the function's asynchronous invocations."""
+    properties = context.properties
+    function = next(f for f in context.deployment.functions.values() if f.name == properties["FunctionName"])
+    function.async_retries = int(properties.get("MaximumRetryAttempts", function.async_retries))
+    function.max_event_age_seconds = int(properties.get("MaximumEventAgeInSeconds", function.max_event_age_seconds))
+    function.on_failure_arn = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    return f"{function.name}:{properties.get('Qualifier', '$LATEST')}", {}
+
+
 def target_from_definition(properties: dict) -> Target:
     """A rule or schedule target from its template properties; GetSchedule returns the same fields."""
     retry = properties.get("RetryPolicy", {})
@@ -299,6 +313,7 @@ _CREATORS: dict[str, Callable[[_Context], tuple[Any, dict[str, Any]]]] = {
     "AWS::SQS::Queue": _queue,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::Lambda::Function": _function,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::Events::Rule": _rule,
     "AWS::Scheduler::Schedule": _schedule,
 }

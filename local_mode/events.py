@@ -1,7 +1,9 @@
 """Events as AWS sends them, matched against the deployed rules with moto's EventBridge pattern matcher, and
 schedules fired on their cron (or on demand); targets are the deployed functions (run in this process), SNS
-topics and SQS queues. A target that keeps failing gets its retries, then the event goes to its dead-letter
-queue, as with EventBridge (retries here are immediate)."""
+topics and SQS queues. Functions are invoked asynchronously, as rules and schedules invoke them: a function error
+gets Lambda's retries from the function's event invoke config (waits scaled by ASYNC_TIME_SCALE), then the
+record goes to its on-failure destination. A universal Scheduler target whose API call fails gets the target's
+retries (immediate here), then its dead-letter queue."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import time
 import traceback
 import uuid
 from datetime import UTC, datetime
@@ -26,6 +29,10 @@ from local_mode.deploy import Deployment, Function, Target, target_from_definiti
 from local_mode.modules import load_module
 
 log = logging.getLogger("local_mode")
+# Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second; local
+# mode runs those waits (and the maximum event age) 600 times faster: 0.1 s and 0.2 s.
+_RETRY_WAITS_SECONDS = (60, 120)
+ASYNC_TIME_SCALE = 1 / 600
 _UNIVERSAL_TARGET = re.compile(r"^arn:[a-z-]+:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 
 
@@ -64,7 +71,7 @@ class EventBus:
 
     def deliver(self, target: Target, payload: Any, source: str) -> None:
         if target.arn in self._deployment.functions:
-            self._invoke_with_retries(self._deployment.functions[target.arn], target, payload, source)
+            self.invoke_async(self._deployment.functions[target.arn], payload, source)
         elif _UNIVERSAL_TARGET.match(target.arn):
             self._call_api_with_retries(target, payload, source)
         elif target.arn.startswith("arn:aws:sns:"):
@@ -76,22 +83,45 @@ class EventBus:
         else:
             log.warning("%s: target %s is not something local mode can deliver to", source, target.arn)
 
-    def _invoke_with_retries(self, function: Function, target: Target, payload: Any, source: str) -> None:
-        error = None
-        for _attempt in range(1 + target.retry_attempts):
+    def invoke_async(self, function: Function, payload: Any, source: str) -> None:
+        """An asynchronous invocation, as rules and schedules make them: Lambda accepts the event (the delivery has
+        succeeded, so the target's retries and dead-letter queue no longer apply), then runs it; on a function error
+        it runs it again `async_retries` times, waiting 1 and then 2 minutes (scaled by ASYNC_TIME_SCALE), and gives
+        up on an event older than its maximum age; a given-up event's record goes to the on-failure destination
+        (Lambda: "How Lambda handles errors and retries with asynchronous invocation", "Capturing records of Lambda
+        asynchronous invocations")."""
+        accepted, error = time.monotonic(), ""
+        for attempt in range(1 + function.async_retries):
+            if attempt:
+                time.sleep(_RETRY_WAITS_SECONDS[min(attempt, 2) - 1] * ASYNC_TIME_SCALE)
+                if (time.monotonic() - accepted) / ASYNC_TIME_SCALE > function.max_event_age_seconds:
+                    self._give_up(function, payload, "EventAgeExceeded", attempt, error)
+                    return
             error = self.invoke(function, payload, source)
             if error is None:
                 return
-        if target.dead_letter_arn in self._deployment.queues:
-            boto3.client("sqs").send_message(
-                QueueUrl=self._deployment.queues[target.dead_letter_arn],
-                MessageBody=json.dumps(payload),
-                MessageAttributes={
-                    "ERROR_CODE": {"DataType": "String", "StringValue": "FunctionError"},
-                    "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:1000]},
-                    "RULE_ARN": {"DataType": "String", "StringValue": source},
-                },
-            )
+        self._give_up(function, payload, "RetriesExhausted", 1 + function.async_retries, error)
+
+    def _give_up(self, function: Function, payload: Any, condition: str, attempts: int, error: str) -> None:
+        log.warning("function %s gave up on an event (%s): %s", function.name, condition, error)
+        if function.on_failure_arn not in self._deployment.queues:
+            return  # no destination: Lambda discards the event
+        error_type, _, error_message = error.partition(": ")
+        record = {
+            "version": "1.0",
+            "timestamp": _now().isoformat(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{function.arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": error_type, "errorMessage": error_message},
+        }
+        queue_url = self._deployment.queues[function.on_failure_arn]
+        boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
 
     def _call_api_with_retries(self, target: Target, payload: Any, source: str) -> None:
         """A Scheduler universal target, arn:aws:scheduler:::aws-sdk:<service>:<apiAction>: the API call with the
