@@ -1,5 +1,5 @@
 """The pipeline definition as deployed: the ScorelineTraining template's `PipelineDefinitionBody` (an `Fn::Sub`),
-parsed with each deploy-time variable shown as `<Name>`, and the definition's steps, nested ones included."""
+parsed with each deploy-time variable shown as `<Name>`; walk its steps with definitions.nested_steps."""
 
 from __future__ import annotations
 
@@ -15,12 +15,3 @@ def definition_and_variables(templates: dict[str, dict]) -> tuple[dict, dict]:
     body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     text = re.sub(r"\$\{(\w+)\}", r"<\1>", body).replace("${!", "${")
     return json.loads(text), variables
-
-
-def steps(definition: dict) -> dict[str, dict]:
-    found, pending = {}, list(definition["Steps"])
-    while pending:
-        step = pending.pop()
-        found[step["Name"]] = step
-        pending += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
-    return found

@@ -62,13 +62,3 @@ def definition(training: dict) -> tuple[dict, dict]:
     """(the pipeline definition as JSON with ${Variable} left in, the Fn::Sub variables)."""
     body, variables = pipeline(training)["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     return json.loads(body.replace("${!", "${")), variables
-
-
-def steps(definition_json: dict) -> list[dict]:
-    """Every step, including those nested in the condition's branches."""
-    found, pending = [], list(definition_json["Steps"])
-    while pending:
-        step = pending.pop()
-        found.append(step)
-        pending += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
-    return found

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.aws_rules.pipeline_definition import definition_and_variables, steps
+from tests.aws_rules.pipeline_definition import definition_and_variables
+from tests.pipeline_definitions.definitions import nested_steps
 
 
 @pytest.mark.parametrize("step_name", ["Preprocess", "Evaluate"])
 def test_processing_scripts_write_their_failure_sentence_where_sagemaker_reads_it(app_templates, step_name):
     definition, _ = definition_and_variables(app_templates)
-    arguments = steps(definition)[step_name]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    arguments = nested_steps(definition)[step_name]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--message-file") + 1] == "/opt/ml/output/message"

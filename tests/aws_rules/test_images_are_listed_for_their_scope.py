@@ -9,7 +9,8 @@ import re
 
 from sagemaker.core import image_uris
 
-from tests.aws_rules.pipeline_definition import definition_and_variables, steps
+from tests.aws_rules.pipeline_definition import definition_and_variables
+from tests.pipeline_definitions.definitions import nested_steps
 
 _URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.[^/]+/([^:]+):(.+)$")  # any partition's ECR domain
 _FRAMEWORKS = {"sagemaker-scikit-learn": "sklearn", "pytorch-training": "pytorch", "pytorch-inference": "pytorch"}
@@ -29,7 +30,7 @@ def _listed(uri: str, scope: str) -> bool:
 def _scopes_by_image(definition: dict) -> dict[str, set[str]]:
     """{mapping key (e.g. SklearnImage): the scopes it is used in}, read from where each step uses an image."""
     uses = {}
-    for step in steps(definition).values():
+    for step in nested_steps(definition).values():
         arguments = step["Arguments"]
         if step["Type"] == "Processing":
             uses.setdefault(arguments["AppSpecification"]["ImageUri"], set()).add("training")

@@ -4,7 +4,8 @@ here the pipeline role, limited to grants for AWS resources (kms:GrantIsForAWSRe
 role inside the job encrypts outputs and reads inputs with the key (OutputDataConfig.KmsKeyId: "the SageMaker
 execution role must include permissions to call kms:Encrypt"), and may not create grants itself."""
 
-from tests.aws_rules.template_iam import allowing, definition, role_id, role_statements, steps
+from tests.aws_rules.template_iam import allowing, definition, role_id, role_statements
+from tests.pipeline_definitions.definitions import nested_steps
 
 
 def _data_key(training: dict):
@@ -18,7 +19,9 @@ def _on_data_key(statements: list[dict], action: str, training: dict) -> list[di
 
 def test_the_pipeline_encrypts_job_volumes_and_outputs_with_the_data_key(app_templates):
     body, _ = definition(app_templates["ScorelineTraining"])
-    arguments = [step["Arguments"] for step in steps(body) if step["Type"] in ("Processing", "Training")]
+    arguments = [
+        step["Arguments"] for step in nested_steps(body).values() if step["Type"] in ("Processing", "Training")
+    ]
     keys = [a.get("ProcessingOutputConfig", a.get("OutputDataConfig"))["KmsKeyId"] for a in arguments]
     assert keys and set(keys) == {"${KmsKeyArn}"}
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import pytest
 
 from stacks.instance_types import has_instance_storage
-from tests.aws_rules.pipeline_definition import definition_and_variables, steps
+from tests.aws_rules.pipeline_definition import definition_and_variables
+from tests.pipeline_definitions.definitions import nested_steps
 
 
 def _jobs(definition: dict) -> list[tuple[str, dict, dict]]:
     """(step name, the request part holding InstanceType and VolumeKmsKeyId, the parameter) per job step."""
-    found = steps(definition)
+    found = nested_steps(definition)
     return [
         (name, found[name]["Arguments"]["ProcessingResources"]["ClusterConfig"], "ProcessingInstanceType")
         for name in ("Preprocess", "Evaluate")

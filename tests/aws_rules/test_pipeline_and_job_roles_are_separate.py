@@ -3,7 +3,8 @@ different role to any of the steps" (SageMaker Pipelines guide, Access Managemen
 every step, so code inside a job never holds the pipeline's control-plane permissions; scoring's models and
 transform jobs run with the same job role."""
 
-from tests.aws_rules.template_iam import definition, pipeline, role_id, steps
+from tests.aws_rules.template_iam import definition, pipeline, role_id
+from tests.pipeline_definitions.definitions import nested_steps
 
 
 def test_the_pipeline_runs_with_the_pipeline_role(app_templates):
@@ -14,7 +15,7 @@ def test_the_pipeline_runs_with_the_pipeline_role(app_templates):
 def test_every_job_of_the_pipeline_runs_with_the_job_role(app_templates):
     training = app_templates["ScorelineTraining"]
     body, variables = definition(training)
-    jobs = [step for step in steps(body) if step["Type"] in ("Processing", "Training")]
+    jobs = [step for step in nested_steps(body).values() if step["Type"] in ("Processing", "Training")]
     assert jobs, "the pipeline starts no job"
     for step in jobs:
         assert step["Arguments"]["RoleArn"] == "${RoleArn}", step["Name"]

@@ -5,13 +5,14 @@ kms:Decrypt, which the role may use only through S3."""
 
 import fnmatch
 
-from tests.aws_rules.template_iam import allowing, definition, role_id, role_statements, steps
+from tests.aws_rules.template_iam import allowing, definition, role_id, role_statements
+from tests.pipeline_definitions.definitions import nested_steps
 
 
 def _property_file_keys(body: dict) -> list[str]:
     """Object keys of the property files, with `*` for the execution id: pipeline/*/evaluation/evaluation.json."""
     keys = []
-    for step in steps(body):
+    for step in nested_steps(body).values():
         outputs = {
             o["OutputName"]: o["S3Output"]["S3Uri"]
             for o in step["Arguments"].get("ProcessingOutputConfig", {}).get("Outputs", [])

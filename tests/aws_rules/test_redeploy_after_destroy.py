@@ -5,7 +5,8 @@ buckets have generated or deleted names; only the retained model package group k
 
 import pytest
 
-from tests.aws_rules.template_iam import definition, steps
+from tests.aws_rules.template_iam import definition
+from tests.pipeline_definitions.definitions import nested_steps
 from tests.synth_helpers import resources, synth
 
 
@@ -41,7 +42,7 @@ def test_a_redeploy_creates_no_retained_resource_with_a_fixed_name(redeploy_app)
 
 def test_a_redeploy_registers_and_scores_with_the_existing_group(redeploy_app):
     body, _ = definition(redeploy_app["ScorelineTraining"])
-    (register,) = [step for step in steps(body) if step["Type"] == "RegisterModel"]
+    (register,) = [step for step in nested_steps(body).values() if step["Type"] == "RegisterModel"]
     assert register["Arguments"]["ModelPackageGroupName"] == "scoreline-models"
     assert redeploy_app["ScorelineStorage"]["Outputs"]["ModelPackageGroupName"]["Value"] == "scoreline-models"
     scoring = redeploy_app["ScorelineScoring"]

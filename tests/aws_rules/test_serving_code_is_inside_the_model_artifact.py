@@ -6,12 +6,13 @@ pipeline_definitions/training_pipeline.py)."""
 
 from __future__ import annotations
 
-from tests.aws_rules.pipeline_definition import definition_and_variables, steps
+from tests.aws_rules.pipeline_definition import definition_and_variables
+from tests.pipeline_definitions.definitions import nested_steps
 
 
 def test_every_registered_container_reads_its_code_from_its_model_artifact(app_templates):
     definition, _ = definition_and_variables(app_templates)
-    containers = steps(definition)["Register"]["Arguments"]["InferenceSpecification"]["Containers"]
+    containers = nested_steps(definition)["Register"]["Arguments"]["InferenceSpecification"]["Containers"]
     assert len(containers) == 2
     for container in containers:
         assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
@@ -21,7 +22,7 @@ def test_every_registered_container_reads_its_code_from_its_model_artifact(app_t
 def test_the_features_artifact_is_built_with_the_features_code(app_templates):
     """Preprocess writes the features container's model.tar.gz: it receives that container's code to pack."""
     definition, variables = definition_and_variables(app_templates)
-    preprocess = steps(definition)["Preprocess"]["Arguments"]
+    preprocess = nested_steps(definition)["Preprocess"]["Arguments"]
     inputs = {item["InputName"]: item["S3Input"] for item in preprocess["ProcessingInputs"]}
     assert inputs["serving_code"]["S3Uri"] == "s3://<AssetBucket>/<FeaturesCodeKey>"
     assert "FeaturesCodeKey" in variables

@@ -20,9 +20,12 @@ def definition(flavour: str) -> dict:
 
 
 def steps_by_name(flavour: str) -> dict[str, dict]:
-    """Every step, including those nested in the condition's branches."""
-    found = {}
-    pending = list(definition(flavour)["Steps"])
+    return nested_steps(definition(flavour))
+
+
+def nested_steps(pipeline_definition: dict) -> dict[str, dict]:
+    """Every step by name, including those nested in the conditions' branches."""
+    found, pending = {}, list(pipeline_definition["Steps"])
     while pending:
         step = pending.pop()
         found[step["Name"]] = step

@@ -11,7 +11,7 @@ import pytest
 from pipeline_definitions.__main__ import DEFAULT_SPEC
 from pipeline_definitions.spec import PipelineSpec
 from stacks.instance_types import has_instance_storage
-from tests.pipeline_definitions.definitions import steps_by_name
+from tests.pipeline_definitions.definitions import nested_steps, steps_by_name
 
 INSTANCE_STORE_TYPES = {"processing_instance_type": "ml.m5d.xlarge", "training_instance_type": "ml.g5.xlarge"}
 
@@ -21,12 +21,7 @@ def instance_store_steps() -> dict[str, dict]:
     from pipeline_definitions.training_pipeline import build_definition
 
     definition = json.loads(build_definition(PipelineSpec(**{**DEFAULT_SPEC.__dict__, **INSTANCE_STORE_TYPES})))
-    found, pending = {}, list(definition["Steps"])
-    while pending:
-        step = pending.pop()
-        found[step["Name"]] = step
-        pending += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
-    return found
+    return nested_steps(definition)
 
 
 def _volume_keys(steps: dict[str, dict]) -> dict[str, str | None]:

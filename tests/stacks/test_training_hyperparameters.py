@@ -7,7 +7,7 @@ import pytest
 from pipeline_definitions.build import pipeline_artifacts
 from stacks.settings import SettingsError, load_settings
 from stacks.training_stack import pipeline_spec
-from tests.aws_rules.pipeline_definition import steps as all_steps
+from tests.pipeline_definitions.definitions import nested_steps as all_steps
 
 
 def test_command_line_pairs_and_cdk_json_objects_give_the_same_setting():
