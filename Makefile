@@ -12,7 +12,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup synth demo serve test test-fast lint format snapshot bench clean
+.PHONY: setup synth demo serve test test-all lint format snapshot bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,11 +43,11 @@ lint: setup  ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint $(SCANNER_VENV)/.installed  ## lint and every test, the policy scanner included (what CI runs)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
+test: lint $(SCANNER_VENV)/.installed  ## what CI runs: lint and every test not marked slow (the policy scanner and one fresh-clone demo included)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS)
 
-test-fast: lint $(SCANNER_VENV)/.installed  ## the inner loop: lint and every test not marked slow (end-to-end runs, model quality)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
+test-all: lint $(SCANNER_VENV)/.installed  ## lint and every test, the slow ones too (each flavour's demo, model quality, benchmarks, the CLI session)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .

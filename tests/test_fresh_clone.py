@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO_ROOT
 from tests.local_mode.test_demo import SUMMARY
 
@@ -32,7 +30,7 @@ def _copy_of_the_repository(destination: Path) -> Path:
     return destination
 
 
-@pytest.mark.slow
+# Not marked slow: the one whole demo in the default run (CI), as a user's first command runs it.
 def test_demo_runs_from_a_fresh_clone_with_only_loopback(tmp_path):
     clone = _copy_of_the_repository(tmp_path / "clone" / "scoreline")
     (clone / ".venv").symlink_to(REPO_ROOT / ".venv")  # what `make setup` made
