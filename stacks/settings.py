@@ -11,7 +11,7 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
@@ -110,6 +110,19 @@ class Settings(BaseModel):
     # 0 = no reservation (default): Lambda keeps a minimum of the account's concurrency unreserved, so in an account
     # whose quota is 10 (new accounts) any reservation is refused and the stack could not be created.
     scoring_reserved_concurrency: Annotated[int, Field(ge=0, le=1000)] = 0
+    # Real-time predictions (README, Real-time predictions), off by default: an endpoint behind an HTTPS API that
+    # each approval updates. Autoscaling tracks invocations per instance per minute between the min and max count.
+    realtime: bool = False
+    realtime_instance_type: InstanceType = "ml.m5.large"
+    realtime_instance_count: InstanceCount = 1
+    realtime_min_instances: InstanceCount = 1
+    realtime_max_instances: Annotated[int, Field(ge=1, le=100, validate_default=True)] = 2
+    realtime_invocations_per_instance: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    realtime_canary_percent: Annotated[int, Field(ge=0, le=50)] = 10  # 0 = all at once
+    realtime_baking_minutes: Annotated[int, Field(ge=0, le=60)] = 10
+    realtime_latency_alarm_ms: Annotated[int, Field(ge=1, le=60_000)] = 1000
+    realtime_throttle_rate: Annotated[float, Field(gt=0, le=10_000)] = 50
+    realtime_throttle_burst: Annotated[int, Field(ge=1, le=5_000)] = 100
     retain_stateful: bool = True
     # A retained group outlives `cdk destroy`; a new deploy must use it instead of creating it (README, Redeploy).
     use_existing_model_package_group: bool = False
@@ -178,6 +191,24 @@ class Settings(BaseModel):
                 "must be a whole number from 0 (no reservation, the default) to 1000 concurrent executions"
             ) from None
 
+    @field_validator("realtime", mode="wrap")
+    @classmethod
+    def _realtime_true_or_false(cls, value: Any, handler) -> bool:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("must be true or false") from None
+
+    @field_validator("realtime_max_instances")
+    @classmethod
+    def _realtime_instances_in_order(cls, value: int, info: ValidationInfo) -> int:
+        low, initial = info.data.get("realtime_min_instances", 1), info.data.get("realtime_instance_count", 1)
+        if not low <= initial <= value:
+            raise ValueError(
+                f"must be at least realtime_instance_count ({initial}), itself at least realtime_min_instances ({low})"
+            )
+        return value
+
     @property
     def resource_prefix(self) -> str:
         return self.project_name
@@ -200,6 +231,11 @@ class Settings(BaseModel):
         return f"{self.project_name}-retrain-after-new-data"
 
     @property
+    def serving_name_prefix(self) -> str:
+        """Models, endpoint configurations and the endpoint the serving function may create start with this."""
+        return f"{self.project_name}-serving"
+
+    @property
     def scoring_name_prefix(self) -> str:
         """Models and transform jobs the scoring function may create and stop start with this."""
         return f"{self.project_name}-scoring"
@@ -217,6 +253,7 @@ _PATTERN_HELP = {
     "alert_email": "must be empty or an e-mail address",
     "region": "must be empty or an AWS region such as eu-west-1",
     "account": "must be empty or a 12-digit AWS account id",
+    "realtime_instance_type": "must be a SageMaker instance type such as ml.m5.large",
     "training_hyperparameters": "must have names of letters, digits, _ or -, starting with a letter",
 }
 

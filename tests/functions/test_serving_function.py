@@ -1,0 +1,272 @@
+"""The serving function (functions/serving/app.py) against moto: approval deploys, rejection rolls back, the
+endpoint's state changes continue or report a rollout, and duplicate events change nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import boto3
+import pytest
+
+from local_mode.endpoints import add_update_endpoint
+from tests.functions.conftest import ACCOUNT, REGION, REPO_ROOT, SETTINGS, load_event, on_request, two_containers
+
+SERVING_DIR = REPO_ROOT / "functions" / "serving"
+ENDPOINT = "scoreline-realtime"
+SERVING_SETTINGS = {
+    "MODEL_PACKAGE_GROUP_NAME": SETTINGS["MODEL_PACKAGE_GROUP_NAME"],
+    "EXECUTION_ROLE_ARN": SETTINGS["EXECUTION_ROLE_ARN"],
+    "NAME_PREFIX": "scoreline-serving",
+    "ENDPOINT_NAME": ENDPOINT,
+    "KMS_KEY_ARN": SETTINGS["KMS_KEY_ARN"],
+    "INSTANCE_TYPE": "ml.m5.large",
+    "INSTANCE_STORAGE": "false",
+    "INSTANCE_COUNT": "1",
+    "MIN_INSTANCES": "1",
+    "MAX_INSTANCES": "3",
+    "INVOCATIONS_PER_INSTANCE": "700",
+    "CANARY_PERCENT": "0",
+    "BAKING_SECONDS": "600",
+    "LATENCY_ALARM_MS": "800",
+    "ERRORS_ALARM_NAME": "scoreline-serving-new-fleet-errors",
+    "LATENCY_ALARM_NAME": "scoreline-serving-new-fleet-latency",
+}
+
+
+def endpoint_state_change(status: str = "IN_SERVICE") -> dict:
+    """'SageMaker Endpoint State Change' as "Events that Amazon SageMaker AI sends to Amazon EventBridge" shows it."""
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
+    return {
+        "version": "0",
+        "id": "d2921b5a-b0ad-cace-a8e3-0f159d018e06",
+        "detail-type": "SageMaker Endpoint State Change",
+        "source": "aws.sagemaker",
+        "account": ACCOUNT,
+        "time": "2026-11-25T10:02:00Z",
+        "region": REGION,
+        "resources": [arn],
+        "detail": {"EndpointName": ENDPOINT, "EndpointArn": arn, "EndpointStatus": status},
+    }
+
+
+def rejected(version: int) -> dict:
+    event = load_event("model_package_approved", version)
+    event["detail"]["ModelApprovalStatus"] = "Rejected"
+    return event
+
+
+@pytest.fixture(scope="session")
+def serving():
+    """The shipped function, loaded as Lambda loads it: its folder (with scoring_model.py) on the path."""
+    sys.path.insert(0, str(SERVING_DIR))
+    spec = importlib.util.spec_from_file_location("serving_app", SERVING_DIR / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def registry(world, monkeypatch):
+    add_update_endpoint()
+    for name, value in {**SERVING_SETTINGS, "ALERT_TOPIC_ARN": world.topic_arn}.items():
+        monkeypatch.setenv(name, value)
+    return world
+
+
+@pytest.fixture
+def updates() -> list[dict]:
+    """Every UpdateEndpoint request the function sends."""
+    calls = []
+    on_request("provide-client-params.sagemaker.UpdateEndpoint", lambda params, **_: calls.append(params))
+    return calls
+
+
+def endpoint() -> dict:
+    return boto3.client("sagemaker", region_name=REGION).describe_endpoint(EndpointName=ENDPOINT)
+
+
+def served_containers() -> list[dict]:
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint()["EndpointConfigName"])
+    [variant] = config["ProductionVariants"]
+    return sagemaker.describe_model(ModelName=variant["ModelName"])["Containers"]
+
+
+def test_first_approval_creates_the_endpoint_with_that_versions_serial_model(serving, registry, capsys):
+    registry.add_version("Approved")
+
+    decision = serving.handler(load_event("model_package_approved"), None)
+
+    assert decision["action"] == "created_endpoint" and decision["version"] == 1
+    assert served_containers() == two_containers(1)
+    config = boto3.client("sagemaker", region_name=REGION).describe_endpoint_config(
+        EndpointConfigName=endpoint()["EndpointConfigName"]
+    )
+    assert config["KmsKeyId"] == SETTINGS["KMS_KEY_ARN"]
+    assert config["ProductionVariants"][0]["VariantName"] == "AllTraffic"
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["action"] == "created_endpoint"
+
+
+def test_in_service_endpoint_gets_target_tracking_autoscaling(serving, registry):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+
+    decision = serving.handler(endpoint_state_change(), None)
+
+    assert decision["action"] == "serving"
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert target["ResourceId"] == f"endpoint/{ENDPOINT}/variant/AllTraffic"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    [policy] = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 700
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+
+
+def test_next_approval_updates_with_blue_green_guardrails_on_the_new_fleet(serving, registry, updates):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.add_version("Approved")
+
+    decision = serving.handler(load_event("model_package_approved", 2), None)
+
+    assert decision["action"] == "updated_endpoint" and decision["version"] == 2
+    [update] = updates
+    new_config = update["EndpointConfigName"]
+    assert new_config.startswith("scoreline-serving-v2-")
+    assert update["RetainAllVariantProperties"] is True
+    assert update["DeploymentConfig"] == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            "TerminationWaitInSeconds": 600,
+            "MaximumExecutionTimeoutInSeconds": 3000,
+        },
+        "AutoRollbackConfiguration": {
+            "Alarms": [
+                {"AlarmName": "scoreline-serving-new-fleet-errors"},
+                {"AlarmName": "scoreline-serving-new-fleet-latency"},
+            ]
+        },
+    }
+    assert served_containers() == two_containers(2)
+    alarms = boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]
+    by_metric = {alarm["MetricName"]: alarm for alarm in alarms}
+    assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency"}
+    for alarm in alarms:  # the new fleet only: its configuration is a dimension
+        assert {"Name": "EndpointConfigName", "Value": new_config} in alarm["Dimensions"]
+    assert by_metric["ModelLatency"]["Threshold"] == 800_000  # microseconds
+
+
+def test_canary_setting_shifts_that_share_first(serving, registry, updates, monkeypatch):
+    monkeypatch.setenv("CANARY_PERCENT", "25")
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.add_version("Approved")
+
+    serving.handler(load_event("model_package_approved", 2), None)
+
+    assert updates[0]["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "WaitIntervalInSeconds": 600,
+    }
+
+
+def test_duplicate_events_update_once(serving, registry, updates):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.add_version("Approved")
+    event = load_event("model_package_approved", 2)
+
+    decisions = [serving.handler(event, None) for _ in range(3)] + [serving.handler(endpoint_state_change(), None)]
+
+    assert [decision["action"] for decision in decisions] == ["updated_endpoint", "serving", "serving", "serving"]
+    assert len(updates) == 1
+
+
+def test_rejecting_the_serving_version_rolls_back_to_the_newest_still_approved(serving, registry, updates):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    second = registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved", 2), None)
+    registry.set_status(second, "Rejected")
+
+    decision = serving.handler(rejected(2), None)
+
+    assert decision["action"] == "updated_endpoint" and decision["version"] == 1
+    assert served_containers() == two_containers(1)
+    assert len(updates) == 2
+
+
+def test_rejecting_a_version_not_served_changes_nothing(serving, registry, updates):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    second = registry.add_version("Approved")
+    registry.set_status(second, "Rejected")
+
+    decision = serving.handler(rejected(2), None)
+
+    assert decision["action"] == "ignored"
+    assert served_containers() == two_containers(1) and updates == []
+
+
+def test_rejecting_the_only_approved_version_alerts_and_keeps_serving(serving, registry):
+    first = registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.set_status(first, "Rejected")
+
+    decision = serving.handler(rejected(1), None)
+
+    assert decision["action"] == "alerted"
+    assert served_containers() == two_containers(1)
+    assert registry.alerts() == [
+        f"Endpoint {ENDPOINT}: version 1 was rejected and no other version is approved: it keeps serving."
+    ]
+
+
+def test_a_busy_endpoint_is_updated_at_its_next_state_change(serving, registry, updates):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.add_version("Approved")
+    registry.backend.endpoints[ENDPOINT].endpoint_status = "Updating"  # say, autoscaling at work
+
+    busy = serving.handler(load_event("model_package_approved", 2), None)
+    registry.backend.endpoints[ENDPOINT].endpoint_status = "InService"
+    resumed = serving.handler(endpoint_state_change(), None)
+
+    assert (busy["action"], resumed["action"]) == ("busy", "updated_endpoint")
+    assert served_containers() == two_containers(2) and len(updates) == 1
+
+
+def test_a_rolled_back_rollout_keeps_the_old_version_and_alerts_once(serving, registry, updates):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    old_config = endpoint()["EndpointConfigName"]
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved", 2), None)
+    # SageMaker's auto-rollback: an alarm tripped while baking, traffic went back to the old fleet.
+    registry.backend.endpoints[ENDPOINT].endpoint_config_name = old_config
+
+    first = serving.handler(endpoint_state_change(), None)
+    again = serving.handler(endpoint_state_change(), None)
+    duplicate_approval = serving.handler(load_event("model_package_approved", 2), None)
+
+    assert first["action"] == "alerted" and first["version"] == 2
+    assert [again["action"], duplicate_approval["action"]] == ["none", "none"]
+    assert len(updates) == 1  # the rolled-back version is not deployed again by itself
+    assert served_containers() == two_containers(1)
+    [alert] = registry.alerts()
+    assert alert.startswith(f"Endpoint {ENDPOINT}: the deployment was rolled back: version 2 (scoreline-serving-v2-")
+    assert alert.endswith(f"the endpoint serves {old_config}.")
+
+
+def test_another_groups_event_is_ignored(serving, registry):
+    decision = serving.handler(load_event("model_package_other_group"), None)
+
+    assert decision["action"] == "ignored"
+    assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
