@@ -11,6 +11,7 @@ from pipeline_definitions.build import start_building
 from stacks.retraining import add_retraining
 from stacks.scoring_stack import ScoringStack
 from stacks.security import apply_security_checks
+from stacks.serving_stack import ServingStack
 from stacks.settings import SettingsError, load_settings
 from stacks.storage_stack import StorageStack
 from stacks.training_stack import TRAINING_INPUT_PREFIX, TrainingStack, pipeline_spec
@@ -25,7 +26,7 @@ def build_app(app: cdk.App) -> cdk.App:
     training = TrainingStack(
         app, f"{prefix}Training", settings=settings, bucket=storage.bucket, key=storage.key, env=env
     )
-    ScoringStack(
+    scoring = ScoringStack(
         app,
         f"{prefix}Scoring",
         settings=settings,
@@ -35,6 +36,17 @@ def build_app(app: cdk.App) -> cdk.App:
         pipeline_name=training.pipeline_name,
         env=env,
     )
+    if settings.realtime:
+        ServingStack(
+            app,
+            f"{prefix}Serving",
+            settings=settings,
+            data_key=storage.key,
+            execution_role=training.job_role,  # the endpoint's models run with it, as scoring's do
+            alert_topic=scoring.alert_topic,
+            failed_invocations_queue=scoring.failed_invocations_queue,
+            env=env,
+        )
     training.add_pipeline()
     add_retraining(training, settings, storage.bucket, TRAINING_INPUT_PREFIX)
     for stack in app.node.children:

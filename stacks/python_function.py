@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, SymlinkFollowMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,10 +22,12 @@ def python_function(
     role_description: str,
     timeout: Duration,
     memory_size: int,
+    follow_symlinks: bool = False,
     **options,
 ) -> lambda_.Function:
     """`<construct_id>` with `<construct_id>Logs` (kept 3 months) and `<construct_id>Role`; `options` go to the
-    Function (environment, on-failure destination, ...)."""
+    Function (environment, on-failure destination, ...). `follow_symlinks` copies what links in `code_dir` point to
+    into the asset, for a module shared with another function."""
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -45,7 +47,7 @@ def python_function(
         description=description,
         runtime=lambda_.Runtime.PYTHON_3_12,
         handler="app.handler",
-        code=lambda_.Code.from_asset(str(code_dir), exclude=["__pycache__", "*.pyc"]),
+        code=lambda_.Code.from_asset(str(code_dir), exclude=["__pycache__", "*.pyc"], **_symlinks(follow_symlinks)),
         timeout=timeout,
         memory_size=memory_size,
         log_group=log_group,
@@ -60,3 +62,8 @@ def python_function(
         [{"id": "AwsSolutions-L1", "reason": "Python 3.12 is the runtime the function is tested against."}],
     )
     return function
+
+
+def _symlinks(follow: bool) -> dict:
+    """Only when asked, so the other functions' asset options (and hashes) stay as they were."""
+    return {"follow_symlinks": SymlinkFollowMode.ALWAYS} if follow else {}

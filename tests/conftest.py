@@ -53,3 +53,22 @@ def training_triggers_app(training_triggers_assembly):
     from tests.synth_helpers import templates_of
 
     return templates_of(training_triggers_assembly)
+
+
+# Real-time predictions on (README, Real-time predictions): the serving stack exists only in this app.
+REALTIME = {"realtime": True}
+
+
+@pytest.fixture(scope="session")
+def realtime_assembly(tmp_path_factory):
+    from tests.synth_helpers import synth_assembly
+
+    return synth_assembly(tmp_path_factory.mktemp("realtime"), **REALTIME)
+
+
+@pytest.fixture(scope="session")
+def realtime_app(realtime_assembly):
+    """{stack name: template} of the app with real-time predictions on."""
+    from tests.synth_helpers import templates_of
+
+    return templates_of(realtime_assembly)

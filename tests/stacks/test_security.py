@@ -88,6 +88,35 @@ ACCEPTED_SCANNER_FINDINGS_WITH_TRAINING_TRIGGERS = {
     ),
 }
 
+# The app with real-time predictions on (tests/conftest.py REALTIME) adds the serving stack.
+ACCEPTED_SCANNER_FINDINGS_WITH_REALTIME = {
+    **ACCEPTED_SCANNER_FINDINGS,
+    ("CKV_AWS_117", "ScorelineServing", "ServingFunction"): (
+        "The serving function calls only AWS APIs (SageMaker, CloudWatch alarms, Application Auto Scaling, SNS) over "
+        "TLS with IAM and touches no data; a VPC would add NAT or endpoints for no gain."
+    ),
+    ("CKV_AWS_173", "ScorelineServing", "ServingFunction"): (
+        "Its environment holds names, ARNs and settings, no secrets; Lambda encrypts it at rest with an AWS managed "
+        "key."
+    ),
+    ("CKV_AWS_116", "ScorelineServing", "ServingFunction"): (
+        "Failed asynchronous invocations go to an on-failure destination (EventInvokeConfig, the scoring stack's "
+        "failed-invocations queue, which alarms); checkov only recognizes the older DeadLetterConfig."
+    ),
+    ("CKV_AWS_115", "ScorelineServing", "ServingFunction"): (
+        "No reserved concurrency, like the scoring function: any reservation makes stack creation fail in accounts "
+        "whose concurrency quota is 10; events are rare (approvals, endpoint state changes)."
+    ),
+    ("CKV_AWS_158", "ScorelineServing", "ServingFunctionLogs"): (
+        "The function's log group holds its decisions (versions, configuration names, reasons), no data; "
+        "CloudWatch Logs encrypts it at rest. A KMS key for it is hardening left for later."
+    ),
+    ("CKV_AWS_120", "ScorelineServing", "PredictionsApiDeploymentStage"): (
+        "Predictions are POST requests whose answers depend on the body and on the version serving; a cache would "
+        "serve a replaced model's answers."
+    ),
+}
+
 # Actions that have no resource-level permissions: the only ones allowed on Resource "*".
 ACTIONS_WITHOUT_RESOURCES = {
     "ecr:GetAuthorizationToken",
@@ -220,3 +249,18 @@ def test_no_unsuppressed_nag_errors_or_warnings_with_training_triggers(training_
 
 def test_cfn_lint_finds_nothing_with_training_triggers(training_triggers_assembly):
     test_cfn_lint_finds_nothing(training_triggers_assembly)
+
+
+@pytest.mark.slow  # 10 s of checkov; the stack tests check the serving stack's policies and API in the fast suite
+def test_policy_scanner_finds_only_the_accepted_findings_with_realtime(realtime_assembly):
+    _assert_only_accepted(_checkov_failures(realtime_assembly), ACCEPTED_SCANNER_FINDINGS_WITH_REALTIME)
+
+
+def test_no_unsuppressed_nag_errors_or_warnings_with_realtime(realtime_assembly):
+    assert _findings(realtime_assembly, cx_api.SynthesisMessageLevel.ERROR) == []
+    assert _findings(realtime_assembly, cx_api.SynthesisMessageLevel.WARNING) == []
+
+
+@pytest.mark.slow  # 6 s of cfn-lint
+def test_cfn_lint_finds_nothing_with_realtime(realtime_assembly):
+    test_cfn_lint_finds_nothing(realtime_assembly)

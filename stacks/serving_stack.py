@@ -1,0 +1,534 @@
+"""Real-time predictions (setting `realtime`): the serving function that keeps an endpoint on the approved version,
+the HTTPS API in front of the endpoint, and the endpoint's dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from stacks.instance_types import has_instance_storage
+from stacks.python_function import python_function
+from stacks.settings import Settings
+
+FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
+VARIANT = "AllTraffic"
+# Events are retried by the rule for up to two hours, then by Lambda twice (the function is idempotent: it compares
+# the endpoint with what the registry asks), then land in the scoring stack's failed-invocations queue, which alarms.
+RETRY_ATTEMPTS = 3
+MAX_EVENT_AGE = Duration.hours(2)
+FUNCTION_RETRY_ATTEMPTS = 2
+
+# The API's answers for what SageMaker Runtime InvokeEndpoint returns (SageMaker Runtime API: InvokeEndpoint
+# errors). A ModelError (424) carries the container's own status and message (OriginalStatusCode,
+# OriginalMessage): the features container names a bad row ("row N: ...") or content type, which is the caller's
+# mistake (400); anything else from the model is the model's failure (502).
+MODEL_ERROR_TEMPLATE = """#set($message = $input.path('$.OriginalMessage'))
+#if($message.matches("(?s).*(row [0-9]+: |unsupported content type).*"))
+{"message": $util.toJson($message.replaceAll("(?s)^.*?((row [0-9]+: |unsupported content type)[^\\n\\"]*).*$", "$1"))}
+#else
+#set($context.responseOverride.status = 502)
+{"message": "the model failed on this request; see the endpoint's logs"}
+#end"""
+# ValidationError (400): a payload over InvokeEndpoint's 6 MB, or no endpoint yet (nothing approved so far).
+VALIDATION_ERROR_TEMPLATE = """#set($message = $input.path('$.message'))
+#if($message.contains("not found"))
+#set($context.responseOverride.status = 503)
+{"message": "no model version is deployed yet: approve one"}
+#else
+{"message": $util.toJson($message)}
+#end"""
+THROTTLED_TEMPLATE = '{"message": "the endpoint is busy: retry with backoff"}'
+UNAVAILABLE_TEMPLATE = '{"message": "the endpoint is unavailable: retry later"}'
+
+
+class ServingStack(Stack):
+    """Approval or rejection -> serving function -> endpoint (blue/green, rollback, autoscaling); API -> endpoint."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        data_key: kms.IKey,
+        execution_role: iam.IRole,
+        alert_topic: sns.ITopic,
+        failed_invocations_queue: sqs.IQueue,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self._settings = settings
+        project = settings.project_name
+        self.endpoint_name = f"{project}-realtime"
+        self.endpoint_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
+        self._alarm_names = (f"{project}-realtime-new-fleet-errors", f"{project}-realtime-new-fleet-latency")
+        self.function = self._serving_function(data_key, execution_role, alert_topic, failed_invocations_queue)
+        self._rules()
+        self.api = self._api()
+        dashboard = self._dashboard()
+        self._outputs(dashboard)
+
+    # --- the serving function and its triggers ---------------------------------------------------------------
+
+    def _serving_function(
+        self, data_key: kms.IKey, execution_role: iam.IRole, alert_topic: sns.ITopic, failed: sqs.IQueue
+    ):
+        settings = self._settings
+        function = python_function(
+            self,
+            "ServingFunction",
+            code_dir=FUNCTION_CODE,
+            follow_symlinks=True,  # scoring_model.py: the scoring function's model building, shared
+            description="Keeps the real-time endpoint on the approved version, with blue/green rollouts",
+            role_description="Scoreline serving function: its models, endpoint configurations, endpoint, alarms",
+            timeout=Duration.minutes(1),
+            memory_size=256,
+            retry_attempts=FUNCTION_RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(failed),
+            environment={
+                "MODEL_PACKAGE_GROUP_NAME": settings.model_package_group_name,
+                "EXECUTION_ROLE_ARN": execution_role.role_arn,
+                "NAME_PREFIX": settings.serving_name_prefix,
+                "ENDPOINT_NAME": self.endpoint_name,
+                "KMS_KEY_ARN": data_key.key_arn,
+                "INSTANCE_TYPE": settings.realtime_instance_type,
+                "INSTANCE_STORAGE": str(has_instance_storage(settings.realtime_instance_type)).lower(),
+                "INSTANCE_COUNT": str(settings.realtime_instance_count),
+                "MIN_INSTANCES": str(settings.realtime_min_instances),
+                "MAX_INSTANCES": str(settings.realtime_max_instances),
+                "INVOCATIONS_PER_INSTANCE": str(settings.realtime_invocations_per_instance),
+                "CANARY_PERCENT": str(settings.realtime_canary_percent),
+                "BAKING_SECONDS": str(settings.realtime_baking_minutes * 60),
+                "LATENCY_ALARM_MS": str(settings.realtime_latency_alarm_ms),
+                "ERRORS_ALARM_NAME": self._alarm_names[0],
+                "LATENCY_ALARM_NAME": self._alarm_names[1],
+                "ALERT_TOPIC_ARN": alert_topic.topic_arn,
+            },
+        )
+        for statement in self._function_statements(data_key, execution_role):
+            function.add_to_role_policy(statement)
+        alert_topic.grant_publish(function)
+        NagSuppressions.add_resource_suppressions(
+            function.role,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": (
+                        "Wildcards limited to this app's serving name prefix for models and endpoint "
+                        "configurations, the versions of its model package group and its log group's streams; "
+                        "ListModelPackages and the Application Auto Scaling actions have no resource-level "
+                        "permissions; KMS data-key actions on the alerts key only, from the topic and queue grants."
+                    ),
+                }
+            ],
+            apply_to_children=True,
+        )
+        return function
+
+    def _function_statements(self, data_key: kms.IKey, execution_role: iam.IRole) -> list[iam.PolicyStatement]:
+        settings = self._settings
+        arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        prefix = settings.serving_name_prefix
+        alarm_arns = [
+            f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{name}" for name in self._alarm_names
+        ]
+        return [
+            iam.PolicyStatement(
+                sid="OwnModelsConfigurationsAndEndpoint",
+                actions=[
+                    "sagemaker:CreateModel",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[f"{arn}:model/{prefix}-*", f"{arn}:endpoint-config/{prefix}-*", self.endpoint_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadModelRegistry",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[f"{arn}:model-package/{settings.model_package_group_name}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ListApprovedVersions",
+                actions=["sagemaker:ListModelPackages"],
+                resources=["*"],  # no resource-level permissions
+            ),
+            iam.PolicyStatement(
+                sid="PassExecutionRoleToSageMaker",
+                actions=["iam:PassRole"],
+                resources=[execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            # CreateEndpointConfig with KmsKeyId: the caller needs kms:CreateGrant (for AWS resources only) and
+            # kms:DescribeKey on the key (SageMaker: "KMS permissions for ... CreateEndpointConfig").
+            iam.PolicyStatement(
+                sid="GrantEndpointsTheDataKey",
+                actions=["kms:CreateGrant"],
+                resources=[data_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(sid="DescribeTheDataKey", actions=["kms:DescribeKey"], resources=[data_key.key_arn]),
+            # The rollback alarms point at each new fleet; UpdateEndpoint's caller needs cloudwatch:DescribeAlarms
+            # on them ("Auto-Rollback Configuration and Monitoring").
+            iam.PolicyStatement(
+                sid="NewFleetRollbackAlarms",
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
+                resources=alarm_arns,
+            ),
+            # Target tracking on the variant ("Configure model auto scaling": the permissions the caller needs).
+            iam.PolicyStatement(
+                sid="AutoscaleTheEndpoint",
+                actions=[
+                    "application-autoscaling:RegisterScalableTarget",
+                    "application-autoscaling:PutScalingPolicy",
+                ],
+                # Scalable targets get their ARNs (with a generated id) at registration: name none in advance, and
+                # keep to SageMaker variant counts with the service's condition keys.
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "application-autoscaling:service-namespace": "sagemaker",
+                        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+                    }
+                },
+            ),
+            iam.PolicyStatement(
+                sid="AutoscalingServiceLinkedRole",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/"
+                    "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                ],
+                conditions={"StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+            ),
+        ]
+
+    def _rules(self) -> None:
+        project = self._settings.project_name
+        package_rule = events.Rule(
+            self,
+            "PackageStateRule",
+            rule_name=f"{project}-realtime-model-approved-or-rejected",
+            description="A version of this app's model package group was approved or rejected: update the endpoint",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={
+                    "ModelPackageGroupName": [self._settings.model_package_group_name],
+                    "ModelApprovalStatus": ["Approved", "Rejected"],
+                },
+            ),
+        )
+        endpoint_rule = events.Rule(
+            self,
+            "EndpointStateRule",
+            rule_name=f"{project}-realtime-endpoint-state",
+            description="The real-time endpoint changed state: continue or report a rollout",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Endpoint State Change"],
+                detail={"EndpointName": [self.endpoint_name]},
+            ),
+        )
+        for rule in (package_rule, endpoint_rule):
+            rule.add_target(
+                targets.LambdaFunction(self.function, retry_attempts=RETRY_ATTEMPTS, max_event_age=MAX_EVENT_AGE)
+            )
+
+    # --- the API -------------------------------------------------------------------------------------------------
+
+    def _api(self) -> apigateway.RestApi:
+        settings = self._settings
+        access_logs = self._access_log_group()
+        api = apigateway.RestApi(
+            self,
+            "PredictionsApi",
+            rest_api_name=f"{settings.project_name}-predictions",
+            description="Real-time predictions: raw rows in, one prediction per row out (IAM-signed requests)",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=settings.realtime_throttle_rate,
+                throttling_burst_limit=settings.realtime_throttle_burst,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                metrics_enabled=True,
+                tracing_enabled=True,  # X-Ray: where a slow request spent its time (API Gateway or the endpoint)
+            ),
+        )
+        predictions = api.root.add_resource("predictions")
+        validator = api.add_request_validator("ContentTypeRequired", validate_request_parameters=True)
+        predictions.add_method(
+            "POST",
+            self._invoke_endpoint_integration(),
+            authorization_type=apigateway.AuthorizationType.IAM,
+            request_validator=validator,
+            request_parameters={"method.request.header.Content-Type": True},
+            method_responses=[
+                apigateway.MethodResponse(
+                    status_code=code, response_parameters={"method.response.header.Content-Type": True}
+                )
+                for code in ("200", "400", "429", "502", "503")
+            ],
+        )
+        self.invoke_policy = iam.ManagedPolicy(
+            self,
+            "InvokePredictionsPolicy",
+            managed_policy_name=f"{settings.project_name}-invoke-predictions",
+            description="Attach to the roles or users that may call the predictions API",
+            statements=[
+                iam.PolicyStatement(
+                    sid="CallThePredictionsApi",
+                    actions=["execute-api:Invoke"],
+                    resources=[api.arn_for_execute_api("POST", "/predictions", "v1")],
+                )
+            ],
+        )
+        self._nag_api(api)
+        return api
+
+    def _invoke_endpoint_integration(self) -> apigateway.AwsIntegration:
+        """API Gateway calls SageMaker Runtime InvokeEndpoint itself (an AWS service integration), no function."""
+        role = iam.Role(
+            self,
+            "ApiInvokeEndpointRole",
+            # API Gateway documents no aws:SourceArn/aws:SourceAccount for the roles its integrations assume (a
+            # condition it does not send would refuse every request). The role is usable only through an API in
+            # this account (iam:PassRole does not cross accounts) and may do one thing: invoke this endpoint.
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway: invoke the real-time endpoint",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeTheEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint_arn]
+            )
+        )
+        json_response = {"method.response.header.Content-Type": "'application/json'"}
+        return apigateway.AwsIntegration(
+            service="runtime.sagemaker",
+            path=f"endpoints/{self.endpoint_name}/invocations",
+            integration_http_method="POST",
+            options=apigateway.IntegrationOptions(
+                credentials_role=role,
+                # Content types without a template are refused (415) before SageMaker is called.
+                passthrough_behavior=apigateway.PassthroughBehavior.NEVER,
+                request_parameters={
+                    "integration.request.header.Content-Type": "method.request.header.Content-Type",
+                    "integration.request.header.Accept": "'text/csv'",
+                },
+                request_templates={"text/csv": "$input.body", "application/json": "$input.body"},
+                integration_responses=[
+                    apigateway.IntegrationResponse(
+                        status_code="200",
+                        response_parameters={
+                            "method.response.header.Content-Type": "integration.response.header.Content-Type"
+                        },
+                    ),
+                    apigateway.IntegrationResponse(
+                        selection_pattern="424",
+                        status_code="400",
+                        response_parameters=json_response,
+                        response_templates={"application/json": MODEL_ERROR_TEMPLATE},
+                    ),
+                    apigateway.IntegrationResponse(
+                        selection_pattern="400",
+                        status_code="400",
+                        response_parameters=json_response,
+                        response_templates={"application/json": VALIDATION_ERROR_TEMPLATE},
+                    ),
+                    apigateway.IntegrationResponse(
+                        selection_pattern="429",
+                        status_code="429",
+                        response_parameters=json_response,
+                        response_templates={"application/json": THROTTLED_TEMPLATE},
+                    ),
+                    apigateway.IntegrationResponse(
+                        selection_pattern="5\\d{2}|403|404",
+                        status_code="503",
+                        response_parameters=json_response,
+                        response_templates={"application/json": UNAVAILABLE_TEMPLATE},
+                    ),
+                ],
+            ),
+        )
+
+    def _access_log_group(self) -> logs.LogGroup:
+        """Access logs, encrypted with their own key: CloudWatch Logs may use it for this log group only."""
+        name = f"/aws/apigateway/{self._settings.project_name}-predictions"
+        key = kms.Key(
+            self,
+            "AccessLogsKey",
+            alias=f"alias/{self._settings.project_name}-realtime-logs",
+            description="Encrypts the Scoreline predictions API's access logs",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        log_group_arn = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
+        # CloudWatch Logs "Encrypt log data using AWS KMS": the logs service principal, bound by the encryption
+        # context kms:EncryptionContext:aws:logs:arn to this log group.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsForTheAccessLogGroup",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+            )
+        )
+        return logs.LogGroup(
+            self,
+            "PredictionsApiAccessLogs",
+            log_group_name=name,
+            encryption_key=key,
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def _nag_api(self, api: apigateway.RestApi) -> None:
+        NagSuppressions.add_resource_suppressions(
+            api,
+            [
+                {
+                    "id": "AwsSolutions-APIG2",
+                    "reason": (
+                        "The method validates its required Content-Type header; the body is rows the features "
+                        "container validates itself and answers with the bad row's number (mapped to a 400)."
+                    ),
+                },
+                {
+                    "id": "AwsSolutions-APIG3",
+                    "reason": (
+                        "Every request must be SigV4-signed by an IAM principal allowed to call it, and the stage "
+                        "throttles; a WAF web ACL is left to teams that expose the API more widely."
+                    ),
+                },
+                {
+                    "id": "AwsSolutions-APIG6",
+                    "reason": (
+                        "Access logs go to an encrypted log group; execution logging needs the account-wide API "
+                        "Gateway CloudWatch role, which this app does not own."
+                    ),
+                },
+                {
+                    "id": "AwsSolutions-COG4",
+                    "reason": "IAM (SigV4) authorization is the choice for service callers (README, Real-time).",
+                },
+            ],
+            apply_to_children=True,
+        )
+
+    # --- dashboard and outputs -----------------------------------------------------------------------------------
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        endpoint = {"EndpointName": self.endpoint_name, "VariantName": VARIANT}
+        api = {"ApiName": f"{self._settings.project_name}-predictions", "Stage": "v1"}
+        minute = Duration.minutes(1)
+
+        def sagemaker(name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=name,
+                dimensions_map=endpoint,
+                statistic=statistic,
+                period=minute,
+                label=label,
+            )
+
+        def gateway(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api, statistic=statistic, period=minute
+            )
+
+        dashboard = cloudwatch.Dashboard(
+            self, "RealtimeDashboard", dashboard_name=f"{self._settings.project_name}-realtime"
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Endpoint invocations", left=[sagemaker("Invocations", "Sum")], right=[gateway("Count", "Sum")]
+            ),
+            cloudwatch.GraphWidget(
+                title="Endpoint latency (microseconds)",
+                left=[
+                    sagemaker("ModelLatency", "p50", "ModelLatency p50"),
+                    sagemaker("ModelLatency", "p99", "ModelLatency p99"),
+                    sagemaker("OverheadLatency", "p99", "OverheadLatency p99"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors",
+                left=[
+                    sagemaker("Invocation4XXErrors", "Sum"),
+                    sagemaker("Invocation5XXErrors", "Sum"),
+                    gateway("4XXError", "Sum"),
+                    gateway("5XXError", "Sum"),
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Serving decisions",
+                log_group_names=[self.function.log_group.log_group_name],
+                query_lines=[
+                    "fields @timestamp, trigger, version, action, reason",
+                    "filter ispresent(action)",
+                    "sort @timestamp desc",
+                    "limit 50",
+                ],
+                width=24,
+            )
+        )
+        return dashboard
+
+    def _outputs(self, dashboard: cloudwatch.Dashboard) -> None:
+        CfnOutput(
+            self,
+            "PredictionsUrl",
+            value=self.api.url_for_path("/predictions"),
+            description="POST rows here (text/csv or application/json), signed with SigV4 (service execute-api)",
+        )
+        CfnOutput(
+            self,
+            "InvokePolicyArn",
+            value=self.invoke_policy.managed_policy_arn,
+            description="Managed policy to attach to the callers of the predictions API",
+        )
+        CfnOutput(self, "EndpointName", value=self.endpoint_name, description="The real-time SageMaker endpoint")
+        CfnOutput(
+            self,
+            "RealtimeDashboardUrl",
+            value=(
+                f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+                f"#dashboards/dashboard/{dashboard.dashboard_name}"
+            ),
+            description="CloudWatch dashboard: endpoint invocations, latency and errors",
+        )

@@ -1,0 +1,187 @@
+"""The serving stack (setting `realtime`): what it deploys, who may do what, and the API's contract."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.synth_helpers import only, resources
+
+SERVING = "ScorelineServing"
+
+
+@pytest.fixture(scope="module")
+def serving(realtime_app) -> dict:
+    return realtime_app[SERVING]
+
+
+def _statements(template: dict, policy_prefix: str) -> dict[str, dict]:
+    """Statements by Sid of the IAM policy whose logical id starts with `policy_prefix`."""
+    [policy] = [p for name, p in resources(template, "AWS::IAM::Policy").items() if name.startswith(policy_prefix)]
+    return {s.get("Sid", json.dumps(s["Action"])): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _text(value) -> str:
+    return json.dumps(value)
+
+
+def test_realtime_off_deploys_no_serving_stack(templates):
+    assert SERVING not in templates
+    assert not any(resources(t, "AWS::ApiGateway::RestApi") for t in templates.values())
+
+
+def test_realtime_on_adds_only_the_serving_stack(templates, realtime_app):
+    assert set(realtime_app) == set(templates) | {SERVING}
+
+
+def test_both_events_reach_the_serving_function(serving):
+    patterns = [rule["Properties"]["EventPattern"] for rule in resources(serving, "AWS::Events::Rule").values()]
+    assert {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": ["scoreline-models"], "ModelApprovalStatus": ["Approved", "Rejected"]},
+    } in patterns
+    assert {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Endpoint State Change"],
+        "detail": {"EndpointName": ["scoreline-realtime"]},
+    } in patterns
+    for rule in resources(serving, "AWS::Events::Rule").values():
+        [target] = rule["Properties"]["Targets"]
+        assert "ServingFunction" in _text(target["Arn"])
+
+
+def test_the_function_gets_every_setting(serving):
+    environment = only(serving, "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    assert {key: environment[key] for key in environment if isinstance(environment[key], str)} == {
+        "MODEL_PACKAGE_GROUP_NAME": "scoreline-models",
+        "NAME_PREFIX": "scoreline-serving",
+        "ENDPOINT_NAME": "scoreline-realtime",
+        "INSTANCE_TYPE": "ml.m5.large",
+        "INSTANCE_STORAGE": "false",
+        "INSTANCE_COUNT": "1",
+        "MIN_INSTANCES": "1",
+        "MAX_INSTANCES": "2",
+        "INVOCATIONS_PER_INSTANCE": "1000",
+        "CANARY_PERCENT": "10",
+        "BAKING_SECONDS": "600",
+        "LATENCY_ALARM_MS": "1000",
+        "ERRORS_ALARM_NAME": "scoreline-realtime-new-fleet-errors",
+        "LATENCY_ALARM_NAME": "scoreline-realtime-new-fleet-latency",
+    }
+    assert {"EXECUTION_ROLE_ARN", "KMS_KEY_ARN", "ALERT_TOPIC_ARN"} <= set(environment)
+
+
+def test_failed_invocations_reach_the_alarmed_queue(serving):
+    config = only(serving, "AWS::Lambda::EventInvokeConfig")["Properties"]
+    assert config["MaximumRetryAttempts"] == 2
+    assert "FailedInvocationsQueue" in _text(config["DestinationConfig"]["OnFailure"])
+
+
+def test_serving_function_may_touch_only_its_own_sagemaker_resources(serving):
+    statements = _statements(serving, "ServingFunctionRoleDefaultPolicy")
+    own = statements["OwnModelsConfigurationsAndEndpoint"]
+    assert {re.sub(r".*:", "", _text(arn).split('"')[-2]) for arn in own["Resource"]} == {
+        "model/scoreline-serving-*",
+        "endpoint-config/scoreline-serving-*",
+        "endpoint/scoreline-realtime",
+    }
+    assert "sagemaker:DeleteEndpoint" not in own["Action"]
+    assert statements["PassExecutionRoleToSageMaker"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    assert statements["GrantEndpointsTheDataKey"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    alarms = _text(statements["NewFleetRollbackAlarms"]["Resource"])
+    assert (
+        "alarm:scoreline-realtime-new-fleet-errors" in alarms and "alarm:scoreline-realtime-new-fleet-latency" in alarms
+    )
+    autoscaling = statements["AutoscaleTheEndpoint"]
+    assert autoscaling["Condition"]["StringEquals"]["application-autoscaling:service-namespace"] == "sagemaker"
+    assert statements["AutoscalingServiceLinkedRole"]["Condition"] == {
+        "StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+    }
+    star_actions = {
+        action
+        for statement in statements.values()
+        if statement["Resource"] == "*"
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    assert star_actions == {
+        "sagemaker:ListModelPackages",
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+    }
+
+
+def test_api_role_may_only_invoke_the_endpoint(serving):
+    statements = _statements(serving, "ApiInvokeEndpointRoleDefaultPolicy")
+    assert list(statements) == ["InvokeTheEndpoint"]
+    statement = statements["InvokeTheEndpoint"]
+    assert statement["Action"] == "sagemaker:InvokeEndpoint"
+    assert _text(statement["Resource"]).endswith(':endpoint/scoreline-realtime"]]}')
+
+
+def test_api_requires_iam_signatures_and_a_content_type(serving):
+    method = only(serving, "AWS::ApiGateway::Method")["Properties"]
+    assert method["HttpMethod"] == "POST"
+    assert method["AuthorizationType"] == "AWS_IAM"
+    assert method["RequestParameters"] == {"method.request.header.Content-Type": True}
+    validator = only(serving, "AWS::ApiGateway::RequestValidator")["Properties"]
+    assert validator["ValidateRequestParameters"] is True
+    policy = only(serving, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert [statement["Action"] for statement in policy] == ["execute-api:Invoke"]
+    assert "/v1/POST/predictions" in _text(policy[0]["Resource"])
+
+
+def test_api_calls_invoke_endpoint_directly(serving):
+    integration = only(serving, "AWS::ApiGateway::Method")["Properties"]["Integration"]
+    assert integration["Type"] == "AWS"
+    assert integration["IntegrationHttpMethod"] == "POST"
+    assert ":runtime.sagemaker:path/endpoints/scoreline-realtime/invocations" in _text(integration["Uri"])
+    assert integration["PassthroughBehavior"] == "NEVER"  # other content types: 415 before SageMaker is called
+    assert set(integration["RequestTemplates"]) == {"text/csv", "application/json"}
+    assert integration["RequestParameters"]["integration.request.header.Accept"] == "'text/csv'"
+
+
+def test_model_errors_become_400s_naming_the_row_and_nothing_maps_to_500(serving):
+    responses = only(serving, "AWS::ApiGateway::Method")["Properties"]["Integration"]["IntegrationResponses"]
+    by_pattern = {response.get("SelectionPattern", "default"): response for response in responses}
+    assert {pattern: response["StatusCode"] for pattern, response in by_pattern.items()} == {
+        "default": "200",
+        "424": "400",  # ModelError: the container refused the request
+        "400": "400",  # ValidationError: over 6 MB
+        "429": "429",
+        "5\\d{2}|403|404": "503",
+    }
+    model_error = by_pattern["424"]["ResponseTemplates"]["application/json"]
+    assert "$input.path('$.OriginalMessage')" in model_error
+    assert "row [0-9]+: " in model_error and "responseOverride.status = 502" in model_error
+    assert all(response["StatusCode"] != "500" for response in responses)
+
+
+def test_stage_throttles_traces_and_logs_access_to_an_encrypted_group(serving):
+    stage = only(serving, "AWS::ApiGateway::Stage")["Properties"]
+    assert stage["StageName"] == "v1"
+    assert stage["TracingEnabled"] is True
+    [settings] = stage["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
+    groups = resources(serving, "AWS::Logs::LogGroup")
+    [(name, log_group)] = [(n, g) for n, g in groups.items() if n.startswith("PredictionsApiAccessLogs")]
+    assert name in _text(stage["AccessLogSetting"]["DestinationArn"])
+    assert "AccessLogsKey" in _text(log_group["Properties"]["KmsKeyId"])
+    key_policy = only(serving, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
+    [logs_grant] = [s for s in key_policy if s.get("Sid") == "CloudWatchLogsForTheAccessLogGroup"]
+    assert "kms:EncryptionContext:aws:logs:arn" in logs_grant["Condition"]["ArnEquals"]
+
+
+def test_dashboard_shows_the_endpoints_latency_errors_and_invocations(serving):
+    body = _text(only(serving, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
+    for metric in ("Invocations", "ModelLatency", "Invocation4XXErrors", "Invocation5XXErrors", "4XXError"):
+        assert f'\\"{metric}\\"' in body, metric
+    assert "scoreline-realtime" in body
+
+
+def test_outputs_name_what_callers_use(serving):
+    assert {"PredictionsUrl", "InvokePolicyArn", "EndpointName", "RealtimeDashboardUrl"} <= set(serving["Outputs"])
