@@ -118,7 +118,7 @@ class Settings(BaseModel):
     realtime_min_instances: InstanceCount = 1
     realtime_max_instances: Annotated[int, Field(ge=1, le=100, validate_default=True)] = 2
     realtime_invocations_per_instance: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    realtime_canary_percent: Annotated[int, Field(ge=0, le=50)] = 10  # 0 = all at once
+    realtime_canary_percent: Annotated[int, Field(ge=0, le=50, validate_default=True)] = 0  # 0 = all at once
     realtime_baking_minutes: Annotated[int, Field(ge=0, le=60)] = 10
     realtime_latency_alarm_ms: Annotated[int, Field(ge=1, le=60_000)] = 1000
     realtime_throttle_rate: Annotated[float, Field(gt=0, le=10_000)] = 50
@@ -206,6 +206,18 @@ class Settings(BaseModel):
         if not low <= initial <= value:
             raise ValueError(
                 f"must be at least realtime_instance_count ({initial}), itself at least realtime_min_instances ({low})"
+            )
+        return value
+
+    @field_validator("realtime_canary_percent")
+    @classmethod
+    def _canary_needs_two_instances(cls, value: int, info: ValidationInfo) -> int:
+        # TrafficRoutingConfig.CanarySize: at most 50% of the variant's instance count, which autoscaling may bring
+        # down to realtime_min_instances.
+        if value and info.data.get("realtime_min_instances", 1) < 2:
+            raise ValueError(
+                "must be 0 (all at once) unless realtime_min_instances is at least 2 "
+                "(a canary is at most half the fleet)"
             )
         return value
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from stacks.settings import SettingsError, load_settings
 from tests.synth_helpers import only, resources
 
 SERVING = "ScorelineServing"
@@ -25,6 +26,38 @@ def _statements(template: dict, policy_prefix: str) -> dict[str, dict]:
 
 def _text(value) -> str:
     return json.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "values, sentence",
+    [
+        ({"realtime": "maybe"}, "Setting 'realtime' must be true or false (got 'maybe')."),
+        (
+            {"realtime_instance_type": "m5.large"},
+            "Setting 'realtime_instance_type' must be a SageMaker instance type such as ml.m5.large (got 'm5.large').",
+        ),
+        (
+            {"realtime_instance_count": 3},
+            "Setting 'realtime_max_instances' must be at least realtime_instance_count (3), itself at least "
+            "realtime_min_instances (1) (got 2).",
+        ),
+        (
+            {"realtime_canary_percent": 10},
+            "Setting 'realtime_canary_percent' must be 0 (all at once) unless realtime_min_instances is at least 2 "
+            "(a canary is at most half the fleet) (got 10).",
+        ),
+        ({"realtime_throttle_rate": 0}, "Setting 'realtime_throttle_rate' input should be greater than 0 (got 0)."),
+    ],
+)
+def test_bad_realtime_setting_is_one_sentence(values, sentence):
+    with pytest.raises(SettingsError) as raised:
+        load_settings(values)
+    assert str(raised.value) == sentence
+
+
+def test_realtime_is_off_unless_asked():
+    assert load_settings({}).realtime is False
+    assert load_settings({"realtime": "true"}).realtime is True
 
 
 def test_realtime_off_deploys_no_serving_stack(templates):
@@ -65,7 +98,7 @@ def test_the_function_gets_every_setting(serving):
         "MIN_INSTANCES": "1",
         "MAX_INSTANCES": "2",
         "INVOCATIONS_PER_INSTANCE": "1000",
-        "CANARY_PERCENT": "10",
+        "CANARY_PERCENT": "0",
         "BAKING_SECONDS": "600",
         "LATENCY_ALARM_MS": "1000",
         "ERRORS_ALARM_NAME": "scoreline-realtime-new-fleet-errors",
