@@ -18,20 +18,20 @@ ENDPOINT = "scoreline-realtime"
 SERVING_SETTINGS = {
     "MODEL_PACKAGE_GROUP_NAME": SETTINGS["MODEL_PACKAGE_GROUP_NAME"],
     "EXECUTION_ROLE_ARN": SETTINGS["EXECUTION_ROLE_ARN"],
-    "NAME_PREFIX": "scoreline-serving",
-    "ENDPOINT_NAME": ENDPOINT,
+    "SERVING_NAME_PREFIX": "scoreline-serving",
+    "SERVING_ENDPOINT_NAME": ENDPOINT,
     "KMS_KEY_ARN": SETTINGS["KMS_KEY_ARN"],
-    "INSTANCE_TYPE": "ml.m5.large",
-    "INSTANCE_STORAGE": "false",
-    "INSTANCE_COUNT": "1",
-    "MIN_INSTANCES": "1",
-    "MAX_INSTANCES": "3",
-    "INVOCATIONS_PER_INSTANCE": "700",
-    "CANARY_PERCENT": "0",
-    "BAKING_SECONDS": "600",
-    "LATENCY_ALARM_MS": "800",
-    "ERRORS_ALARM_NAME": "scoreline-serving-new-fleet-errors",
-    "LATENCY_ALARM_NAME": "scoreline-serving-new-fleet-latency",
+    "SERVING_INSTANCE_TYPE": "ml.m5.large",
+    "SERVING_INSTANCE_STORAGE": "false",
+    "SERVING_INSTANCE_COUNT": "1",
+    "SERVING_MIN_INSTANCES": "1",
+    "SERVING_MAX_INSTANCES": "3",
+    "SERVING_INVOCATIONS_PER_INSTANCE": "700",
+    "SERVING_CANARY_PERCENT": "0",
+    "SERVING_BAKING_SECONDS": "600",
+    "SERVING_LATENCY_ALARM_MS": "800",
+    "SERVING_ERRORS_ALARM_NAME": "scoreline-serving-new-fleet-errors",
+    "SERVING_LATENCY_ALARM_NAME": "scoreline-serving-new-fleet-latency",
 }
 
 
@@ -163,7 +163,7 @@ def test_next_approval_updates_with_blue_green_guardrails_on_the_new_fleet(servi
 
 
 def test_canary_setting_shifts_that_share_first(serving, registry, updates, monkeypatch):
-    monkeypatch.setenv("CANARY_PERCENT", "25")
+    monkeypatch.setenv("SERVING_CANARY_PERCENT", "25")
     registry.add_version("Approved")
     serving.handler(load_event("model_package_approved"), None)
     registry.add_version("Approved")

@@ -90,19 +90,19 @@ def test_the_function_gets_every_setting(serving):
     environment = only(serving, "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
     assert {key: environment[key] for key in environment if isinstance(environment[key], str)} == {
         "MODEL_PACKAGE_GROUP_NAME": "scoreline-models",
-        "NAME_PREFIX": "scoreline-serving",
-        "ENDPOINT_NAME": "scoreline-realtime",
-        "INSTANCE_TYPE": "ml.m5.large",
-        "INSTANCE_STORAGE": "false",
-        "INSTANCE_COUNT": "1",
-        "MIN_INSTANCES": "1",
-        "MAX_INSTANCES": "2",
-        "INVOCATIONS_PER_INSTANCE": "1000",
-        "CANARY_PERCENT": "0",
-        "BAKING_SECONDS": "600",
-        "LATENCY_ALARM_MS": "1000",
-        "ERRORS_ALARM_NAME": "scoreline-realtime-new-fleet-errors",
-        "LATENCY_ALARM_NAME": "scoreline-realtime-new-fleet-latency",
+        "SERVING_NAME_PREFIX": "scoreline-serving",
+        "SERVING_ENDPOINT_NAME": "scoreline-realtime",
+        "SERVING_INSTANCE_TYPE": "ml.m5.large",
+        "SERVING_INSTANCE_STORAGE": "false",
+        "SERVING_INSTANCE_COUNT": "1",
+        "SERVING_MIN_INSTANCES": "1",
+        "SERVING_MAX_INSTANCES": "2",
+        "SERVING_INVOCATIONS_PER_INSTANCE": "1000",
+        "SERVING_CANARY_PERCENT": "0",
+        "SERVING_BAKING_SECONDS": "600",
+        "SERVING_LATENCY_ALARM_MS": "1000",
+        "SERVING_ERRORS_ALARM_NAME": "scoreline-realtime-new-fleet-errors",
+        "SERVING_LATENCY_ALARM_NAME": "scoreline-realtime-new-fleet-latency",
     }
     assert {"EXECUTION_ROLE_ARN", "KMS_KEY_ARN", "ALERT_TOPIC_ARN"} <= set(environment)
 
