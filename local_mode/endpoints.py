@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -99,9 +100,15 @@ class LocalEndpoints:
     `on_state_change(endpoint_name, status)` then reports it, as the "SageMaker Endpoint State Change" event does.
     """
 
-    def __init__(self, root: Path, on_state_change: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        on_state_change: Callable[[str, str], None] | None = None,
+        run_later: Callable[..., None] | None = None,
+    ):
         self._root = root
         self._on_state_change = on_state_change or (lambda name, status: None)
+        self.run_later = run_later or (lambda work, *args: work(*args))
         self._served: dict[str, tuple[str, list[Container]]] = {}  # endpoint -> (configuration, containers)
         self._lock = threading.Lock()
 
@@ -115,6 +122,7 @@ class LocalEndpoints:
             return
         with self._lock:
             self._served[endpoint_name] = (config_name, containers)
+        service_backend().endpoints[endpoint_name].endpoint_status = "InService"
         self._on_state_change(endpoint_name, "IN_SERVICE")
 
     def _load(self, sagemaker, endpoint_name: str, config_name: str) -> list[Container]:
@@ -136,6 +144,7 @@ class LocalEndpoints:
             self._on_state_change(endpoint_name, "FAILED")
         else:
             endpoint.endpoint_config_name = previous[0]  # the old fleet keeps serving
+            endpoint.endpoint_status = "InService"
             self._on_state_change(endpoint_name, "IN_SERVICE")
 
     def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str = "text/csv") -> Answer:
@@ -268,3 +277,52 @@ def add_invoke_endpoint(endpoints: LocalEndpoints) -> None:
         return answer.status, headers, answer.body
 
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
+
+
+# --- wiring into a local cloud ------------------------------------------------------------------------------------
+
+_active: LocalEndpoints | None = None
+
+
+def attach_endpoints(root: Path, run_later: Callable[..., None], put_event: Callable[..., None]) -> LocalEndpoints:
+    """Real-time endpoints for a local cloud: CreateEndpoint and UpdateEndpoint leave the endpoint Creating or
+    Updating and load its model in the background (`run_later`), then send "SageMaker Endpoint State Change"
+    through `put_event(source, detail_type, detail, resources)`; InvokeEndpoint answers from the loaded model."""
+    global _active
+
+    def state_change(endpoint_name: str, status: str) -> None:
+        endpoint = boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)
+        detail = {
+            "EndpointName": endpoint_name,
+            "EndpointArn": endpoint["EndpointArn"],
+            "EndpointConfigName": endpoint["EndpointConfigName"],
+            "EndpointStatus": status,
+        }
+        put_event("aws.sagemaker", "SageMaker Endpoint State Change", detail, [endpoint["EndpointArn"]])
+
+    add_update_endpoint()
+    if not getattr(SageMakerModelBackend.create_endpoint, "_local_endpoints", False):
+        SageMakerModelBackend.create_endpoint = _loads_in_background(SageMakerModelBackend.create_endpoint, "Creating")
+        SageMakerModelBackend.update_endpoint = _loads_in_background(SageMakerModelBackend.update_endpoint, "Updating")
+    _active = LocalEndpoints(root, state_change, run_later)
+    add_invoke_endpoint(_active)
+    return _active
+
+
+def _loads_in_background(original, status: str):
+    @functools.wraps(original)
+    def wrapper(self: SageMakerModelBackend, *args, **kwargs):
+        endpoint = original(self, *args, **kwargs)
+        if _active is not None:
+            endpoint.endpoint_status = status
+            _active.run_later(_active.deployed, endpoint.endpoint_name)
+        return endpoint
+
+    wrapper._local_endpoints = True
+    return wrapper
+
+
+def detach_endpoints() -> None:
+    """The local cloud stopped: endpoints created from now on are moto's plain ones again."""
+    global _active
+    _active = None

@@ -48,18 +48,19 @@ TRAIN = pd.DataFrame({"rooms": [3.0, 4.0, 5.0, 6.0], "age": [10.0, 20.0, 30.0, 4
 PREPROCESS = load_module(FEATURES_CODE / "preprocess.py", "endpoints_test_preprocess")  # the job's own code
 
 
-def _transformer() -> dict:
+def fitted_transformer() -> dict:
     return PREPROCESS.fit(TRAIN, "price")
 
 
-def _artifacts(work, transformer: dict) -> tuple[str, str]:
+def artifacts(work, transformer: dict, root: str = f"s3://{BUCKET}") -> tuple[str, str]:
+    """The features artifact (its real code, a fitted transformer.json) and the sum model's, uploaded under root."""
     features = work / "features"
     shutil.copytree(FEATURES_CODE, features / "code", ignore=shutil.ignore_patterns("__pycache__"))
     (features / "transformer.json").write_text(json.dumps(transformer))
     model = work / "model"
     (model / "code").mkdir(parents=True)
     (model / "code" / "inference.py").write_text(SUM_MODEL)
-    uris = f"s3://{BUCKET}/features/model.tar.gz", f"s3://{BUCKET}/model/model.tar.gz"
+    uris = f"{root}/features/model.tar.gz", f"{root}/model/model.tar.gz"
     storage.write_object(uris[0], deterministic_tarball(features))
     storage.write_object(uris[1], deterministic_tarball(model))
     return uris
@@ -93,8 +94,8 @@ def served(tmp_path, monkeypatch):
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         sagemaker = boto3.client("sagemaker")
-        transformer = _transformer()
-        uris = _artifacts(tmp_path / "artifacts", transformer)
+        transformer = fitted_transformer()
+        uris = artifacts(tmp_path / "artifacts", transformer)
         sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=_deploy_config(sagemaker, "v1", uris))
         changes = []
         endpoints = LocalEndpoints(tmp_path / "endpoints", lambda name, status: changes.append((name, status)))

@@ -1,0 +1,100 @@
+"""The real-time path in the local cloud, end to end: the app synthesized with realtime=true and deployed, a
+version approved -> the serving function creates the endpoint -> the local endpoint serves both containers -> the
+API answers on 127.0.0.1; a second approval updates it with its deployment config; rejecting it rolls back."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local_mode.cloud import LocalCloud
+from local_mode.demo import synthesize
+from local_mode.endpoints import PredictionsApi, attach_endpoints, detach_endpoints
+from tests.local_mode.conftest import wait_for
+from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
+
+ENDPOINT = "scoreline-realtime"
+GROUP = "scoreline-models"
+
+
+@pytest.fixture(scope="module")
+def realtime(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("realtime-cloud") / "cdk.out"
+    synthesize(out_dir, {"realtime": "true"})
+    with LocalCloud(out_dir.parent / "cloud") as cloud:
+        deployment = cloud.deploy(out_dir)
+        # The wiring local_mode.cloud gets after the issue-11 refactor: endpoints load in the background.
+        endpoints = attach_endpoints(
+            cloud.home / "endpoints",
+            lambda work, *args: threading.Thread(target=work, args=args, daemon=True).start(),
+            cloud.bus.put_event,
+        )
+        api = PredictionsApi(endpoints, ENDPOINT).start()
+        try:
+            yield {"cloud": cloud, "api": api, "bucket": deployment.bucket_for("DataBucket")}
+        finally:
+            api.stop()
+            detach_endpoints()
+
+
+def register(realtime, version: int, tmp_path) -> str:
+    uris = artifacts(tmp_path, fitted_transformer(), f"s3://{realtime['bucket']}/models/v{version}")
+    environment = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    return boto3.client("sagemaker").create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": uri, "Environment": environment} for uri in uris],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+
+
+def serving(config_prefix: str):
+    def check():
+        try:
+            endpoint = boto3.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+        except ClientError:  # not created yet
+            return None
+        ready = endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"].startswith(config_prefix)
+        return endpoint if ready else None
+
+    return check
+
+
+def set_status(arn: str, status: str) -> None:
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+
+@pytest.mark.slow  # 31 s (synth and deploy); tests/local_mode/test_endpoints.py covers the endpoint fast
+def test_approval_serves_rejection_rolls_back(realtime, tmp_path):
+    first = register(realtime, 1, tmp_path / "v1")
+    set_status(first, "Approved")
+    wait_for(serving("scoreline-serving-v1-"), timeout=60)
+
+    status, content_type, body = post(realtime["api"].url, b"3,10,a\n6,40,b\n")
+    assert (status, content_type) == (200, "text/csv") and len(body.splitlines()) == 2
+    bad = post(realtime["api"].url, b"3,10,a\n6,x,b\n")
+    assert (bad[0], json.loads(bad[2])) == (400, {"message": "row 2: column 'age' has a non-numeric value 'x'"})
+
+    second = register(realtime, 2, tmp_path / "v2")
+    set_status(second, "Approved")
+    endpoint = wait_for(serving("scoreline-serving-v2-"), timeout=60)
+    guardrails = endpoint["LastDeploymentConfig"]
+    assert guardrails["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert [alarm["AlarmName"] for alarm in guardrails["AutoRollbackConfiguration"]["Alarms"]] == [
+        "scoreline-realtime-new-fleet-errors",
+        "scoreline-realtime-new-fleet-latency",
+    ]
+
+    set_status(second, "Rejected")
+    wait_for(serving("scoreline-serving-v1-"), timeout=60)
+    assert post(realtime["api"].url, b"3,10,a\n")[0] == 200
+    autoscaling = boto3.client("application-autoscaling")
+    [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert target["ResourceId"] == f"endpoint/{ENDPOINT}/variant/AllTraffic"
