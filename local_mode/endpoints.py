@@ -148,8 +148,9 @@ class LocalEndpoints:
             self._on_state_change(endpoint_name, "IN_SERVICE")
 
     def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str = "text/csv") -> Answer:
-        """InvokeEndpoint: both containers in turn; a handler's exception is the container's 500, which SageMaker
-        returns as a ModelError (424) with OriginalStatusCode and OriginalMessage."""
+        """InvokeEndpoint: both containers in turn. A handler's exception is the container's 500 with the exception's
+        text (sagemaker-inference-toolkit Transformer.transform: GenericInferenceToolkitError(500, str(e))), which
+        SageMaker returns as a ModelError (424) with OriginalStatusCode and OriginalMessage."""
         with self._lock:
             served = self._served.get(endpoint_name)
         if served is None:
