@@ -79,6 +79,9 @@ _METRICS = [MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0
 # - PyTorch inference image: sagemaker_inference/environment.py sets code_dir = <model_dir>/code = /opt/ml/model/code
 #   and sagemaker_pytorch_serving_container/torchserve.py puts it on PYTHONPATH to import SAGEMAKER_PROGRAM
 #   (aws/sagemaker-pytorch-inference-toolkit); it never downloads code.
+# - XGBoost image (script mode): sagemaker_xgboost_container/serving.py starts sagemaker_containers' server, whose
+#   start() calls the same _modules.import_module(env.module_dir, env.module_name) as the scikit-learn image
+#   (aws/sagemaker-xgboost-container, aws/sagemaker-containers _server.py).
 # The SageMaker Python SDK sets the same value when it repacks code into a network-isolated model.
 _SERVING_CODE_DIR = "/opt/ml/model/code"
 # What a processing script writes to tell why it failed: DescribeProcessingJob returns its first 1 KB as ExitMessage
@@ -222,7 +225,7 @@ def _s3_output(name: str, source: str, destination) -> ProcessingOutput:
 
 
 def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession, data: LambdaStep):
-    processor = _processor(params, session, PLACEHOLDERS.sklearn_image, spec)
+    processor = _processor(params, session, PLACEHOLDERS.preprocess_image, spec)
     outputs = ["train", "validation", "test", "model"]
     step_args = processor.run(
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.preprocess_script_key),
@@ -300,7 +303,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
 
 def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: ProcessingStep, train: TrainingStep):
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
-    processor = _processor(params, session, PLACEHOLDERS.training_image, spec)
+    processor = _processor(params, session, PLACEHOLDERS.evaluation_image, spec)
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     step_args = processor.run(
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.evaluate_script_key),
@@ -349,7 +352,7 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         values=[preprocess.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri, "model.tar.gz"],
     )
     features = ContainerDefinition(
-        image=PLACEHOLDERS.sklearn_image,
+        image=PLACEHOLDERS.features_image,
         model_data_url=features_model_uri,
         environment=_serving_environment(),
     )

@@ -11,7 +11,16 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
@@ -21,7 +30,26 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 SKLEARN_IMAGE_VERSION = "1.4-2-py312"
 PYTORCH_IMAGE_VERSION = "2.6.0"
 PYTORCH_PYTHON_VERSION = "py312"
+# XGBoost 3.0-5 (aws/sagemaker-xgboost-container, docker/3.0-5): Python 3.10, xgboost 3.0.5, numpy 2.1.0, pandas 2.2.3,
+# scikit-learn 1.5.2; its script mode runs on sagemaker-containers 2.8.6.post2. The SDK lists it for both scopes
+# (3.2-0 too, but that image's build files are not published).
+XGBOOST_IMAGE_VERSION = "3.0-5"
 
+# A private image in Amazon ECR, as SageMaker takes it: registry/repository[:tag] or registry/repository[@digest]
+# (API reference, AlgorithmSpecification.TrainingImage, ContainerDefinition.Image); repository names as ECR allows them.
+ECR_IMAGE = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})?$"
+)
+# Custom image settings -> the pipeline's image use they replace (pipeline_definitions.placeholders).
+CUSTOM_IMAGE_USES = {
+    "preprocess_image": "preprocess_image",
+    "features_serving_image": "features_image",
+    "training_image": "training_image",
+    "evaluation_image": "evaluation_image",
+    "model_serving_image": "inference_image",
+}
 _INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|large|xlarge)$"
 _RATE = re.compile(r"^rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
@@ -68,13 +96,25 @@ HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}
 InstanceCount = Annotated[int, Field(ge=1, le=100)]
 
 
+def _empty_or_ecr_image(value: str) -> str:
+    if value and not ECR_IMAGE.match(value):
+        raise ValueError(
+            "must be empty or an Amazon ECR image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/"
+            "train:1.0 (a tag or @sha256: digest is optional)"
+        )
+    return value
+
+
+CustomImage = Annotated[str, AfterValidator(_empty_or_ecr_image)]
+
+
 class Settings(BaseModel):
     """What a team chooses for its Scoreline deployment (see README, "Settings")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,19}$")] = "scoreline"
-    model_flavour: Literal["sklearn", "pytorch"] = "sklearn"
+    model_flavour: Literal["sklearn", "pytorch", "xgboost"] = "sklearn"
     target_column: Annotated[str, Field(min_length=1)] = "MedHouseVal"
     categorical_columns: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
     rmse_threshold: Annotated[float, Field(ge=0)] = 0.0
@@ -91,6 +131,12 @@ class Settings(BaseModel):
     training_instance_count: InstanceCount = 1
     transform_instance_type: InstanceType = "ml.m5.xlarge"
     transform_instance_count: InstanceCount = 1
+    # Custom images (README, Custom images): empty = the framework image of the flavour.
+    preprocess_image: CustomImage = ""
+    features_serving_image: CustomImage = ""
+    training_image: CustomImage = ""
+    evaluation_image: CustomImage = ""
+    model_serving_image: CustomImage = ""
     transform_max_payload_mb: Annotated[int, Field(ge=1, le=100)] = 6
     transform_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 1
     transform_input_filter: Annotated[str, Field(pattern=r"^\$")] = "$"
@@ -178,6 +224,31 @@ class Settings(BaseModel):
                 "must be a whole number from 0 (no reservation, the default) to 1000 concurrent executions"
             ) from None
 
+    @model_validator(mode="after")
+    def _custom_images_in_the_deployment_region(self):
+        # "the Docker image for inference container in Amazon EC2 Container Registry must be in the same region as
+        # the model" (API reference, ContainerDefinition.Image); jobs pull theirs from their region as well.
+        images = self.custom_images_by_setting()
+        regions = {setting: ECR_IMAGE.match(image)["region"] for setting, image in images.items()}
+        for setting, image_region in regions.items():
+            if self.region and image_region != self.region:
+                raise ValueError(
+                    f"Setting '{setting}' must be an image in the deployment region {self.region}, not {image_region} "
+                    f"(got {getattr(self, setting)!r})"
+                )
+        if len(set(regions.values())) > 1:
+            named = ", ".join(f"'{setting}' in {region}" for setting, region in regions.items())
+            raise ValueError(f"Custom images must all be in the deployment region, but they are in several: {named}")
+        return self
+
+    def custom_images_by_setting(self) -> dict[str, str]:
+        return {setting: getattr(self, setting) for setting in CUSTOM_IMAGE_USES if getattr(self, setting)}
+
+    @property
+    def custom_images(self) -> dict[str, str]:
+        """{image use (preprocess_image, features_image, ...): custom image URI} for the uses the settings replace."""
+        return {CUSTOM_IMAGE_USES[setting]: image for setting, image in self.custom_images_by_setting().items()}
+
     @property
     def resource_prefix(self) -> str:
         return self.project_name
@@ -227,6 +298,8 @@ def _describe(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return f"Unknown setting '{setting}': remove it or check its spelling (see README, Settings)."
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a rule across settings names them itself
+        return f"{message}."
     if error["type"] == "string_pattern_mismatch":
         message = _PATTERN_HELP.get(str(error["loc"][0]), f"must match {error['ctx']['pattern']}")
         setting = str(error["loc"][0])

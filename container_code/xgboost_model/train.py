@@ -1,0 +1,118 @@
+"""Training job, XGBoost flavour: gradient-boosted trees (xgboost.train), early stopping on the validation channel.
+
+Runs on the SageMaker XGBoost framework image in script mode (sagemaker_program=train.py). Channels (CSV, no header,
+target first): SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION. Writes the booster in xgboost's UBJSON format (no pickle)
+to SM_MODEL_DIR, and the serving handlers to SM_MODEL_DIR/code. Logs "validation-rmse=<float>;" once a round for
+the pipeline's metric definition. Bad input ends the job with one sentence in /opt/ml/output/failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import xgboost as xgb
+from inference import MODEL_FILE
+from model_io import (
+    InputError,
+    hyperparameter_parser,
+    read_channel,
+    run_training,
+    ship_serving_code,
+    write_summary,
+)
+
+# Objective and the validation metric early stopping watches, per problem type.
+OBJECTIVES = {"regression": ("reg:squarederror", "rmse")}
+
+
+def parse_args(argv=None):
+    parser, option = hyperparameter_parser("Train the XGBoost trees")
+    option("num-round", type=int, default=2000, help="upper bound on boosting rounds")
+    option("early-stopping-rounds", type=int, default=50, help="rounds without a better validation metric")
+    option("eta", type=float, default=0.1, help="learning rate")
+    option("max-depth", type=int, default=7)
+    option("min-child-weight", type=float, default=3.0)
+    option("subsample", type=float, default=0.8)
+    option("colsample-bytree", type=float, default=0.8)
+    option("reg-lambda", type=float, default=1.0, help="L2 regularization on leaf weights")
+    option("reg-alpha", type=float, default=0.0, help="L1 regularization on leaf weights")
+    option("max-bin", type=int, default=256)
+    option("seed", type=int, default=42)
+    return parser.parse_args(argv)
+
+
+class LogValidationMetric(xgb.callback.TrainingCallback):
+    """One "validation-<metric>=<value>;" line a round, the form the pipeline's metric definitions read."""
+
+    def __init__(self, metric: str):
+        super().__init__()
+        self.metric = metric
+
+    def after_iteration(self, model, epoch: int, evals_log: dict) -> bool:
+        value = evals_log["validation"][self.metric][-1]
+        print(f"round={epoch + 1}; validation-{self.metric}={value:.6f};", flush=True)
+        return False  # never stops training itself
+
+
+def booster_parameters(args, objective: str, metric: str) -> dict:
+    return {
+        "objective": objective,
+        "eval_metric": metric,
+        "eta": args.eta,
+        "max_depth": args.max_depth,
+        "min_child_weight": args.min_child_weight,
+        "subsample": args.subsample,
+        "colsample_bytree": args.colsample_bytree,
+        "lambda": args.reg_lambda,
+        "alpha": args.reg_alpha,
+        "max_bin": args.max_bin,
+        "tree_method": "hist",
+        "seed": args.seed,
+    }
+
+
+def fit(args, problem_type: str, train_set: xgb.DMatrix, validation_set: xgb.DMatrix):
+    """(booster cut to its best round, best round, best validation metric)."""
+    objective, metric = OBJECTIVES[problem_type]
+    if args.num_round < 1 or args.early_stopping_rounds < 1:
+        raise InputError("num_round and early_stopping_rounds must be at least 1")
+    try:
+        booster = xgb.train(
+            booster_parameters(args, objective, metric),
+            train_set,
+            num_boost_round=args.num_round,
+            evals=[(validation_set, "validation")],
+            early_stopping_rounds=args.early_stopping_rounds,
+            verbose_eval=False,
+            callbacks=[LogValidationMetric(metric)],
+        )
+    except xgb.core.XGBoostError as error:  # e.g. a hyperparameter out of its range
+        raise InputError(f"xgboost refused the training parameters: {str(error).splitlines()[0]}") from None
+    best = booster.best_iteration + 1
+    # Slicing keeps exactly the rounds up to the best one, so serving needs no iteration range.
+    return booster[:best], best, float(booster.best_score)
+
+
+def main(argv=None) -> int:
+    return run_training(train, parse_args(argv))
+
+
+def train(args) -> None:
+    problem_type = "regression"
+    features, target = read_channel(args.train)
+    validation_features, validation_target = read_channel(args.validation)
+    print(f"training on {len(target)} rows x {features.shape[1]} features ({problem_type})", flush=True)
+    train_set = xgb.DMatrix(features, label=target)
+    validation_set = xgb.DMatrix(validation_features, label=validation_target)
+    booster, best_round, best_score = fit(args, problem_type, train_set, validation_set)
+    metric = OBJECTIVES[problem_type][1]
+    print(f"best round {best_round}: validation-{metric}={best_score:.6f};")
+    args.model_dir.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(args.model_dir / MODEL_FILE))
+    ship_serving_code(args.model_dir, Path(__file__).parent)
+    write_summary(args.output_data_dir, best_round=best_round, **{f"validation_{metric}": best_score})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
