@@ -1,4 +1,5 @@
-"""Serving container 2, XGBoost flavour: features (.npy from container 1, or CSV) -> one prediction a line.
+"""Serving container 2, XGBoost flavour: features (.npy from container 1, or CSV) -> one prediction a line
+(regression: the value; classification: the label, then the class probabilities; see model_io.py).
 
 Runs on the SageMaker XGBoost framework image in script mode: its server (sagemaker_xgboost_container/serving.py)
 imports SAGEMAKER_PROGRAM from SAGEMAKER_SUBMIT_DIRECTORY and takes model_fn, input_fn, predict_fn and output_fn
@@ -14,19 +15,41 @@ import numpy as np
 import xgboost as xgb
 
 # input_fn and output_fn are the same in every model container: one file, model_io.py (see there).
-from model_io import input_fn, output_fn  # noqa: F401 (the serving container looks them up in this module)
+from model_io import (  # noqa: F401 (the serving container looks input_fn and output_fn up in this module)
+    ClassProbabilities,
+    input_fn,
+    is_classification,
+    load_schema,
+    output_fn,
+)
 
 MODEL_FILE = "xgboost-model.ubj"
 
 
-def model_fn(model_dir: str) -> xgb.Booster:
-    booster = xgb.Booster()
-    booster.load_model(os.path.join(model_dir, MODEL_FILE))
-    return booster
+class Served:
+    """The booster and the schema saved beside it."""
+
+    def __init__(self, model_dir: str):
+        self.booster = xgb.Booster()
+        self.booster.load_model(os.path.join(model_dir, MODEL_FILE))
+        self.schema = load_schema(model_dir)
+
+    def predict(self, features: np.ndarray):
+        """In-place prediction: no DMatrix built per request."""
+        classes = self.schema["classes"]
+        if len(features) == 0:
+            return ClassProbabilities(np.zeros((0, len(classes))), classes) if classes else np.zeros(0)
+        raw = np.asarray(self.booster.inplace_predict(np.asarray(features, dtype=np.float32)), dtype=np.float64)
+        if not is_classification(self.schema):
+            return raw
+        if self.schema["problem_type"] == "binary":  # binary:logistic gives the probability of classes[1]
+            raw = np.column_stack([1.0 - raw, raw])
+        return ClassProbabilities(raw, classes)  # multi:softprob gives one column per class already
 
 
-def predict_fn(input_data: np.ndarray, model: xgb.Booster) -> np.ndarray:
-    """Regression: the predicted value per row. In-place prediction skips building a DMatrix per request."""
-    if len(input_data) == 0:
-        return np.zeros(0)
-    return np.asarray(model.inplace_predict(np.asarray(input_data, dtype=np.float32)), dtype=np.float64)
+def model_fn(model_dir: str) -> Served:
+    return Served(model_dir)
+
+
+def predict_fn(input_data: np.ndarray, model: Served):
+    return model.predict(input_data)
