@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train, register, approve and score on an embedded local cloud")
-    demo.add_argument("--flavour", choices=["sklearn", "pytorch"], default="sklearn")
+    demo.add_argument("--flavour", choices=["sklearn", "pytorch", "xgboost"], default="sklearn")
     demo.add_argument("--data", type=Path, help="your own CSV with a header (default: California housing)")
     demo.add_argument("--target", help="the column of --data to predict")
     _settings_argument(demo)

@@ -12,6 +12,7 @@ image's toolkit replaces by its own ExecuteUserScriptError text; the sentence st
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def booster_parameters(args, schema: dict) -> dict:
         "alpha": args.reg_alpha,
         "max_bin": args.max_bin,
         "tree_method": "hist",
+        # The image runs on GPU types too: SageMaker sets SM_NUM_GPUS, xgboost >= 2.0 trains on one with device=cuda.
+        "device": "cuda" if int(os.environ.get("SM_NUM_GPUS", "0") or 0) > 0 else "cpu",
         "seed": args.seed,
         **({"nthread": args.nthread} if args.nthread > 0 else {}),
     }
