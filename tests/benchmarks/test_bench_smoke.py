@@ -23,7 +23,7 @@ def test_quick_run_writes_all_four_figures(tmp_path):
     )
     assert process.returncode == 0, process.stderr[-2000:]
     results = json.loads(output.read_text())
-    for flavour in ("sklearn", "pytorch"):
+    for flavour in ("sklearn", "pytorch", "xgboost"):
         assert results["throughput"][flavour]["ours_rows_per_s"] > 0
         assert results["quality"][flavour]["rmse"] > 0
     assert results["quality"]["linear_baseline"]["rmse"] > 0
