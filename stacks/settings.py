@@ -68,6 +68,15 @@ def _eventbridge_schedule(value: str) -> str:
     return value
 
 
+# Metrics the quality gate may use, per problem type; the first is the default (gate_metric=auto). The problem
+# type may be inferred only at run time (Preprocess), so Evaluate checks the choice against it again.
+GATE_METRICS = {
+    "regression": ("rmse", "mae", "r2"),
+    "binary": ("auc", "accuracy", "f1", "precision", "recall"),
+    "multiclass": ("weighted_f1", "accuracy"),
+}
+
+
 class SettingsError(ValueError):
     """A setting has a value Scoreline cannot use; the message is meant for the user as it is."""
 
@@ -116,6 +125,11 @@ class Settings(BaseModel):
     project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,19}$")] = "scoreline"
     model_flavour: Literal["sklearn", "pytorch", "xgboost"] = "sklearn"
     target_column: Annotated[str, Field(min_length=1)] = "MedHouseVal"
+    # auto: Preprocess infers it from the target column (README, Settings); an explicit type must fit the data.
+    problem_type: Literal["auto", "regression", "binary", "multiclass"] = "auto"
+    gate_metric: Literal["auto", "rmse", "mae", "r2", "auc", "accuracy", "f1", "precision", "recall", "weighted_f1"] = (
+        "auto"
+    )
     categorical_columns: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
     rmse_threshold: Annotated[float, Field(ge=0)] = 0.0
     # The relative quality gate (README, Settings): the candidate's test RMSE must be at least this fraction below
@@ -161,6 +175,16 @@ class Settings(BaseModel):
     use_existing_model_package_group: bool = False
     region: Annotated[str, Field(pattern=r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]$")] = ""
     account: Annotated[str, Field(pattern=r"^$|^[0-9]{12}$")] = ""
+
+    @field_validator("gate_metric")
+    @classmethod
+    def _gate_metric_fits_the_problem_type(cls, value: str, info) -> str:
+        problem_type = info.data.get("problem_type", "auto")
+        if value != "auto" and problem_type != "auto" and value not in GATE_METRICS[problem_type]:
+            raise ValueError(
+                f"must be auto or one of {', '.join(GATE_METRICS[problem_type])} for problem_type {problem_type}"
+            )
+        return value
 
     @field_validator("schedule_expression")
     @classmethod

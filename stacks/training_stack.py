@@ -51,6 +51,8 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         model_package_group_name=settings.model_package_group_name,
         flavour=settings.model_flavour,
         target_column=settings.target_column,
+        problem_type=settings.problem_type,
+        gate_metric=settings.gate_metric,
         categorical_columns=settings.categorical_columns,
         rmse_threshold=settings.rmse_threshold,
         min_improvement_over_baseline=settings.min_improvement_over_baseline,

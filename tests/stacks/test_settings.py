@@ -94,3 +94,27 @@ def test_training_triggers_are_off_unless_asked():
     )
     assert asked.retrain_schedule_expression == "rate(7 days)"
     assert asked.retrain_on_new_data is True and asked.retrain_debounce_minutes == 0.5
+
+
+def test_problem_type_and_gate_metric_default_to_auto():
+    settings = load_settings({})
+    assert (settings.problem_type, settings.gate_metric) == ("auto", "auto")
+    assert load_settings({"problem_type": "binary", "gate_metric": "f1"}).gate_metric == "f1"
+    assert load_settings({"gate_metric": "auc"}).gate_metric == "auc"  # auto type: Evaluate checks it at run time
+
+
+@pytest.mark.parametrize(
+    "values, named",
+    [
+        ({"problem_type": "classification"}, "Setting 'problem_type' input should be 'auto', 'regression', 'binary'"),
+        (
+            {"problem_type": "multiclass", "gate_metric": "auc"},
+            "Setting 'gate_metric' must be auto or one of weighted_f1, accuracy for problem_type multiclass",
+        ),
+        ({"problem_type": "regression", "gate_metric": "f1"}, "one of rmse, mae, r2 for problem_type regression"),
+    ],
+)
+def test_problem_type_and_gate_metric_mistakes_are_one_sentence(values, named):
+    with pytest.raises(SettingsError) as error:
+        load_settings(values)
+    assert named in str(error.value)
