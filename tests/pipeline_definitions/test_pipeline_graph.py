@@ -156,7 +156,7 @@ def test_problem_type_reaches_preprocess_and_the_schema_reaches_train():
 def test_register_has_features_then_model_container(flavour):
     arguments = steps_by_name(flavour)["Register"]["Arguments"]
     features, model = arguments["InferenceSpecification"]["Containers"]
-    assert "sklearn-image" in features["Image"]
+    assert "features-image" in features["Image"]
     assert features["ModelDataUrl"]["Std:Join"]["Values"][1] == "model.tar.gz"
     assert model["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert "inference-image" in model["Image"]
