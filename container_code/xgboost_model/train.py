@@ -16,8 +16,8 @@ import os
 import sys
 from pathlib import Path
 
-import xgboost as xgb
-from inference import MODEL_FILE
+# inference.py sets OMP_WAIT_POLICY=PASSIVE before xgboost loads (see there).
+from inference import MODEL_FILE, xgb
 from model_io import (
     InputError,
     class_indices,
@@ -44,6 +44,12 @@ def parse_args(argv=None):
     parser, option = hyperparameter_parser("Train the XGBoost trees")
     option("num-round", type=int, default=2000, help="upper bound on boosting rounds")
     option("early-stopping-rounds", type=int, default=50, help="rounds without a better validation metric")
+    option(
+        "min-delta",
+        type=float,
+        default=None,
+        help="a better validation metric is lower by more than this; default 0.001 for log loss, 0 for RMSE",
+    )
     option("eta", type=float, default=0.1, help="learning rate")
     option("max-depth", type=int, default=7)
     option("min-child-weight", type=float, default=3.0)
@@ -98,15 +104,18 @@ def fit(args, schema: dict, train_set: xgb.DMatrix, validation_set: xgb.DMatrix)
     _, metric, name = OBJECTIVES[schema["problem_type"]]
     if args.num_round < 1 or args.early_stopping_rounds < 1:
         raise InputError("num_round and early_stopping_rounds must be at least 1")
+    # Log loss keeps falling while trees push separable classes' probabilities towards 0 and 1 (Iris would run all
+    # num_round rounds): improvements below min_delta do not count. RMSE is in the target's units: no default delta.
+    min_delta = args.min_delta if args.min_delta is not None else (1e-3 if is_classification(schema) else 0.0)
+    stopping = xgb.callback.EarlyStopping(rounds=args.early_stopping_rounds, min_delta=min_delta, save_best=False)
     try:
         booster = xgb.train(
             booster_parameters(args, schema),
             train_set,
             num_boost_round=args.num_round,
             evals=[(validation_set, "validation")],
-            early_stopping_rounds=args.early_stopping_rounds,
             verbose_eval=False,
-            callbacks=[LogValidationMetric(metric, name)],
+            callbacks=[LogValidationMetric(metric, name), stopping],
         )
     except xgb.core.XGBoostError as error:  # e.g. a hyperparameter out of its range
         raise InputError(f"xgboost refused the training parameters: {str(error).splitlines()[0]}") from None

@@ -26,8 +26,7 @@ from tests.container_code.helpers import (
 
 xgb = pytest.importorskip("xgboost")  # pinned in requirements-dev.txt (xgboost-cpu, the image's version)
 
-# One thread: on tiny data, threads only wait for each other (seconds a round on a busy machine).
-QUICK = ["--num_round", "60", "--early-stopping-rounds", "10", "--eta", "0.3", "--max-depth", "4", "--nthread", "1"]
+QUICK = ["--num_round", "60", "--early-stopping-rounds", "10", "--eta", "0.3", "--max-depth", "4"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ pytest.importorskip("xgboost")  # pinned in requirements-dev.txt (xgboost-cpu, t
 @pytest.mark.slow
 def test_xgboost_demo_trains_approves_and_scores_california_housing(tmp_path):
     """A shorter training (eta 0.3) keeps it quick: this checks the path, test_xgboost_model.py the model."""
-    process = run_demo(tmp_path, "--flavour", "xgboost", "-c", "training_hyperparameters=eta=0.3,nthread=1")
+    process = run_demo(tmp_path, "--flavour", "xgboost", "-c", "training_hyperparameters=eta=0.3")
     assert process.returncode == 0, process.stderr[-2000:]
     match = SUMMARY.match(process.stdout.strip().splitlines()[-1])
     assert match, process.stdout[-1000:]
