@@ -31,7 +31,7 @@ def test_command_line_strings_are_converted():
 @pytest.mark.parametrize(
     "values, named",
     [
-        ({"model_flavour": "xgboost"}, "Setting 'model_flavour' input should be 'sklearn' or 'pytorch'"),
+        ({"model_flavour": "lightgbm"}, "Setting 'model_flavour' input should be 'sklearn', 'pytorch' or 'xgboost'"),
         (
             {"schedule_expression": "cron(0 6 * * * *)"},
             "Setting 'schedule_expression' is not an EventBridge cron",
