@@ -4,6 +4,7 @@
 2. synth time against an empty CDK app (warm and cold)
 3. local end to end: the sklearn demo's seconds with a per-stage breakdown
 4. model quality: test RMSE per flavour beside a linear-regression baseline
+5. classification quality: each flavour against the majority-class and logistic-regression baselines
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, synth_time, throughput
+from benchmarks import artifacts, classification, synth_time, throughput
 
 FLAVOURS = ("sklearn", "pytorch", "xgboost")
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for flavour in FLAVOURS
         }
+        quick = QUICK_HYPERPARAMETERS if args.quick else None
+        results["classification"] = classification.measure(work, FLAVOURS, quick)
     results["synth"] = synth_time.measure(1 if args.quick else 5)
     results["local_end_to_end"] = _local_end_to_end(1 if args.quick else 3)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
@@ -108,6 +111,7 @@ def table(results: dict) -> str:
         goal = {"sklearn": "<= 0.46", "pytorch": "<= 0.52", "xgboost": "<= 0.46"}.get(flavour, "")
         extra = f" (trained in {figures['train_seconds']} s)" if "train_seconds" in figures else ""
         rows.append((f"test RMSE {flavour}", f"{figures['rmse']:.4f}{extra}", goal))
+    rows += classification.table_rows(results.get("classification", {}))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 

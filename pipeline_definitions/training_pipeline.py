@@ -403,6 +403,11 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         content_types=["text/csv"],
         response_types=["text/csv"],
         transform_instances=[spec.transform_instance_type],
+        # ModelMetrics.ModelQuality.Statistics is a MetricsSource (content type + S3 URI; API reference
+        # "ModelQuality", "MetricsSource"): the registry points at evaluation.json whatever it holds, and
+        # evaluation.json uses the model-quality layout of its problem type (regression_metrics,
+        # binary_classification_metrics or multiclass_classification_metrics; "Model quality metrics and Amazon
+        # CloudWatch monitoring"), so one registration serves every problem type.
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
         ),

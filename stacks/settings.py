@@ -132,9 +132,11 @@ class Settings(BaseModel):
     )
     categorical_columns: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
     rmse_threshold: Annotated[float, Field(ge=0)] = 0.0
-    # The relative quality gate (README, Settings): the candidate's test RMSE must be at least this fraction below
-    # the best baseline's (training mean, linear model) and at most this fraction above the champion's.
-    min_improvement_over_baseline: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    # The relative quality gate (README, Settings): the candidate's test error (RMSE, or 1 - AUC, 1 - weighted F1,
+    # ...) must be at least this fraction below the best baseline's and at most this fraction above the champion's.
+    # A negative value lets the candidate be up to that fraction worse than the best baseline (small or nearly
+    # linear data, where the linear baseline is as good as any model a short test split can tell apart).
+    min_improvement_over_baseline: Annotated[float, Field(gt=-1, lt=1)] = 0.05
     champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
     training_hyperparameters: Annotated[dict[HyperparameterName, str], BeforeValidator(_name_value_pairs)] = Field(
         default_factory=dict

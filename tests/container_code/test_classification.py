@@ -13,6 +13,7 @@ import pytest
 from tests.container_code.conftest import load_handlers
 from tests.container_code.helpers import (
     LOGLOSS_METRIC,
+    evaluate,
     extract_transformer,
     preprocess,
     preprocess_arguments,
@@ -199,3 +200,101 @@ def test_artifacts_without_a_schema_serve_as_regression(tmp_path):
     """A champion trained before classification existed has no schema.json: it is a regression model."""
     model_io = load_handlers("sklearn_model")
     assert model_io.load_schema(str(tmp_path))["problem_type"] == "regression"
+
+
+# Evaluate reads the served CSV, whatever the flavour (both flavours' serving output is checked above): its own
+# tests run on the sklearn models only, which keeps the fast suite short.
+EVALUATED_FLAVOUR = pytest.mark.parametrize("trained", ["sklearn"], indirect=True)
+
+
+def _evaluated(trained, processed, target, tmp_path, *args):
+    flavour, by_target = trained
+    return evaluate(flavour, processed[target], by_target[target][0], tmp_path, target, *args)
+
+
+def _truth_and_served(trained, processed, target):
+    flavour, by_target = trained
+    transformer = extract_transformer(processed[target])
+    test = pd.read_csv(processed[target] / "test" / "test.csv")
+    lines = _served(flavour, by_target[target][0], transformer, test.drop(columns=[target]))
+    return test[target].tolist(), lines, transformer["schema"]["classes"]
+
+
+@EVALUATED_FLAVOUR
+def test_binary_evaluation_has_the_model_quality_layout_and_independent_values(trained, processed, tmp_path):
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+    report = _evaluated(trained, processed, "answer", tmp_path)
+    metrics = report["binary_classification_metrics"]
+    assert set(metrics) == {"confusion_matrix", "recall", "precision", "accuracy", "f1", "auc"}
+    assert (report["problem_type"], report["classes"]) == ("binary", ["no", "yes"])
+    truth, lines, _ = _truth_and_served(trained, processed, "answer")
+    predicted = [line[0] for line in lines]
+    positive = [float(line[2]) for line in lines]  # classes[1] = "yes" is the positive class
+    assert metrics["accuracy"]["value"] == pytest.approx(accuracy_score(truth, predicted))
+    assert metrics["precision"]["value"] == pytest.approx(precision_score(truth, predicted, pos_label="yes"))
+    assert metrics["recall"]["value"] == pytest.approx(recall_score(truth, predicted, pos_label="yes"))
+    assert metrics["f1"]["value"] == pytest.approx(f1_score(truth, predicted, pos_label="yes"))
+    assert metrics["auc"]["value"] == pytest.approx(roc_auc_score([t == "yes" for t in truth], positive), abs=1e-6)
+    matrix = metrics["confusion_matrix"]
+    assert matrix["yes"]["yes"] == sum(t == p == "yes" for t, p in zip(truth, predicted, strict=True))
+    assert sum(count for row in matrix.values() for count in row.values()) == len(truth)
+
+
+@EVALUATED_FLAVOUR
+def test_multiclass_evaluation_has_weighted_f1_and_a_labelled_confusion_matrix(trained, processed, tmp_path):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    report = _evaluated(trained, processed, "tier", tmp_path)
+    metrics = report["multiclass_classification_metrics"]
+    assert {"confusion_matrix", "accuracy", "weighted_f1"} <= set(metrics)
+    truth, lines, classes = _truth_and_served(trained, processed, "tier")
+    predicted = [line[0] for line in lines]
+    assert metrics["accuracy"]["value"] == pytest.approx(accuracy_score(truth, predicted))
+    assert metrics["weighted_f1"]["value"] == pytest.approx(f1_score(truth, predicted, average="weighted"))
+    assert list(metrics["confusion_matrix"]) == classes == ["high, top", "low", "mid"]
+
+
+@EVALUATED_FLAVOUR
+def test_classification_baselines_and_the_gate_on_the_default_metric(trained, processed, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    report = _evaluated(trained, processed, "answer", tmp_path, "--min-improvement-over-baseline", "0.1")
+    baselines = report["baseline_metrics"]
+    assert set(baselines) == {"majority_class", "logistic_regression"}
+    test = pd.read_csv(processed["answer"] / "test" / "test.csv")
+    train_target = np.loadtxt(processed["answer"] / "train" / "train.csv", delimiter=",")[:, 0]
+    majority = ["no", "yes"][int(np.bincount(train_target.astype(int)).argmax())]
+    assert baselines["majority_class"]["accuracy"]["value"] == pytest.approx(np.mean(test["answer"] == majority))
+    assert baselines["majority_class"]["auc"]["value"] == 0.5  # one score for every row
+    # The numpy logistic regression agrees with scikit-learn's on nearly every test row.
+    train = np.loadtxt(processed["answer"] / "train" / "train.csv", delimiter=",")
+    reference = LogisticRegression(C=1e4, max_iter=5000).fit(train[:, 1:], train[:, 0])
+    features = load_handlers("features")
+    transformer = extract_transformer(processed["answer"])
+    matrix = features.predict_fn(features.input_fn(raw_rows(test.drop(columns=["answer"])), "text/csv"), transformer)
+    reference_accuracy = np.mean(np.array(["no", "yes"])[reference.predict(matrix).astype(int)] == test["answer"])
+    assert baselines["logistic_regression"]["accuracy"]["value"] == pytest.approx(reference_accuracy, abs=0.05)
+    gate = report["gate"]
+    auc = report["binary_classification_metrics"]["auc"]["value"]
+    best = max(b["auc"]["value"] for b in baselines.values())
+    assert (gate["metric"], gate["metric_label"], gate["candidate"]) == ("auc", "AUC", auc)
+    assert gate["candidate_score"] == pytest.approx(-(1 - auc))
+    assert gate["baseline_required_score"] == pytest.approx(-(1 - best) * 0.9)
+    assert gate["baseline_limit"] == pytest.approx(1 - (1 - best) * 0.9)
+    assert gate["champion"].startswith("none") and gate["champion_required_score"] == gate["candidate_score"]
+    assert gate["regression_rmse"] == 0.0  # RmseThreshold does not apply
+
+
+@EVALUATED_FLAVOUR
+def test_gate_metric_by_setting_and_one_sentence_when_it_does_not_fit(trained, processed, tmp_path):
+    report = _evaluated(trained, processed, "tier", tmp_path / "a", "--gate-metric", "accuracy")
+    assert report["gate"]["candidate"] == report["multiclass_classification_metrics"]["accuracy"]["value"]
+    with pytest.raises(AssertionError, match="evaluate.py exited 2") as failure:
+        _evaluated(trained, processed, "tier", tmp_path / "b", "--gate-metric", "auc")
+    assert "Traceback" not in str(failure.value)
+    message = (tmp_path / "b" / "evaluation_message").read_text().strip()
+    assert message == (
+        "evaluate: setting gate_metric=auc does not apply to a multiclass problem (target column 'tier'); use auto "
+        "or one of weighted_f1, accuracy"
+    )

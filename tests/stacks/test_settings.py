@@ -118,3 +118,10 @@ def test_problem_type_and_gate_metric_mistakes_are_one_sentence(values, named):
     with pytest.raises(SettingsError) as error:
         load_settings(values)
     assert named in str(error.value)
+
+
+def test_min_improvement_may_be_negative_but_above_minus_one():
+    """Negative: the candidate may be up to that fraction worse than the best baseline (small, linear data)."""
+    assert load_settings({"min_improvement_over_baseline": "-0.5"}).min_improvement_over_baseline == -0.5
+    with pytest.raises(SettingsError, match="Setting 'min_improvement_over_baseline' input should be greater than -1"):
+        load_settings({"min_improvement_over_baseline": "-1"})
