@@ -33,7 +33,7 @@ def test_quick_run_writes_all_four_figures(tmp_path):
     }.items():
         entry = results["classification"][data_set]
         assert (entry["problem_type"], entry["metric"]) == (problem_type, metric)
-        for column in ("sklearn", "pytorch", "majority_class", "logistic_regression"):
+        for column in ("sklearn", "pytorch", "xgboost", "majority_class", "logistic_regression"):
             assert 0 <= entry[column][metric] <= 1
     assert results["synth"]["warm_ratio"] > 0 and results["synth"]["cold_ratio"] > 0
     assert {"synth", "deploy", "Train Succeeded", "approval to scored output"} <= set(
