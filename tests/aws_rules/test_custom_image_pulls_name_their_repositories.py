@@ -77,6 +77,7 @@ def test_the_job_role_pulls_the_custom_repositories_by_arn_and_the_framework_one
     assert "repository/sagemaker-xgboost" in framework and "repository/sagemaker-scikit-learn" in framework
 
 
+@pytest.mark.slow  # a third synth; the fast suite checks the mixed case above
 def test_with_every_image_custom_no_framework_image_is_pulled(all_custom):
     training = all_custom["ScorelineTraining"]
     assert "FrameworkImages" not in training.get("Mappings", {}) and "ImageAccounts" not in training.get("Mappings", {})
