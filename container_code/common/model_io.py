@@ -8,6 +8,8 @@ The schema (Preprocess's schema/schema.json, the training job's `schema` channel
   regression      one number a line
   classification  one line a row: the predicted label, then one probability per class in `classes` order
                   (binary: classes[1] is the positive class), e.g. `yes,0.120000,0.880000`
+Batch Transform with JoinSource=Input appends each output row to its input row for CSV ("DataProcessing",
+SageMaker API reference), so scored lines read: input row, label, probabilities.
 """
 
 from __future__ import annotations
