@@ -1,9 +1,10 @@
 """`python -m benchmarks [--quick] [--output FILE]`: the measured figures, as a table and as JSON.
 
-1. serial-inference throughput against its limit and against a JSON hand-off (both flavours)
+1. serial-inference throughput against its limit and against a JSON hand-off (every flavour)
 2. synth time against an empty CDK app (warm and cold)
 3. local end to end: the sklearn demo's seconds with a per-stage breakdown
 4. model quality: test RMSE per flavour beside a linear-regression baseline
+5. classification quality: each flavour against the majority-class and logistic-regression baselines
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, synth_time, throughput
+from benchmarks import artifacts, classification, synth_time, throughput
 
-FLAVOURS = ("sklearn", "pytorch")
+FLAVOURS = ("sklearn", "pytorch", "xgboost")
 # Short training for --quick: the smoke test checks the machinery, not the figures.
-QUICK_HYPERPARAMETERS = {"sklearn": {"max-iter": "20"}, "pytorch": {"epochs": "2"}}
+QUICK_HYPERPARAMETERS = {"sklearn": {"max-iter": "20"}, "pytorch": {"epochs": "2"}, "xgboost": {"num-round": "20"}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for flavour in FLAVOURS
         }
+        quick = QUICK_HYPERPARAMETERS if args.quick else None
+        results["classification"] = classification.measure(work, FLAVOURS, quick)
     results["synth"] = synth_time.measure(1 if args.quick else 5)
     results["local_end_to_end"] = _local_end_to_end(1 if args.quick else 3)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
@@ -105,9 +108,10 @@ def table(results: dict) -> str:
     rows.append(("local demo (sklearn) seconds", f"{end_to_end['seconds']}", "<= 30"))
     rows += [(f"  {stage}", f"{seconds}", "") for stage, seconds in end_to_end["stages"].items()]
     for flavour, figures in results["quality"].items():
-        goal = {"sklearn": "<= 0.46", "pytorch": "<= 0.52"}.get(flavour, "")
+        goal = {"sklearn": "<= 0.46", "pytorch": "<= 0.52", "xgboost": "<= 0.46"}.get(flavour, "")
         extra = f" (trained in {figures['train_seconds']} s)" if "train_seconds" in figures else ""
         rows.append((f"test RMSE {flavour}", f"{figures['rmse']:.4f}{extra}", goal))
+    rows += classification.table_rows(results.get("classification", {}))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 

@@ -37,13 +37,13 @@ def housing(rows: int | None = None) -> pd.DataFrame:
     return frame.head(rows) if rows else frame
 
 
-def build_features(data: pd.DataFrame, work: Path) -> Path:
+def build_features(data: pd.DataFrame, work: Path, target: str = TARGET) -> Path:
     (work / "input").mkdir(parents=True, exist_ok=True)
     data.to_csv(work / "input" / "data.csv", index=False)
     processed = work / "processed"
     _tar(CODE / "features", _folder(work / "serving-code") / "features-code.tar.gz")
     _run(
-        [CODE / "features" / "preprocess.py", "--target-column", TARGET, "--categorical-columns", ""]
+        [CODE / "features" / "preprocess.py", "--target-column", target, "--categorical-columns", ""]
         + ["--input-dir", work / "input", "--output-dir", processed, "--serving-code-dir", work / "serving-code"]
         + ["--message-file", work / "preprocess-message"]
     )
@@ -59,6 +59,7 @@ def train(flavour: str, processed: Path, work: Path, hyperparameters: dict[str, 
         "SM_MODEL_DIR": str(model_dir),
         "SM_CHANNEL_TRAIN": str(processed / "train"),
         "SM_CHANNEL_VALIDATION": str(processed / "validation"),
+        "SM_CHANNEL_SCHEMA": str(processed / "schema"),
         "SM_OUTPUT_DATA_DIR": str(work / f"{flavour}-output"),
     }
     arguments = [part for key, value in (hyperparameters or {}).items() for part in (f"--{key}", value)]
@@ -67,8 +68,8 @@ def train(flavour: str, processed: Path, work: Path, hyperparameters: dict[str, 
     return Artifacts(flavour, work / "features", model_dir, processed, time.perf_counter() - started)
 
 
-def evaluate(artifacts: Artifacts, work: Path) -> dict:
-    """The pipeline's Evaluate step on these artifacts: evaluation.json's regression metrics."""
+def evaluate(artifacts: Artifacts, work: Path, target: str = TARGET) -> dict:
+    """The pipeline's Evaluate step on these artifacts: its evaluation.json."""
     inputs = work / f"{artifacts.flavour}-evaluation-input"
     for name in ("test", "train", "features_model", "model"):
         (inputs / name).mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,7 @@ def evaluate(artifacts: Artifacts, work: Path) -> dict:
     _tar(artifacts.model_dir, inputs / "model" / "model.tar.gz")
     output = work / f"{artifacts.flavour}-evaluation"
     _run(
-        [CODE / "evaluation" / "evaluate.py", "--target-column", TARGET, "--input-dir", inputs, "--output-dir", output]
+        [CODE / "evaluation" / "evaluate.py", "--target-column", target, "--input-dir", inputs, "--output-dir", output]
         + ["--message-file", work / "evaluate-message"]
     )
     return json.loads((output / "evaluation.json").read_text())

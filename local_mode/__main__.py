@@ -17,8 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train, register, approve and score on an embedded local cloud")
-    demo.add_argument("--flavour", choices=["sklearn", "pytorch"], default="sklearn")
-    demo.add_argument("--data", type=Path, help="your own CSV with a header (default: California housing)")
+    demo.add_argument("--flavour", choices=_flavours(), default="sklearn")
+    demo.add_argument(
+        "--dataset",
+        choices=["california", "iris", "breast-cancer"],
+        default="california",
+        help="bundled data: California housing (regression), iris (multiclass), breast cancer (binary)",
+    )
+    demo.add_argument("--data", type=Path, help="your own CSV with a header (instead of --dataset)")
     demo.add_argument("--target", help="the column of --data to predict")
     _settings_argument(demo)
     demo.add_argument("--home", type=Path, default=Path(".scoreline/demo"), help="where the report and logs go")
@@ -52,10 +58,21 @@ def _demo(args) -> int:
     from local_mode.demo import parse_settings, run_demo
 
     settings = parse_settings(args.context)
-    result = run_demo(args.flavour, args.data, args.target, home=args.home.resolve(), settings=settings)
+    result = run_demo(
+        args.flavour, args.data, args.target, home=args.home.resolve(), settings=settings, dataset=args.dataset
+    )
     print(f"  evaluation report: {result.report}")
     print(result.summary_line())
     return 0
+
+
+def _flavours() -> list[str]:
+    """The model flavours the model_flavour setting accepts."""
+    import typing
+
+    from stacks.settings import Settings
+
+    return list(typing.get_args(Settings.model_fields["model_flavour"].annotation))
 
 
 def _settings_argument(parser) -> None:

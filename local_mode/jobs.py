@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_mode import storage
-from local_mode.images import python_for
+from local_mode.images import python_for, toolkit_failure
 from stacks.tarballs import deterministic_tarball
 
 OPT_ML = "/opt/ml"
@@ -167,7 +167,8 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
     if exit_code is None:
         result.failure_reason = _timed_out(timeout)
     elif exit_code != 0:
-        result.failure_reason = _training_failure(workspace, exit_code, [program, *arguments])
+        command = [program, *arguments]
+        result.failure_reason = _training_failure(workspace, exit_code, command, algorithm["TrainingImage"])
     result.metrics = _metrics(workspace.log_file.read_text(errors="replace"), algorithm.get("MetricDefinitions", []))
     if result.succeeded:
         job_prefix = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job['TrainingJobName']}/output"
@@ -177,11 +178,11 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
     return result
 
 
-def _training_failure(workspace: Workspace, exit_code: int, command: list[str]) -> str:
+def _training_failure(workspace: Workspace, exit_code: int, command: list[str], image: str) -> str:
     """SageMaker returns /opt/ml/output/failure as FailureReason ("How Amazon SageMaker AI Processes Training
     Output"), prefixed "AlgorithmError: " as failed jobs show it. A script that wrote none gets what the framework
     images' training toolkit writes for it (sagemaker-training's ExecuteUserScriptError)."""
-    written = workspace.output_text("failure")
+    written = toolkit_failure(image, command) or workspace.output_text("failure")  # local_mode/images.py
     if not written:
         written = (
             f'ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage "{workspace.last_log_line()}"\n'

@@ -49,9 +49,30 @@ def _sklearn_image(region: str, version: str) -> str:
 
 
 def _images(region: str, flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
+    """The image of each use: Preprocess and the features container run on scikit-learn; Train and Evaluate on the
+    flavour's training image (Evaluate loads the trained model with the flavour's library); the model container on
+    the flavour's inference image."""
     sklearn = _sklearn_image(region, versions["sklearn"])
+    training, inference = _flavour_images(region, flavour, versions, training_type, transform_type, sklearn)
+    return {
+        "preprocess_image": sklearn,
+        "features_image": sklearn,
+        "training_image": training,
+        "evaluation_image": training,
+        "inference_image": inference,
+    }
+
+
+def _flavour_images(region, flavour, versions, training_type, transform_type, sklearn) -> tuple[str, str]:
+    """(training image, inference image) of the model flavour."""
     if flavour == "sklearn":
-        return {"sklearn_image": sklearn, "training_image": sklearn, "inference_image": sklearn}
+        return sklearn, sklearn
+    if flavour == "xgboost":
+        # One image per version for CPU and GPU types, looked up per scope like the others.
+        return tuple(
+            image_uris.retrieve("xgboost", region, version=versions["xgboost"], py_version="py3", image_scope=scope)
+            for scope in ("training", "inference")
+        )
 
     def pytorch(scope: str, instance_type: str) -> str:
         return image_uris.retrieve(
@@ -63,15 +84,11 @@ def _images(region: str, flavour: str, versions: dict, training_type: str, trans
             image_scope=scope,
         )
 
-    return {
-        "sklearn_image": sklearn,
-        "training_image": pytorch("training", training_type),
-        "inference_image": pytorch("inference", transform_type),
-    }
+    return pytorch("training", training_type), pytorch("inference", transform_type)
 
 
 def images_by_region(flavour: str, versions: dict, training_type: str, transform_type: str) -> dict:
-    """{region: {"sklearn_image", "training_image", "inference_image"}} for regions that have all three."""
+    """{region: {"<use>_image": URI}} (see `_images`) for regions that publish every image."""
     regions = image_uris.config_for_framework("sklearn")["training"]["versions"][versions["sklearn"]]["registries"]
     table = {}
     for region in sorted(regions):

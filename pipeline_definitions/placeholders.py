@@ -25,8 +25,11 @@ class Placeholders:
     evaluate_script_key: str = "placeholder-evaluate-script.py"
     features_code_key: str = "placeholder-features-code.tar.gz"
     model_code_key: str = "placeholder-model-code.tar.gz"
-    sklearn_image: str = f"{_ECR}/scoreline-placeholder-sklearn-image:latest"
+    # One image per use, so that each can be replaced by a custom image (settings *_image).
+    preprocess_image: str = f"{_ECR}/scoreline-placeholder-preprocess-image:latest"
+    features_image: str = f"{_ECR}/scoreline-placeholder-features-image:latest"
     training_image: str = f"{_ECR}/scoreline-placeholder-training-image:latest"
+    evaluation_image: str = f"{_ECR}/scoreline-placeholder-evaluation-image:latest"
     inference_image: str = f"{_ECR}/scoreline-placeholder-inference-image:latest"
     training_data_function_arn: str = f"arn:aws:lambda:{_REGION}:{_ACCOUNT}:function:scoreline-placeholder-function"
 

@@ -28,3 +28,7 @@ class PipelineSpec:
     # than the champion's (the approved version's) test RMSE on the same rows.
     min_improvement_over_baseline: float = 0.05
     champion_tolerance: float = 0.0
+    # auto | regression | binary | multiclass (Preprocess infers it when auto), and the gate's metric (auto: rmse,
+    # auc or weighted_f1 for the problem type Preprocess settles on).
+    problem_type: str = "auto"
+    gate_metric: str = "auto"

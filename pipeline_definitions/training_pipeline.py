@@ -1,11 +1,16 @@
 """The Scoreline training pipeline, built with the SageMaker Python SDK V3 and returned as definition JSON.
 
 CheckInstanceTypes -> TrainingData -> Preprocess -> Train -> Evaluate -> CheckQuality -> Register (features, model)
-                  \\-> InstanceTypeRefused (Fail)                               \\-> QualityTooLow (Fail, the RMSEs)
+                  \\-> InstanceTypeRefused (Fail)                      \\-> QualityTooLow (Fail, the gate's numbers)
 
 TrainingData (a Lambda step, never cached) names the input by its content (a manifest at a key named by the
 listing's digest) and finds the champion; Preprocess reads that manifest, so step caching hits exactly when the
 data is the same. Evaluate measures the candidate, the baselines and the champion on the same test rows.
+
+The problem type (regression, binary, multiclass) may be settled only at run time: Preprocess infers it from the
+target column when problem_type is auto and writes schema/schema.json, which Train receives as its `schema`
+channel. So the gate is generic: Evaluate writes the chosen metric's scores, higher is better, and CheckQuality
+compares those.
 
 Built offline: every value that only exists at deploy time (bucket, role, key, code locations, images) is a
 placeholder that the stack replaces with a CloudFormation reference, so the SDK never needs AWS and two builds
@@ -41,6 +46,7 @@ from sagemaker.core.shapes import (  # noqa: E402
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
 from sagemaker.core.workflow.conditions import (  # noqa: E402
     ConditionEquals,
+    ConditionGreaterThanOrEqualTo,
     ConditionIn,
     ConditionLessThanOrEqualTo,
     ConditionOr,
@@ -66,8 +72,12 @@ from stacks.instance_types import has_instance_storage  # noqa: E402
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 _CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
 _PROCESSING = "/opt/ml/processing"
-# Training logs "validation-rmse=<value>;" per iteration (container_code/*_model/train.py).
-_METRICS = [MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0-9\.]+)")]
+# Training logs "validation-rmse=<value>;" (regression) or "validation-logloss=<value>;" (classification) per
+# iteration (container_code/*_model/train.py).
+_METRICS = [
+    MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0-9\.]+)"),
+    MetricDefinition(name="validation:logloss", regex=r"validation-logloss=([0-9\.]+)"),
+]
 # Serving containers read their handlers from the model artifact's code/ folder: the scoring function creates the
 # model with EnableNetworkIsolation=True, so a container cannot download an s3:// SAGEMAKER_SUBMIT_DIRECTORY (no
 # network, no credentials: CreateModel "EnableNetworkIsolation: Isolates the model container. No inbound or outbound
@@ -79,6 +89,9 @@ _METRICS = [MetricDefinition(name="validation:rmse", regex=r"validation-rmse=([0
 # - PyTorch inference image: sagemaker_inference/environment.py sets code_dir = <model_dir>/code = /opt/ml/model/code
 #   and sagemaker_pytorch_serving_container/torchserve.py puts it on PYTHONPATH to import SAGEMAKER_PROGRAM
 #   (aws/sagemaker-pytorch-inference-toolkit); it never downloads code.
+# - XGBoost image (script mode): sagemaker_xgboost_container/serving.py starts sagemaker_containers' server, whose
+#   start() calls the same _modules.import_module(env.module_dir, env.module_name) as the scikit-learn image
+#   (aws/sagemaker-xgboost-container, aws/sagemaker-containers _server.py).
 # The SageMaker Python SDK sets the same value when it repacks code into a network-isolated model.
 _SERVING_CODE_DIR = "/opt/ml/model/code"
 # What a processing script writes to tell why it failed: DescribeProcessingJob returns its first 1 KB as ExitMessage
@@ -222,8 +235,8 @@ def _s3_output(name: str, source: str, destination) -> ProcessingOutput:
 
 
 def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession, data: LambdaStep):
-    processor = _processor(params, session, PLACEHOLDERS.sklearn_image, spec)
-    outputs = ["train", "validation", "test", "model"]
+    processor = _processor(params, session, PLACEHOLDERS.preprocess_image, spec)
+    outputs = ["train", "validation", "test", "model", "schema"]
     step_args = processor.run(
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.preprocess_script_key),
         inputs=[
@@ -244,6 +257,8 @@ def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineS
         arguments=[
             "--target-column",
             spec.target_column,
+            "--problem-type",
+            spec.problem_type,
             "--categorical-columns",
             ",".join(spec.categorical_columns),
             "--input-dir",
@@ -293,6 +308,12 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
                 data_source=outputs["validation"].S3Output.S3Uri,
                 content_type="text/csv",
             ),
+            # schema.json: the problem type and the classes; training copies it into the model artifact.
+            InputData(
+                channel_name="schema",
+                data_source=outputs["schema"].S3Output.S3Uri,
+                content_type="application/json",
+            ),
         ],
     )
     return TrainingStep(name="Train", step_args=step_args, cache_config=_CACHE)
@@ -300,7 +321,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
 
 def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: ProcessingStep, train: TrainingStep):
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
-    processor = _processor(params, session, PLACEHOLDERS.training_image, spec)
+    processor = _processor(params, session, PLACEHOLDERS.evaluation_image, spec)
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     step_args = processor.run(
         code=PLACEHOLDERS.asset_uri(PLACEHOLDERS.evaluate_script_key),
@@ -332,6 +353,8 @@ def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: Processi
             _text(params.min_improvement),
             "--champion-tolerance",
             _text(params.champion_tolerance),
+            "--gate-metric",
+            spec.gate_metric,
         ],
     )
     step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
@@ -349,7 +372,7 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         values=[preprocess.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri, "model.tar.gz"],
     )
     features = ContainerDefinition(
-        image=PLACEHOLDERS.sklearn_image,
+        image=PLACEHOLDERS.features_image,
         model_data_url=features_model_uri,
         environment=_serving_environment(),
     )
@@ -380,6 +403,11 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         content_types=["text/csv"],
         response_types=["text/csv"],
         transform_instances=[spec.transform_instance_type],
+        # ModelMetrics.ModelQuality.Statistics is a MetricsSource (content type + S3 URI; API reference
+        # "ModelQuality", "MetricsSource"): the registry points at evaluation.json whatever it holds, and
+        # evaluation.json uses the model-quality layout of its problem type (regression_metrics,
+        # binary_classification_metrics or multiclass_classification_metrics; "Model quality metrics and Amazon
+        # CloudWatch monitoring"), so one registration serves every problem type.
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
         ),
@@ -416,41 +444,46 @@ def _build_pipeline(spec: PipelineSpec) -> Pipeline:
 
 def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: PropertyFile, register) -> ConditionStep:
     """Register only a candidate that beats the best baseline by MinImprovementOverBaseline, is at most
-    ChampionTolerance worse than the champion, and meets the absolute RmseThreshold when one is set. Conditions
-    compare values but cannot compute, so Evaluate writes the limits (gate.*) next to the RMSEs it measured."""
+    ChampionTolerance worse than the champion, and, for regression, meets the absolute RmseThreshold when one is
+    set. Conditions compare values but cannot compute, and the metric (RMSE, AUC, weighted F1, ...) is known only
+    once Preprocess settled the problem type, so Evaluate writes the gate block: the candidate's score and the
+    scores it must reach, all higher-is-better (gate.*_score), and the same in the metric's own units for people."""
 
     def reported(path: str) -> JsonGet:
         return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
 
-    rmse = reported("regression_metrics.rmse.value")
+    score = reported("gate.candidate_score")
     message = Join(
         on="",
         values=[
-            "Quality gate refused the model: candidate test RMSE ",
-            rmse,
-            "; baseline RMSE ",
-            reported("gate.baseline_rmse"),
+            "Quality gate refused the model: candidate test ",
+            reported("gate.metric_label"),
+            " ",
+            reported("gate.candidate"),
+            "; baseline ",
+            reported("gate.baseline"),
             " (limit ",
-            reported("gate.baseline_limit_rmse"),
-            "); champion RMSE ",
-            reported("gate.champion_rmse"),
+            reported("gate.baseline_limit"),
+            "); champion ",
+            reported("gate.champion"),
             " (limit ",
-            reported("gate.champion_limit_rmse"),
+            reported("gate.champion_limit"),
             "); absolute RmseThreshold ",
             params.rmse_threshold,
-            " (0 = off).",
+            " (0 = off; regression only).",
         ],
     )
     return ConditionStep(
         name="CheckQuality",
         conditions=[
-            ConditionLessThanOrEqualTo(left=rmse, right=reported("gate.baseline_limit_rmse")),
-            ConditionLessThanOrEqualTo(left=rmse, right=reported("gate.champion_limit_rmse")),
+            ConditionGreaterThanOrEqualTo(left=score, right=reported("gate.baseline_required_score")),
+            ConditionGreaterThanOrEqualTo(left=score, right=reported("gate.champion_required_score")),
             # The absolute threshold is optional (0 = off): it is in the target's units, which only the user knows.
+            # gate.regression_rmse is the candidate's RMSE, 0 for classification (the threshold does not apply).
             ConditionOr(
                 conditions=[
                     ConditionEquals(left=params.rmse_threshold, right=0.0),
-                    ConditionLessThanOrEqualTo(left=rmse, right=params.rmse_threshold),
+                    ConditionLessThanOrEqualTo(left=reported("gate.regression_rmse"), right=params.rmse_threshold),
                 ]
             ),
         ],

@@ -11,7 +11,17 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
@@ -21,7 +31,26 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 SKLEARN_IMAGE_VERSION = "1.4-2-py312"
 PYTORCH_IMAGE_VERSION = "2.6.0"
 PYTORCH_PYTHON_VERSION = "py312"
+# XGBoost 3.0-5 (aws/sagemaker-xgboost-container, docker/3.0-5): Python 3.10, xgboost 3.0.5, numpy 2.1.0, pandas 2.2.3,
+# scikit-learn 1.5.2; its script mode runs on sagemaker-containers 2.8.6.post2. The SDK lists it for both scopes
+# (3.2-0 too, but that image's build files are not published).
+XGBOOST_IMAGE_VERSION = "3.0-5"
 
+# A private image in Amazon ECR, as SageMaker takes it: registry/repository[:tag] or registry/repository[@digest]
+# (API reference, AlgorithmSpecification.TrainingImage, ContainerDefinition.Image); repository names as ECR allows them.
+ECR_IMAGE = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})?$"
+)
+# Custom image settings -> the pipeline's image use they replace (pipeline_definitions.placeholders).
+CUSTOM_IMAGE_USES = {
+    "preprocess_image": "preprocess_image",
+    "features_serving_image": "features_image",
+    "training_image": "training_image",
+    "evaluation_image": "evaluation_image",
+    "model_serving_image": "inference_image",
+}
 _INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|large|xlarge)$"
 _RATE = re.compile(r"^rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
@@ -38,6 +67,15 @@ def _eventbridge_schedule(value: str) -> str:
     except ValueError as error:
         raise ValueError(f"is not an EventBridge cron expression ({error})") from None
     return value
+
+
+# Metrics the quality gate may use, per problem type; the first is the default (gate_metric=auto). The problem
+# type may be inferred only at run time (Preprocess), so Evaluate checks the choice against it again.
+GATE_METRICS = {
+    "regression": ("rmse", "mae", "r2"),
+    "binary": ("auc", "accuracy", "f1", "precision", "recall"),
+    "multiclass": ("weighted_f1", "accuracy"),
+}
 
 
 class SettingsError(ValueError):
@@ -68,19 +106,38 @@ HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}
 InstanceCount = Annotated[int, Field(ge=1, le=100)]
 
 
+def _empty_or_ecr_image(value: str) -> str:
+    if value and not ECR_IMAGE.match(value):
+        raise ValueError(
+            "must be empty or an Amazon ECR image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/"
+            "train:1.0 (a tag or @sha256: digest is optional)"
+        )
+    return value
+
+
+CustomImage = Annotated[str, AfterValidator(_empty_or_ecr_image)]
+
+
 class Settings(BaseModel):
     """What a team chooses for its Scoreline deployment (see README, "Settings")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,19}$")] = "scoreline"
-    model_flavour: Literal["sklearn", "pytorch"] = "sklearn"
+    model_flavour: Literal["sklearn", "pytorch", "xgboost"] = "sklearn"
     target_column: Annotated[str, Field(min_length=1)] = "MedHouseVal"
+    # auto: Preprocess infers it from the target column (README, Settings); an explicit type must fit the data.
+    problem_type: Literal["auto", "regression", "binary", "multiclass"] = "auto"
+    gate_metric: Literal["auto", "rmse", "mae", "r2", "auc", "accuracy", "f1", "precision", "recall", "weighted_f1"] = (
+        "auto"
+    )
     categorical_columns: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
     rmse_threshold: Annotated[float, Field(ge=0)] = 0.0
-    # The relative quality gate (README, Settings): the candidate's test RMSE must be at least this fraction below
-    # the best baseline's (training mean, linear model) and at most this fraction above the champion's.
-    min_improvement_over_baseline: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    # The relative quality gate (README, Settings): the candidate's test error (RMSE, or 1 - AUC, 1 - weighted F1,
+    # ...) must be at least this fraction below the best baseline's and at most this fraction above the champion's.
+    # A negative value lets the candidate be up to that fraction worse than the best baseline (small or nearly
+    # linear data, where the linear baseline is as good as any model a short test split can tell apart).
+    min_improvement_over_baseline: Annotated[float, Field(gt=-1, lt=1)] = 0.05
     champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
     training_hyperparameters: Annotated[dict[HyperparameterName, str], BeforeValidator(_name_value_pairs)] = Field(
         default_factory=dict
@@ -91,6 +148,12 @@ class Settings(BaseModel):
     training_instance_count: InstanceCount = 1
     transform_instance_type: InstanceType = "ml.m5.xlarge"
     transform_instance_count: InstanceCount = 1
+    # Custom images (README, Custom images): empty = the framework image of the flavour.
+    preprocess_image: CustomImage = ""
+    features_serving_image: CustomImage = ""
+    training_image: CustomImage = ""
+    evaluation_image: CustomImage = ""
+    model_serving_image: CustomImage = ""
     transform_max_payload_mb: Annotated[int, Field(ge=1, le=100)] = 6
     transform_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 1
     transform_input_filter: Annotated[str, Field(pattern=r"^\$")] = "$"
@@ -128,6 +191,16 @@ class Settings(BaseModel):
     use_existing_model_package_group: bool = False
     region: Annotated[str, Field(pattern=r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]$")] = ""
     account: Annotated[str, Field(pattern=r"^$|^[0-9]{12}$")] = ""
+
+    @field_validator("gate_metric")
+    @classmethod
+    def _gate_metric_fits_the_problem_type(cls, value: str, info) -> str:
+        problem_type = info.data.get("problem_type", "auto")
+        if value != "auto" and problem_type != "auto" and value not in GATE_METRICS[problem_type]:
+            raise ValueError(
+                f"must be auto or one of {', '.join(GATE_METRICS[problem_type])} for problem_type {problem_type}"
+            )
+        return value
 
     @field_validator("schedule_expression")
     @classmethod
@@ -221,6 +294,31 @@ class Settings(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _custom_images_in_the_deployment_region(self):
+        # "the Docker image for inference container in Amazon EC2 Container Registry must be in the same region as
+        # the model" (API reference, ContainerDefinition.Image); jobs pull theirs from their region as well.
+        images = self.custom_images_by_setting()
+        regions = {setting: ECR_IMAGE.match(image)["region"] for setting, image in images.items()}
+        for setting, image_region in regions.items():
+            if self.region and image_region != self.region:
+                raise ValueError(
+                    f"Setting '{setting}' must be an image in the deployment region {self.region}, not {image_region} "
+                    f"(got {getattr(self, setting)!r})"
+                )
+        if len(set(regions.values())) > 1:
+            named = ", ".join(f"'{setting}' in {region}" for setting, region in regions.items())
+            raise ValueError(f"Custom images must all be in the deployment region, but they are in several: {named}")
+        return self
+
+    def custom_images_by_setting(self) -> dict[str, str]:
+        return {setting: getattr(self, setting) for setting in CUSTOM_IMAGE_USES if getattr(self, setting)}
+
+    @property
+    def custom_images(self) -> dict[str, str]:
+        """{image use (preprocess_image, features_image, ...): custom image URI} for the uses the settings replace."""
+        return {CUSTOM_IMAGE_USES[setting]: image for setting, image in self.custom_images_by_setting().items()}
+
     @property
     def resource_prefix(self) -> str:
         return self.project_name
@@ -276,6 +374,8 @@ def _describe(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return f"Unknown setting '{setting}': remove it or check its spelling (see README, Settings)."
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a rule across settings names them itself
+        return f"{message}."
     if error["type"] == "string_pattern_mismatch":
         message = _PATTERN_HELP.get(str(error["loc"][0]), f"must match {error['ctx']['pattern']}")
         setting = str(error["loc"][0])

@@ -21,9 +21,11 @@ from pipeline_definitions.spec import PipelineSpec
 from stacks.code_assets import CodeAssets
 from stacks.python_function import python_function
 from stacks.settings import (
+    ECR_IMAGE,
     PYTORCH_IMAGE_VERSION,
     PYTORCH_PYTHON_VERSION,
     SKLEARN_IMAGE_VERSION,
+    XGBOOST_IMAGE_VERSION,
     Settings,
 )
 
@@ -36,6 +38,7 @@ MANIFEST_PREFIX = "training/manifests/"
 TRAINING_DATA_CODE = REPO_ROOT / "functions" / "training_data"
 # The Evaluate step's output folder under pipeline/<execution>/: the property file the condition reads (JsonGet).
 EVALUATION_OUTPUT = "evaluation"
+_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
 # <account>.dkr.ecr.<region>.<partition's domain>/<repository>:<tag>, the form of every SageMaker framework image URI.
 _IMAGE_URI = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.[a-z0-9.]+/(?P<repository>[^:@]+):"
@@ -48,6 +51,8 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         model_package_group_name=settings.model_package_group_name,
         flavour=settings.model_flavour,
         target_column=settings.target_column,
+        problem_type=settings.problem_type,
+        gate_metric=settings.gate_metric,
         categorical_columns=settings.categorical_columns,
         rmse_threshold=settings.rmse_threshold,
         min_improvement_over_baseline=settings.min_improvement_over_baseline,
@@ -62,6 +67,7 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
             ("sklearn", SKLEARN_IMAGE_VERSION),
             ("pytorch", PYTORCH_IMAGE_VERSION),
             ("pytorch_python", PYTORCH_PYTHON_VERSION),
+            ("xgboost", XGBOOST_IMAGE_VERSION),
         ),
     )
 
@@ -306,9 +312,23 @@ class TrainingStack(Stack):
             )
         )
 
-    def _grant_image_pulls(self, images: dict[str, dict[str, str]]) -> None:
-        """Jobs and models pull only the framework images' repositories, in the accounts AWS publishes them from
-        in the deploying region (no account `*`)."""
+    def _grant_image_pulls(self, framework: dict[str, dict[str, str]], custom: dict[str, str]) -> None:
+        """Jobs and models pull only the repositories of the images they use: the framework images' in the accounts
+        AWS publishes them from in the deploying region (no account `*`), and each custom image's own repository.
+        SageMaker pulls a job's or model's image with its execution role ("SageMaker Roles": the role lets SageMaker
+        "download a Docker image that contains training code")."""
+        if framework:
+            self.job_role.add_to_policy(self._framework_pulls(framework))
+        if custom:
+            self.job_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PullCustomImages",
+                    actions=_PULL_ACTIONS,
+                    resources=sorted({_repository_arn(image) for image in custom.values()}),
+                )
+            )
+
+    def _framework_pulls(self, images: dict[str, dict[str, str]]) -> iam.PolicyStatement:
         repositories = {region: _image_repositories(region, uris) for region, uris in images.items()}
         names = sorted(repositories["us-east-1"])
         if any(sorted(found) != names for found in repositories.values()):
@@ -321,16 +341,14 @@ class TrainingStack(Stack):
                 for region, found in repositories.items()
             },
         )
-        self.job_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullFrameworkImages",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-                resources=[
-                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{accounts.find_in_map(Aws.REGION, _mapping_key(name))}"
-                    f":repository/{name}"
-                    for name in names
-                ],
-            )
+        return iam.PolicyStatement(
+            sid="PullFrameworkImages",
+            actions=_PULL_ACTIONS,
+            resources=[
+                f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{accounts.find_in_map(Aws.REGION, _mapping_key(name))}"
+                f":repository/{name}"
+                for name in names
+            ],
         )
 
     def _code_assets(self) -> dict[str, s3_assets.Asset]:
@@ -346,11 +364,18 @@ class TrainingStack(Stack):
 
     def _pipeline(self, assets: dict[str, s3_assets.Asset]) -> None:
         artifacts = pipeline_artifacts(pipeline_spec(self._settings))
-        images = CfnMapping(
-            self,
-            "FrameworkImages",
-            mapping={region: _camel_keys(uris) for region, uris in artifacts["images"].items()},
-        )
+        custom = self._settings.custom_images
+        # Framework images for the uses no custom image replaces, per region.
+        framework = {
+            region: {use: uri for use, uri in uris.items() if use not in custom}
+            for region, uris in artifacts["images"].items()
+        }
+        image_references = dict(custom)
+        if framework["us-east-1"]:
+            images = CfnMapping(
+                self, "FrameworkImages", mapping={region: _camel_keys(uris) for region, uris in framework.items()}
+            )
+            image_references |= {use: images.find_in_map(Aws.REGION, _camel(use)) for use in framework["us-east-1"]}
         references = {
             "region": Aws.REGION,
             "bucket": self._bucket.bucket_name,
@@ -359,7 +384,7 @@ class TrainingStack(Stack):
             "asset_bucket": assets["model_code_key"].s3_bucket_name,
             **{name: asset.s3_object_key for name, asset in assets.items()},
             "training_data_function_arn": self.training_data_function.function_arn,
-            **{name: images.find_in_map(Aws.REGION, _camel(name)) for name in artifacts["images"]["us-east-1"]},
+            **image_references,
         }
         body = _substitute(artifacts["definition"], references)
         pipeline = sagemaker.CfnPipeline(
@@ -370,7 +395,7 @@ class TrainingStack(Stack):
             role_arn=self.pipeline_role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": body},
         )
-        self._grant_image_pulls(artifacts["images"])
+        self._grant_image_pulls(framework if framework["us-east-1"] else {}, custom)
         # Executions must not start before the roles' permissions exist (the roles themselves are already GetAtts).
         for role in (self.pipeline_role, self.job_role):
             pipeline.node.add_dependency(role.node.find_child("DefaultPolicy"))
@@ -410,6 +435,12 @@ def _suppress_wildcards(role: iam.Role, reason: str) -> None:
     NagSuppressions.add_resource_suppressions(
         role, [{"id": "AwsSolutions-IAM5", "reason": reason}], apply_to_children=True
     )
+
+
+def _repository_arn(image: str) -> str:
+    """The ECR repository of a custom image URI, in the image's own account and region."""
+    match = ECR_IMAGE.match(image)
+    return f"arn:{Aws.PARTITION}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
 
 
 def _image_repositories(region: str, uris: dict[str, str]) -> dict[str, str]:

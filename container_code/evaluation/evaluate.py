@@ -6,12 +6,24 @@ code/ as the serving containers read them (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/mo
 Rows travel as in serving: CSV -> features handlers -> .npy -> model handlers -> CSV, with the handlers of the very
 artifacts that get registered, so what is registered is what was measured.
 
-On the same test rows it also measures two baselines (the training mean; a least-squares linear model on the same
+The problem type and classes come from the features artifact (transformer.json's "schema", Preprocess's). On the
+same test rows it also measures two baselines (regression: the training mean, least squares on the same features;
+classification: the majority class with the training class frequencies, a logistic regression on the same
 features) and, when --champion-model-uri is not "none", the champion: the approved version's two artifacts,
-downloaded and served through their own handlers exactly like the candidate's. Writes <output-dir>/evaluation.json
-in SageMaker's model-quality layout (regression_metrics.rmse/mae/r2 for the candidate) plus baseline_metrics,
-champion_metrics and gate: the limits the pipeline's quality gate compares the candidate's RMSE with. A problem
-with the inputs ends the job with one sentence in --message-file, which SageMaker returns as the ExitMessage.
+downloaded and served through their own handlers exactly like the candidate's.
+
+Writes <output-dir>/evaluation.json in SageMaker's model-quality layout ("Model quality metrics and Amazon
+CloudWatch monitoring": regression_metrics.{mae,mse,rmse,r2}; binary_classification_metrics.{confusion_matrix,
+recall, precision, accuracy, f1, auc}; multiclass_classification_metrics.{confusion_matrix, accuracy,
+weighted_recall, weighted_precision, weighted_f1}; each metric {"value": ...}, a confusion matrix
+{actual label: {predicted label: count}}), plus baseline_metrics, champion_metrics and gate: the chosen metric
+(--gate-metric; auto: rmse, auc, weighted_f1) and the scores the pipeline's condition compares.
+
+The gate works on the metric's error: the value for rmse and mae, 1 - value for the others (accuracy, auc, f1,
+r2, ...). The candidate's error must be at most the best baseline's times (1 - min improvement) and the
+champion's times (1 + tolerance). gate.*_score are those errors negated (higher is better), whatever the metric.
+A problem with the inputs ends the job with one sentence in --message-file, which SageMaker returns as the
+ExitMessage.
 """
 
 from __future__ import annotations
@@ -29,6 +41,15 @@ import tempfile
 import numpy as np
 
 NONE = "none"  # no champion (the TrainingData step's word for it)
+REGRESSION_SCHEMA = {"problem_type": "regression", "classes": []}
+# Gate metrics per problem type, the default first (stacks/settings.py GATE_METRICS holds the same).
+GATE_METRICS = {
+    "regression": ("rmse", "mae", "r2"),
+    "binary": ("auc", "accuracy", "f1", "precision", "recall"),
+    "multiclass": ("weighted_f1", "accuracy"),
+}
+LOWER_IS_BETTER = ("rmse", "mae")
+METRIC_LABELS = {"rmse": "RMSE", "mae": "MAE", "r2": "R2", "auc": "AUC", "weighted_f1": "weighted F1"}
 # Requests to the serving chain are at most this many rows (a batch transform mini-batch is of this order).
 ROWS_PER_REQUEST = 5000
 
@@ -48,6 +69,7 @@ def parse_args(argv=None):
     parser.add_argument("--champion-model-uri", default=NONE)
     parser.add_argument("--min-improvement-over-baseline", type=float, default=0.05)
     parser.add_argument("--champion-tolerance", type=float, default=0.0)
+    parser.add_argument("--gate-metric", default="auto", help="auto, or a metric of the problem type")
     return parser.parse_args(argv)
 
 
@@ -79,6 +101,8 @@ class ServingChain:
     def __init__(self, input_dir: str, work_dir: str, label: str = "candidate"):
         self.features, self.features_model = self._container(input_dir, work_dir, "features_model", f"{label}_features")
         self.model, self.trained_model = self._container(input_dir, work_dir, "model", f"{label}_model")
+        # A features artifact from before classification has no schema: regression.
+        self.schema = self.features_model.get("schema", REGRESSION_SCHEMA)
 
     @staticmethod
     def _container(input_dir: str, work_dir: str, name: str, label: str):
@@ -100,15 +124,32 @@ class ServingChain:
         return [column["name"] for column in self.features_model["columns"]]
 
     def predict(self, csv_body: bytes) -> np.ndarray:
+        """Regression: the values. Classification: (rows, 1 + K): the served label's class index, then the K
+        class probabilities, parsed from the model container's CSV as a user would read it."""
         features = self.features.predict_fn(self.features.input_fn(csv_body, "text/csv"), self.features_model)
         npy_body, npy_type = self.features.output_fn(features, "application/x-npy")
         predictions = self.model.predict_fn(self.model.input_fn(npy_body, npy_type), self.trained_model)
         csv_out, _ = self.model.output_fn(predictions, "text/csv")
-        return np.array(csv_out.decode("utf-8").split(), dtype=np.float64)
+        if self.schema["problem_type"] == "regression":
+            return np.array(csv_out.decode("utf-8").split(), dtype=np.float64)
+        return parse_classified(csv_out.decode("utf-8"), self.schema["classes"])
 
 
-def read_test_split(path: str, target_column: str, feature_columns: list):
-    """(raw feature rows in training order, target values): the raw text, exactly as a user would send it."""
+def parse_classified(text: str, classes: list) -> np.ndarray:
+    """`label,p_1,...,p_K` lines -> rows of (class index of the label, p_1, ..., p_K)."""
+    index = {label: position for position, label in enumerate(classes)}
+    rows = []
+    for line in csv.reader(io.StringIO(text)):
+        if len(line) != 1 + len(classes) or line[0] not in index:
+            raise InputError(
+                f"the model container returned {line!r}, not a label of {classes} and {len(classes)} probabilities"
+            )
+        rows.append([index[line[0]], *map(float, line[1:])])
+    return np.array(rows, dtype=np.float64).reshape(-1, 1 + len(classes))
+
+
+def read_test_split(path: str, target_column: str, feature_columns: list, schema: dict):
+    """(raw feature rows in training order, target: values, or class indices): the raw text, as a user sends it."""
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     header, records = rows[0], rows[1:]
@@ -116,8 +157,36 @@ def read_test_split(path: str, target_column: str, feature_columns: list):
     if missing:
         raise InputError(f"{path} lacks columns {missing}; it has {header}")
     positions = [header.index(name) for name in feature_columns]
-    target = np.array([float(record[header.index(target_column)]) for record in records])
+    raw = [record[header.index(target_column)] for record in records]
+    target = (
+        np.array([float(value) for value in raw]) if schema["problem_type"] == "regression" else _indices(raw, schema)
+    )
     return [[record[position] for position in positions] for record in records], target
+
+
+def _indices(labels: list, schema: dict) -> np.ndarray:
+    """Class indices of raw test labels; numbers are matched as Preprocess wrote them (1.0 -> "1")."""
+    index = {label: position for position, label in enumerate(schema["classes"])}
+    numeric = all(_is_number(label) for label in schema["classes"])
+    found = []
+    for label in labels:
+        key = _number_label(float(label)) if numeric and _is_number(label) else label
+        if key not in index:
+            raise InputError(f"test label {label!r} is not one of the classes {schema['classes']}")
+        found.append(index[key])
+    return np.array(found, dtype=np.int64)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number_label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def to_csv(rows: list) -> bytes:
@@ -136,6 +205,101 @@ def regression_metrics(target: np.ndarray, predictions: np.ndarray) -> dict:
     }
 
 
+def confusion(truth: np.ndarray, predicted: np.ndarray, count: int) -> np.ndarray:
+    """counts[actual, predicted]."""
+    counts = np.zeros((count, count), dtype=np.int64)
+    np.add.at(counts, (truth, predicted), 1)
+    return counts
+
+
+def confusion_layout(counts: np.ndarray, classes: list) -> dict:
+    """{actual label: {predicted label: count}}, the model-quality layout's confusion_matrix."""
+    return {
+        actual: {predicted: int(counts[i, j]) for j, predicted in enumerate(classes)}
+        for i, actual in enumerate(classes)
+    }
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator) / float(denominator) if denominator else 0.0
+
+
+def _f1(precision: float, recall: float) -> float:
+    return _ratio(2 * precision * recall, precision + recall)
+
+
+def roc_auc(truth: np.ndarray, positive_probability: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random negative (ties count
+    half), from average ranks (Mann-Whitney U)."""
+    order = np.argsort(positive_probability, kind="mergesort")
+    ranks = np.empty(len(order))
+    sorted_scores = positive_probability[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2.0  # 1-based average rank of the tie group
+    positives = int(truth.sum())
+    negatives = len(truth) - positives
+    return (float(ranks[truth == 1].sum()) - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+
+def binary_metrics(truth: np.ndarray, scored: np.ndarray, classes: list) -> dict:
+    """classes[1] is the positive class. scored: (label index, p_0, p_1) rows."""
+    predicted = scored[:, 0].astype(np.int64)
+    counts = confusion(truth, predicted, 2)
+    true_positives = counts[1, 1]
+    precision = _ratio(true_positives, counts[:, 1].sum())
+    recall = _ratio(true_positives, counts[1, :].sum())
+    return {
+        "confusion_matrix": confusion_layout(counts, classes),
+        "recall": {"value": recall},
+        "precision": {"value": precision},
+        "accuracy": {"value": _ratio(np.trace(counts), len(truth))},
+        "f1": {"value": _f1(precision, recall)},
+        "auc": {"value": roc_auc(truth, scored[:, 2])},
+    }
+
+
+def multiclass_metrics(truth: np.ndarray, scored: np.ndarray, classes: list) -> dict:
+    """Weighted precision, recall and F1: each class's, weighted by its share of the true labels."""
+    predicted = scored[:, 0].astype(np.int64)
+    counts = confusion(truth, predicted, len(classes))
+    support = counts.sum(axis=1)
+    precisions = [_ratio(counts[k, k], counts[:, k].sum()) for k in range(len(classes))]
+    recalls = [_ratio(counts[k, k], support[k]) for k in range(len(classes))]
+    f1s = [_f1(p, r) for p, r in zip(precisions, recalls, strict=True)]
+    weights = support / max(int(support.sum()), 1)
+    return {
+        "confusion_matrix": confusion_layout(counts, classes),
+        "accuracy": {"value": _ratio(np.trace(counts), len(truth))},
+        "weighted_recall": {"value": float(np.dot(weights, recalls))},
+        "weighted_precision": {"value": float(np.dot(weights, precisions))},
+        "weighted_f1": {"value": float(np.dot(weights, f1s))},
+    }
+
+
+def metrics_section(schema: dict) -> str:
+    """The model-quality layout's key for the problem type."""
+    return {
+        "regression": "regression_metrics",
+        "binary": "binary_classification_metrics",
+        "multiclass": "multiclass_classification_metrics",
+    }[schema["problem_type"]]
+
+
+def quality_metrics(schema: dict, target: np.ndarray, predictions: np.ndarray) -> dict:
+    if schema["problem_type"] == "regression":
+        return regression_metrics(target, predictions)
+    if schema["problem_type"] == "binary":
+        if len(set(target.tolist())) < 2:
+            raise InputError(
+                f"the test split holds only class {schema['classes'][int(target[0])]!r}: binary metrics such as AUC "
+                "need both classes; add rows of the other class"
+            )
+        return binary_metrics(target, predictions, schema["classes"])
+    return multiclass_metrics(target, predictions, schema["classes"])
+
+
 def predict_all(predict, rows: list) -> np.ndarray:
     return np.concatenate(
         [predict(to_csv(rows[start : start + ROWS_PER_REQUEST])) for start in range(0, len(rows), ROWS_PER_REQUEST)]
@@ -151,17 +315,62 @@ def read_train_split(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def baseline_predictions(chain: ServingChain, train_path: str, rows: list) -> dict[str, np.ndarray]:
-    """The baselines a model must beat: the training mean, and least squares on the same features."""
+    """The baselines a model must beat. Regression: the training mean, and least squares on the same features.
+    Classification: the majority class (with the training class frequencies as its probabilities), and a
+    logistic regression on the same features. Predictions come in the candidate's layout (see ServingChain)."""
     train_x, train_y = read_train_split(train_path)
-    design = np.column_stack([np.ones(len(train_x)), train_x])
-    weights, *_ = np.linalg.lstsq(design, train_y, rcond=None)
     test_x = np.concatenate(
         [chain.transform(to_csv(rows[s : s + ROWS_PER_REQUEST])) for s in range(0, len(rows), ROWS_PER_REQUEST)]
     )
+    if chain.schema["problem_type"] != "regression":
+        return classification_baselines(train_x, train_y.astype(np.int64), test_x, len(chain.schema["classes"]))
+    design = np.column_stack([np.ones(len(train_x)), train_x])
+    weights, *_ = np.linalg.lstsq(design, train_y, rcond=None)
     return {
         "training_mean": np.full(len(rows), float(np.mean(train_y))),
         "linear": np.column_stack([np.ones(len(test_x)), test_x]) @ weights,
     }
+
+
+def classification_baselines(train_x, train_y, test_x, count: int) -> dict[str, np.ndarray]:
+    frequencies = np.bincount(train_y, minlength=count) / len(train_y)
+    prior = np.tile(frequencies, (len(test_x), 1))
+    return {
+        "majority_class": _as_scored(prior),
+        "logistic_regression": _as_scored(_softmax(_design(test_x) @ fit_logistic(train_x, train_y, count))),
+    }
+
+
+def _as_scored(probabilities: np.ndarray) -> np.ndarray:
+    """(label index, probabilities) rows, the label the most probable class (the first of ties)."""
+    return np.column_stack([np.argmax(probabilities, axis=1), probabilities])
+
+
+def _design(x: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones(len(x)), x])
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, count: int, steps: int = 500, l2: float = 1e-4) -> np.ndarray:
+    """Multinomial logistic regression (softmax, a little L2 on the weights, not the intercept) by accelerated
+    gradient descent with the step 1/L, L bounding the loss's curvature (half the design's largest eigenvalue over
+    n). Plain numpy: the evaluation image of every flavour has numpy, not necessarily scikit-learn."""
+    design = _design(x)
+    targets = np.eye(count)[y]
+    gram = design.T @ design / len(design)
+    curvature = 0.5 * float(np.linalg.eigvalsh(gram)[-1]) + l2
+    weights = previous = np.zeros((design.shape[1], count))
+    penalty = np.full((design.shape[1], 1), l2)
+    penalty[0] = 0.0
+    for step in range(1, steps + 1):
+        look_ahead = weights + (step - 1) / (step + 2) * (weights - previous)
+        gradient = design.T @ (_softmax(design @ look_ahead) - targets) / len(design) + penalty * look_ahead
+        previous, weights = weights, look_ahead - gradient / curvature
+    return weights
 
 
 def download_champion(args, work_dir: str) -> str | None:
@@ -182,20 +391,79 @@ def download_champion(args, work_dir: str) -> str | None:
     return folder
 
 
-def gate(candidate: dict, baselines: dict, champion: dict | None, args) -> dict:
-    """The limits the pipeline compares the candidate's RMSE with (its conditions compare, they cannot compute)."""
-    rmse = candidate["rmse"]["value"]
-    baseline_rmse = min(metrics["rmse"]["value"] for metrics in baselines.values())
+def gate_metric(requested: str, schema: dict) -> str:
+    """The metric the gate uses: --gate-metric, or the problem type's default for auto."""
+    allowed = GATE_METRICS[schema["problem_type"]]
+    if requested == "auto":
+        return allowed[0]
+    if requested not in allowed:
+        raise InputError(
+            f"setting gate_metric={requested} does not apply to a {schema['problem_type']} problem (target "
+            f"column {schema.get('target_column', '')!r}); use auto or one of {', '.join(allowed)}"
+        )
+    return requested
+
+
+def metric_value(metrics: dict, metric: str) -> float:
+    return float(metrics[metric]["value"])
+
+
+def error_of(metric: str, value: float) -> float:
+    """What the gate compares: lower is better. RMSE and MAE are errors already; 1 - value for the others."""
+    return value if metric in LOWER_IS_BETTER else 1.0 - value
+
+
+def value_of(metric: str, error: float) -> float:
+    return error if metric in LOWER_IS_BETTER else 1.0 - error
+
+
+def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, args) -> dict:
+    """The scores the pipeline's conditions compare (they compare, they cannot compute): the candidate's, and the
+    ones it must reach (higher is better: the errors negated), with the same numbers in the metric's units."""
+    candidate_value = metric_value(candidate, metric)
+    candidate_error = error_of(metric, candidate_value)
+    baseline_error = min(error_of(metric, metric_value(metrics, metric)) for metrics in baselines.values())
+    baseline_limit = baseline_error * (1.0 - args.min_improvement_over_baseline)
+    block = {
+        "metric": metric,
+        "metric_label": METRIC_LABELS.get(metric, metric),
+        "candidate": candidate_value,
+        "baseline": value_of(metric, baseline_error),
+        "baseline_limit": value_of(metric, baseline_limit),
+        "candidate_score": -candidate_error,
+        "baseline_required_score": -baseline_limit,
+        "min_improvement_over_baseline": args.min_improvement_over_baseline,
+        "champion_tolerance": args.champion_tolerance,
+        # The absolute RmseThreshold applies to regression only: 0 (always within) for classification.
+        "regression_rmse": metric_value(candidate, "rmse") if "rmse" in candidate else 0.0,
+    }
+    if champion is None:
+        # No comparable approved version: nothing to compare with, the champion condition holds.
+        block.update(champion="none (no approved version)", champion_limit=candidate_value)
+        block["champion_required_score"] = -candidate_error
+    else:
+        champion_limit = error_of(metric, metric_value(champion, metric)) * (1.0 + args.champion_tolerance)
+        block.update(champion=metric_value(champion, metric), champion_limit=value_of(metric, champion_limit))
+        block["champion_required_score"] = -champion_limit
+    if "rmse" in candidate:
+        block.update(_regression_gate(candidate, baselines, champion, args))
+    return block
+
+
+def _regression_gate(candidate: dict, baselines: dict, champion: dict | None, args) -> dict:
+    """The RMSE limits under their earlier names (readers of regression reports keep working)."""
+    baseline_rmse = min(metric_value(metrics, "rmse") for metrics in baselines.values())
     limits = {
         "baseline_rmse": baseline_rmse,
         "baseline_limit_rmse": baseline_rmse * (1.0 - args.min_improvement_over_baseline),
-        "min_improvement_over_baseline": args.min_improvement_over_baseline,
-        "champion_tolerance": args.champion_tolerance,
     }
     if champion is None:
-        # No approved version yet: nothing to compare with, the champion condition holds.
-        return {**limits, "champion_rmse": "none (no approved version)", "champion_limit_rmse": rmse}
-    champion_rmse = champion["regression_metrics"]["rmse"]["value"]
+        return {
+            **limits,
+            "champion_rmse": "none (no approved version)",
+            "champion_limit_rmse": metric_value(candidate, "rmse"),
+        }
+    champion_rmse = metric_value(champion, "rmse")
     return {
         **limits,
         "champion_rmse": champion_rmse,
@@ -225,37 +493,57 @@ def report_failure(message_file: str, sentence: str) -> None:
 def evaluate(args) -> None:
     with tempfile.TemporaryDirectory() as work_dir:
         chain = ServingChain(args.input_dir, work_dir)
+        schema = chain.schema
+        metric = gate_metric(args.gate_metric, schema)
+        section = metrics_section(schema)
         rows, target = read_test_split(
-            os.path.join(args.input_dir, "test", "test.csv"), args.target_column, chain.feature_columns()
+            os.path.join(args.input_dir, "test", "test.csv"), args.target_column, chain.feature_columns(), schema
         )
         if not rows:
             raise InputError("the test split has no rows")
-        candidate = regression_metrics(target, predict_all(chain.predict, rows))
+        candidate = quality_metrics(schema, target, predict_all(chain.predict, rows))
         baselines = {
-            name: regression_metrics(target, predictions)
+            name: quality_metrics(schema, target, predictions)
             for name, predictions in baseline_predictions(
                 chain, os.path.join(args.input_dir, "train", "train.csv"), rows
             ).items()
         }
-        champion = None
+        champion, champion_report = None, {"model_package_arn": NONE}
         champion_dir = download_champion(args, work_dir)
         if champion_dir:
             champion_chain = ServingChain(champion_dir, work_dir, label="champion")
-            champion = {
-                "model_package_arn": args.champion_arn,
-                "regression_metrics": regression_metrics(target, predict_all(champion_chain.predict, rows)),
-            }
+            champion_report = {"model_package_arn": args.champion_arn}
+            reason = incomparable(champion_chain.schema, schema)
+            if reason:
+                champion_report["not_compared"] = reason
+            else:
+                champion = quality_metrics(schema, target, predict_all(champion_chain.predict, rows))
+                champion_report[section] = champion
     report = {
-        "regression_metrics": candidate,
+        section: candidate,
+        "problem_type": schema["problem_type"],
+        "classes": schema["classes"],
         "row_count": len(rows),
         "baseline_metrics": baselines,
-        "champion_metrics": champion or {"model_package_arn": NONE},
-        "gate": gate(candidate, baselines, champion, args),
+        "champion_metrics": champion_report,
+        "gate": gate(metric, candidate, baselines, champion, args),
     }
+    if "not_compared" in champion_report:  # the champion condition holds, and the report says why
+        report["gate"]["champion"] = f"none ({champion_report['not_compared']})"
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
     print(json.dumps(report))
+
+
+def incomparable(champion_schema: dict, schema: dict) -> str:
+    """Why the champion cannot be measured on these rows (another problem type or other classes), or ''."""
+    if champion_schema["problem_type"] != schema["problem_type"]:
+        kinds = champion_schema["problem_type"], schema["problem_type"]
+        return "the champion solves a {} problem, the candidate a {} one".format(*kinds)
+    if list(champion_schema["classes"]) != list(schema["classes"]):
+        return f"the champion's classes {champion_schema['classes']} differ from the candidate's {schema['classes']}"
+    return ""
 
 
 if __name__ == "__main__":

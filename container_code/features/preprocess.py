@@ -4,8 +4,21 @@ Reads every CSV under the input folder, splits train / validation / test with a 
 transformer on the training split and writes:
   <out>/train/train.csv, <out>/validation/validation.csv  transformed, target first, no header
   <out>/test/test.csv                                      the raw test split, with header
-  <out>/model/model.tar.gz                                 transformer.json (fitted parameters + input schema)
-                                                           and code/ (the serving handlers, from --serving-code-dir)
+  <out>/model/model.tar.gz                                 transformer.json (fitted parameters + input schema,
+                                                           and "schema" below) and code/ (the serving handlers,
+                                                           from --serving-code-dir)
+  <out>/schema/schema.json                                 what is predicted: {"target_column", "problem_type",
+                                                           "classes", "feature_names"}
+
+Problem type (--problem-type auto, the default, infers it from the target column's values that are present):
+  any non-numeric value (text labels)       -> binary with 2 distinct values, multiclass with 3..100
+  numbers, exactly 2 distinct values        -> binary
+  whole numbers, 3..10 distinct values      -> multiclass
+  any other numbers                         -> regression
+An explicit --problem-type must fit the data (regression: numbers; binary: exactly 2 distinct values;
+multiclass: 3..100), or the job fails with one sentence naming the setting and the column.
+Classes are the distinct labels as text, sorted (numbers by value, written without a trailing .0; text by code
+point); for binary, classes[1] is the positive class. In train/validation the target is the class index 0..K-1.
 
 The serving container runs with network isolation, so its code travels inside the model artifact under code/
 (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code) instead of being downloaded from S3.
@@ -31,7 +44,13 @@ import numpy as np
 import pandas as pd
 
 TRANSFORMER_FILE = "transformer.json"
+SCHEMA_FILE = "schema.json"
 FORMAT_VERSION = 1
+PROBLEM_TYPES = ("auto", "regression", "binary", "multiclass")
+# Whole-number targets with at most this many distinct values are inferred to be classes (codes such as 0..9).
+MAX_INFERRED_NUMERIC_CLASSES = 10
+# More distinct labels than this are not classes (an id or a free-text column, or a mistyped number).
+MAX_CLASSES = 100
 
 
 class InputError(Exception):
@@ -157,6 +176,9 @@ def report_failure(message_file: Path, sentence: str) -> None:
 def _parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target-column", required=True)
+    parser.add_argument(
+        "--problem-type", default="auto", help="auto (infer from the target), " + ", ".join(PROBLEM_TYPES[1:])
+    )
     parser.add_argument("--categorical-columns", default="", help='comma-separated, e.g. "a,b"; may be empty')
     parser.add_argument("--validation-ratio", type=float, default=0.15)
     parser.add_argument("--test-ratio", type=float, default=0.15)
@@ -175,34 +197,47 @@ def _parse_args(argv):
 
 def build_features(args) -> None:
     _check_ratios(args.validation_ratio, args.test_ratio)
+    if args.problem_type not in PROBLEM_TYPES:
+        raise InputError(f"--problem-type {args.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}")
     serving_code = _serving_code(args.serving_code_dir)
-    data, target, frame = _load(args)
+    data, target, frame, problem_type, classes = _load(args)
     train, validation, test = _split(len(frame), args.validation_ratio, args.test_ratio, args.seed)
     if min(len(train), len(validation)) == 0:
         raise InputError(f"{len(frame)} rows are too few to split into train, validation and test")
     transformer = fit(frame.iloc[train], args.target_column)
+    schema = {
+        "target_column": args.target_column,
+        "problem_type": problem_type,
+        "classes": classes,
+        "feature_names": transformer["feature_names"],
+    }
+    transformer["schema"] = schema  # the label encoding travels with the features artifact too
     out = args.output_dir
     for name, rows in (("train", train), ("validation", validation)):
         _write_matrix(out / name / f"{name}.csv", target[rows], transform(frame.iloc[rows], transformer))
     (out / "test").mkdir(parents=True, exist_ok=True)
     data.iloc[test].to_csv(out / "test" / "test.csv", index=False)
+    (out / "schema").mkdir(parents=True, exist_ok=True)
+    (out / "schema" / SCHEMA_FILE).write_text(json.dumps(schema, indent=1), encoding="utf-8")
     _write_model_artifact(out / "model" / "model.tar.gz", transformer, serving_code)
     print(
         f"rows: train={len(train)} validation={len(validation)} test={len(test)}; "
-        f"features: {len(transformer['feature_names'])} from {len(transformer['columns'])} columns"
+        f"features: {len(transformer['feature_names'])} from {len(transformer['columns'])} columns; "
+        f"problem type: {problem_type}" + (f" ({len(classes)} classes: {', '.join(classes[:10])})" if classes else "")
     )
 
 
 def _load(args):
-    """(raw rows that have a target, their target values, the typed feature columns)."""
+    """(raw rows that have a target, their encoded target, the typed feature columns, problem type, classes)."""
     data = _read_inputs(args.input_dir)
-    target = _target_values(data, args.target_column)
-    data, target = data[target.notna().to_numpy()], target[target.notna()].to_numpy()
+    raw = _target_column(data, args.target_column)
+    data = data[raw.notna().to_numpy()]
+    problem_type, classes, target = encode_target(raw[raw.notna()], args.target_column, args.problem_type)
     listed = [name.strip() for name in args.categorical_columns.split(",") if name.strip()]
     frame = _typed_features(data.drop(columns=[args.target_column]), listed)
     if frame.shape[1] == 0:
         raise InputError(f"no feature columns besides the target {args.target_column!r}")
-    return data, target, frame
+    return data, target, frame, problem_type, classes
 
 
 def _check_ratios(validation_ratio: float, test_ratio: float) -> None:
@@ -227,20 +262,63 @@ def _read_inputs(input_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _target_values(data: pd.DataFrame, target_column: str) -> pd.Series:
+def _target_column(data: pd.DataFrame, target_column: str) -> pd.Series:
+    """The target column as text; rows without a value are dropped (and counted)."""
     if target_column not in data.columns:
         raise InputError(f"target column {target_column!r} not found; the columns are {list(data.columns)}")
     raw = data[target_column]
-    target = pd.to_numeric(raw, errors="coerce")
-    non_numeric = raw.notna() & target.isna()
-    if non_numeric.any():
-        row = int(np.flatnonzero(non_numeric.to_numpy())[0])
-        raise InputError(f"target column {target_column!r} has a non-numeric value {raw.iloc[row]!r} (row {row + 1})")
-    if target.isna().any():
-        print(f"dropping {int(target.isna().sum())} rows without a target value")
-    if target.notna().sum() == 0:
+    if raw.notna().sum() == 0:
         raise InputError(f"target column {target_column!r} has no values")
-    return target.astype(np.float64)
+    if raw.isna().any():
+        print(f"dropping {int(raw.isna().sum())} rows without a target value")
+    return raw
+
+
+def encode_target(raw: pd.Series, target_column: str, problem_type: str = "auto"):
+    """(problem type, classes, target as float64: the value, or the class index) for the present target values."""
+    numbers = pd.to_numeric(raw, errors="coerce")
+    text = numbers.isna()  # present but not a number
+    labels = raw.astype(str) if text.any() else numbers.map(_number_label)
+    distinct = labels.nunique()
+    resolved = problem_type if problem_type != "auto" else _infer(numbers, text, distinct)
+    _check_fits(resolved, problem_type, target_column, raw, text, distinct)
+    if resolved == "regression":
+        return resolved, [], numbers.to_numpy(dtype=np.float64)
+    # Numbers sort by value (2 before 10), text by code point.
+    classes = sorted(labels.unique()) if text.any() else [_number_label(value) for value in sorted(numbers.unique())]
+    index = {label: position for position, label in enumerate(classes)}
+    return resolved, classes, labels.map(index).to_numpy(dtype=np.float64)
+
+
+def _number_label(value: float) -> str:
+    """A numeric label as text: 1.0 -> "1", 0.5 -> "0.5"."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _infer(numbers: pd.Series, text: pd.Series, distinct: int) -> str:
+    if text.any() or distinct == 2:
+        return "binary" if distinct == 2 else "multiclass"
+    whole = bool((numbers == numbers.round()).all())
+    return "multiclass" if whole and 3 <= distinct <= MAX_INFERRED_NUMERIC_CLASSES else "regression"
+
+
+def _check_fits(resolved: str, requested: str, target_column: str, raw: pd.Series, text: pd.Series, distinct: int):
+    """One sentence when the target's values do not fit the (requested or inferred) problem type."""
+    if requested == "auto":
+        where = f"target column {target_column!r} (problem type inferred as {resolved}, setting problem_type=auto)"
+    else:
+        where = f"setting problem_type={requested}, but target column {target_column!r}"
+    if resolved == "regression" and text.any():
+        row = int(np.flatnonzero(text.to_numpy())[0])
+        raise InputError(f"{where} has the non-numeric value {raw.iloc[row]!r} (row {row + 1})")
+    if resolved == "binary" and distinct != 2:
+        raise InputError(f"{where} has {distinct} distinct values; binary needs exactly 2")
+    if resolved == "multiclass" and not 3 <= distinct <= MAX_CLASSES:
+        advice = "use binary for 2" if distinct == 2 else f"multiclass needs 3 to {MAX_CLASSES}"
+        if text.any() and distinct > MAX_CLASSES:
+            row = int(np.flatnonzero(text.to_numpy())[0])
+            advice += f"; its first non-numeric value is {raw.iloc[row]!r} (row {row + 1}), fix it for regression"
+        raise InputError(f"{where} has {distinct} distinct values; {advice}")
 
 
 def _typed_features(features: pd.DataFrame, listed_categorical: list) -> pd.DataFrame:

@@ -13,14 +13,19 @@ from tests.aws_rules.pipeline_definition import definition_and_variables
 from tests.pipeline_definitions.definitions import nested_steps
 
 _URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.[^/]+/([^:]+):(.+)$")  # any partition's ECR domain
-_FRAMEWORKS = {"sagemaker-scikit-learn": "sklearn", "pytorch-training": "pytorch", "pytorch-inference": "pytorch"}
+_FRAMEWORKS = {
+    "sagemaker-scikit-learn": "sklearn",
+    "pytorch-training": "pytorch",
+    "pytorch-inference": "pytorch",
+    "sagemaker-xgboost": "xgboost",
+}
 
 
 def _listed(uri: str, scope: str) -> bool:
     account, region, repository, tag = _URI.match(uri).groups()
     config = image_uris.config_for_framework(_FRAMEWORKS[repository])[scope]
     return any(
-        tag.startswith(f"{version}-")
+        (tag == version or tag.startswith(f"{version}-"))  # XGBoost tags are the bare version (3.0-5)
         and entry.get("repository", repository) == repository
         and entry.get("registries", {}).get(region) == account
         for version, entry in config["versions"].items()

@@ -23,12 +23,36 @@ def test_quick_run_writes_all_four_figures(tmp_path):
     )
     assert process.returncode == 0, process.stderr[-2000:]
     results = json.loads(output.read_text())
-    for flavour in ("sklearn", "pytorch"):
+    for flavour in ("sklearn", "pytorch", "xgboost"):
         assert results["throughput"][flavour]["ours_rows_per_s"] > 0
         assert results["quality"][flavour]["rmse"] > 0
     assert results["quality"]["linear_baseline"]["rmse"] > 0
+    for data_set, (problem_type, metric) in {
+        "iris": ("multiclass", "weighted_f1"),
+        "breast-cancer": ("binary", "auc"),
+    }.items():
+        entry = results["classification"][data_set]
+        assert (entry["problem_type"], entry["metric"]) == (problem_type, metric)
+        for column in ("sklearn", "pytorch", "xgboost", "majority_class", "logistic_regression"):
+            assert 0 <= entry[column][metric] <= 1
     assert results["synth"]["warm_ratio"] > 0 and results["synth"]["cold_ratio"] > 0
     assert {"synth", "deploy", "Train Succeeded", "approval to scored output"} <= set(
         results["local_end_to_end"]["stages"]
     )
     assert "ours / limit" in process.stdout
+    assert "breast-cancer (binary" in process.stdout
+
+
+def test_classification_table_compares_each_flavour_with_the_better_baseline():
+    from benchmarks.classification import table_rows
+
+    entry = {"metric": "auc", "problem_type": "binary", "test_rows": 85}
+    entry |= {"sklearn": {"auc": 0.99, "accuracy": 0.96, "train_seconds": 1.0}}
+    entry |= {"majority_class": {"auc": 0.5, "accuracy": 0.63}, "logistic_regression": {"auc": 0.994, "accuracy": 0.97}}
+    rows = table_rows({"breast-cancer": entry})
+    assert rows[0] == (
+        "breast-cancer (binary, 85 test rows) auc sklearn",
+        "0.9900 (accuracy 0.9600)",
+        ">= 0.9940 (best baseline)",
+    )
+    assert [row[0].split()[-1] for row in rows] == ["sklearn", "majority_class", "logistic_regression"]

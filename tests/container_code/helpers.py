@@ -18,7 +18,8 @@ from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
 CODE = REPO_ROOT / "container_code"
-METRIC = re.compile(r"validation-rmse=([0-9\.]+)")  # the pipeline's metric definition regex
+METRIC = re.compile(r"validation-rmse=([0-9\.]+)")  # the pipeline's metric definition regexes
+LOGLOSS_METRIC = re.compile(r"validation-logloss=([0-9\.]+)")
 
 
 def run_script(script: str, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -65,6 +66,7 @@ def train(flavour: str, processed: Path, work: Path, *hyperparameters: str):
         "SM_MODEL_DIR": str(model_dir),
         "SM_CHANNEL_TRAIN": str(processed / "train"),
         "SM_CHANNEL_VALIDATION": str(processed / "validation"),
+        "SM_CHANNEL_SCHEMA": str(processed / "schema"),
         "SM_OUTPUT_DATA_DIR": str(work / f"{flavour}_output"),
     }
     started = time.perf_counter()

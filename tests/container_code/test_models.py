@@ -63,7 +63,7 @@ def test_model_artifacts_carry_their_serving_code(trained):
     flavour, model_dir, _, _ = trained
     expected = {"sklearn": {"model.joblib"}, "pytorch": {"model.pth", "model_config.json"}}
     files = {path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()}
-    assert files == expected[flavour] | {"code/inference.py", "code/model_io.py"}
+    assert files == expected[flavour] | {"schema.json", "code/inference.py", "code/model_io.py"}
     for name in ("inference.py", "model_io.py"):
         assert (model_dir / "code" / name).read_bytes() == (CODE / f"{flavour}_model" / name).read_bytes()
         assert not (model_dir / "code" / name).is_symlink()

@@ -17,6 +17,10 @@ from tests.conftest import REPO_ROOT
 SUMMARY = re.compile(
     r"^demo: ok flavour=(\w+) version=(\d+) rmse=([0-9.]+) scored_rows=(\d+) output=(s3://\S+) seconds=([0-9.]+)$"
 )
+CLASSIFICATION_SUMMARY = re.compile(
+    r"^demo: ok flavour=(\w+) dataset=(\S+) problem_type=(binary|multiclass) version=(\d+) accuracy=([0-9.]+) "
+    r"(auc|weighted_f1)=([0-9.]+) scored_rows=(\d+) output=(s3://\S+) seconds=([0-9.]+)$"
+)
 
 
 def run_demo(home, *arguments: str) -> subprocess.CompletedProcess:
@@ -57,6 +61,22 @@ def test_pytorch_demo_serves_the_model_code_shipped_inside_its_artifact(tmp_path
     assert match.group(1) == "pytorch"
     assert float(match.group(3)) <= 0.6
     assert int(match.group(4)) == 1000
+
+
+@pytest.mark.slow
+def test_breast_cancer_demo_classifies_with_probabilities_and_draws_the_roc_curve(tmp_path):
+    """Binary classification end to end: inferred from the 0/1 target, gated on AUC, scored rows joined with the
+    label and both class probabilities."""
+    process = run_demo(tmp_path, "--dataset", "breast-cancer")
+    assert process.returncode == 0, process.stderr[-2000:]
+    match = CLASSIFICATION_SUMMARY.match(process.stdout.strip().splitlines()[-1])
+    assert match, process.stdout[-1000:]
+    flavour, dataset, problem_type, _, accuracy, metric, auc, scored_rows = match.groups()[:8]
+    assert (flavour, dataset, problem_type, metric) == ("sklearn", "breast-cancer", "binary", "auc")
+    assert float(accuracy) >= 0.9 and float(auc) >= 0.95
+    assert int(scored_rows) == 56
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert "min_improvement_over_baseline=-0.5" in process.stdout  # the demo says what it relaxed
 
 
 @pytest.mark.slow
@@ -123,15 +143,52 @@ def test_a_missing_file_is_named(tmp_path, capsys):
     assert capsys.readouterr().err == f"demo: --data {missing}: no such file.\n"
 
 
-def test_a_target_without_numbers_is_refused(tmp_path, capsys):
-    data = _write(tmp_path / "rows.csv", b"size,price\n1,cheap\n2,dear\n3,\n")
+def test_a_target_without_values_is_refused(tmp_path, capsys):
+    """Text targets are classes now; a column with no value at all cannot be learned."""
+    data = _write(tmp_path / "rows.csv", b"size,price\n1,\n2,\n")
     assert main(["demo", "--data", str(data), "--target", "price"]) == 2
     assert capsys.readouterr().err == (
-        "demo: --target 'price' has no numeric value in rows.csv: the demo trains a regression model, "
-        "so the column to predict must hold numbers.\n"
+        "demo: --target 'price' has no values in rows.csv: the column to predict needs some.\n"
     )
 
 
 def test_a_setting_without_a_value_is_refused(capsys):
     assert main(["demo", "-c", "rmse_threshold"]) == 2
     assert "settings are given as name=value" in capsys.readouterr().err
+
+
+def test_bundled_classification_sets_need_no_network():
+    from local_mode.datasets import DATASETS
+
+    iris, target = DATASETS["iris"][0](), DATASETS["iris"][1]
+    assert sorted(iris[target].unique()) == ["setosa", "versicolor", "virginica"]  # text labels
+    cancer, target = DATASETS["breast-cancer"][0](), DATASETS["breast-cancer"][1]
+    assert (len(cancer), sorted(cancer[target].unique())) == (569, [0, 1])
+
+
+def test_classification_summary_line_gives_the_type_and_its_metrics():
+    from local_mode.demo import DemoResult
+
+    result = DemoResult("sklearn", 3, None, 15, "s3://b/o/", 12.34, REPO_ROOT, {}, "iris", "multiclass",
+                        {"accuracy": 0.95, "weighted_f1": 0.9512})  # fmt: skip
+    match = CLASSIFICATION_SUMMARY.match(result.summary_line())
+    assert match, result.summary_line()
+    assert match.groups()[:8] == ("sklearn", "iris", "multiclass", "3", "0.9500", "weighted_f1", "0.9512", "15")
+
+
+def test_classification_report_draws_the_confusion_matrix_and_the_roc_curve(tmp_path):
+    from local_mode.demo import _check_joined, _classification_report
+
+    features = pd.DataFrame({"a": [1, 2, 3, 4]})
+    lines = [
+        ["1", "yes", "0.2", "0.8"],
+        ["2", "no", "0.7", "0.3"],
+        ["3", "yes", "0.4", "0.6"],
+        ["4", "no", "0.9", "0.1"],
+    ]
+    _check_joined(lines, features, class_count=2)
+    with pytest.raises(Exception, match="followed by 3 fields"):
+        _check_joined([line[:-1] for line in lines], features, class_count=2)
+    actual = pd.Series(["yes", "no", "no", "no"])
+    path = _classification_report(tmp_path / "report.png", actual, lines, ["no", "yes"], "test")
+    assert path.stat().st_size > 10_000

@@ -8,7 +8,7 @@ import json
 from pipeline_definitions.__main__ import DEFAULT_SPEC
 from pipeline_definitions.spec import PipelineSpec
 
-FLAVOURS = ("sklearn", "pytorch")
+FLAVOURS = ("sklearn", "pytorch", "xgboost")
 
 
 @functools.cache

@@ -48,6 +48,7 @@ def test_steps_are_wired_by_their_outputs():
     assert train_inputs == [
         {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
         {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri"},
+        {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['schema'].S3Output.S3Uri"},
     ]
     evaluate_inputs = {
         i["InputName"]: i["S3Input"]["S3Uri"] for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]
@@ -96,41 +97,66 @@ def test_processing_scripts_report_failures_where_sagemaker_reads_them(step_name
     assert container_arguments[container_arguments.index("--message-file") + 1] == "/opt/ml/output/message"
 
 
-def test_quality_gate_compares_test_rmse_with_baseline_champion_and_threshold():
+def test_quality_gate_compares_evaluate_scores_with_baseline_champion_and_threshold():
+    """The metric is known only at run time (the problem type may be inferred), so the conditions compare the
+    higher-is-better scores Evaluate writes under gate.*, and the RMSE threshold reads gate.regression_rmse."""
     steps = steps_by_name("sklearn")
     condition = steps["CheckQuality"]["Arguments"]
     relative, absolute = condition["Conditions"][:2], condition["Conditions"][2]
+    report = {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
+    assert {rule["Type"] for rule in relative} == {"GreaterThanOrEqualTo"}
+    for rule in relative:
+        assert rule["LeftValue"]["Std:JsonGet"] == {"Path": "gate.candidate_score", "PropertyFile": report}
+    assert [rule["RightValue"]["Std:JsonGet"]["Path"] for rule in relative] == [
+        "gate.baseline_required_score",
+        "gate.champion_required_score",
+    ]
     # The absolute threshold is optional: off (0) or the candidate's RMSE at most that.
     assert absolute["Type"] == "Or"
     off, within = absolute["Conditions"]
     assert (off["Type"], off["LeftValue"], off["RightValue"]) == ("Equals", {"Get": "Parameters.RmseThreshold"}, 0.0)
-    rules = [*relative, within]
-    assert {rule["Type"] for rule in rules} == {"LessThanOrEqualTo"}
-    for rule in rules:
-        assert rule["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
-        assert rule["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {
-            "Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"
-        }
-    limits = [rule["RightValue"] for rule in rules]
-    assert [limit["Std:JsonGet"]["Path"] for limit in limits[:2]] == [
-        "gate.baseline_limit_rmse",
-        "gate.champion_limit_rmse",
-    ]
-    assert limits[2] == {"Get": "Parameters.RmseThreshold"}
+    assert within["Type"] == "LessThanOrEqualTo"
+    assert within["LeftValue"]["Std:JsonGet"] == {"Path": "gate.regression_rmse", "PropertyFile": report}
+    assert within["RightValue"] == {"Get": "Parameters.RmseThreshold"}
     assert [s["Name"] for s in condition["IfSteps"]] == ["Register"]
     assert [s["Name"] for s in condition["ElseSteps"]] == ["QualityTooLow"]
     message = steps["QualityTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     paths = [value["Std:JsonGet"]["Path"] for value in message if isinstance(value, dict) and "Std:JsonGet" in value]
-    # The candidate's, the best baseline's and the champion's RMSE, and the limits, are in the failure message.
-    assert {"regression_metrics.rmse.value", "gate.baseline_rmse", "gate.champion_rmse"} <= set(paths)
+    # The metric's name, the candidate's, the best baseline's and the champion's values and the limits.
+    assert paths == [
+        "gate.metric_label",
+        "gate.candidate",
+        "gate.baseline",
+        "gate.baseline_limit",
+        "gate.champion",
+        "gate.champion_limit",
+    ]
     assert {"Get": "Parameters.RmseThreshold"} in message
+
+
+def test_problem_type_reaches_preprocess_and_the_schema_reaches_train():
+    steps = steps_by_name("sklearn")
+    arguments = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--problem-type") + 1] == "auto"
+    outputs = [o["OutputName"] for o in steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["Outputs"]]
+    assert "schema" in outputs
+    channels = {c["ChannelName"]: c for c in steps["Train"]["Arguments"]["InputDataConfig"]}
+    assert channels["schema"]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['schema'].S3Output.S3Uri"
+    }
+    metrics = {
+        m["Name"]: m["Regex"] for m in steps["Train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
+    }
+    assert metrics["validation:logloss"] == r"validation-logloss=([0-9\.]+)"
+    evaluate = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert evaluate[evaluate.index("--gate-metric") + 1] == "auto"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_register_has_features_then_model_container(flavour):
     arguments = steps_by_name(flavour)["Register"]["Arguments"]
     features, model = arguments["InferenceSpecification"]["Containers"]
-    assert "sklearn-image" in features["Image"]
+    assert "features-image" in features["Image"]
     assert features["ModelDataUrl"]["Std:Join"]["Values"][1] == "model.tar.gz"
     assert model["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert "inference-image" in model["Image"]

@@ -31,7 +31,7 @@ def test_command_line_strings_are_converted():
 @pytest.mark.parametrize(
     "values, named",
     [
-        ({"model_flavour": "xgboost"}, "Setting 'model_flavour' input should be 'sklearn' or 'pytorch'"),
+        ({"model_flavour": "lightgbm"}, "Setting 'model_flavour' input should be 'sklearn', 'pytorch' or 'xgboost'"),
         (
             {"schedule_expression": "cron(0 6 * * * *)"},
             "Setting 'schedule_expression' is not an EventBridge cron",
@@ -94,3 +94,34 @@ def test_training_triggers_are_off_unless_asked():
     )
     assert asked.retrain_schedule_expression == "rate(7 days)"
     assert asked.retrain_on_new_data is True and asked.retrain_debounce_minutes == 0.5
+
+
+def test_problem_type_and_gate_metric_default_to_auto():
+    settings = load_settings({})
+    assert (settings.problem_type, settings.gate_metric) == ("auto", "auto")
+    assert load_settings({"problem_type": "binary", "gate_metric": "f1"}).gate_metric == "f1"
+    assert load_settings({"gate_metric": "auc"}).gate_metric == "auc"  # auto type: Evaluate checks it at run time
+
+
+@pytest.mark.parametrize(
+    "values, named",
+    [
+        ({"problem_type": "classification"}, "Setting 'problem_type' input should be 'auto', 'regression', 'binary'"),
+        (
+            {"problem_type": "multiclass", "gate_metric": "auc"},
+            "Setting 'gate_metric' must be auto or one of weighted_f1, accuracy for problem_type multiclass",
+        ),
+        ({"problem_type": "regression", "gate_metric": "f1"}, "one of rmse, mae, r2 for problem_type regression"),
+    ],
+)
+def test_problem_type_and_gate_metric_mistakes_are_one_sentence(values, named):
+    with pytest.raises(SettingsError) as error:
+        load_settings(values)
+    assert named in str(error.value)
+
+
+def test_min_improvement_may_be_negative_but_above_minus_one():
+    """Negative: the candidate may be up to that fraction worse than the best baseline (small, linear data)."""
+    assert load_settings({"min_improvement_over_baseline": "-0.5"}).min_improvement_over_baseline == -0.5
+    with pytest.raises(SettingsError, match="Setting 'min_improvement_over_baseline' input should be greater than -1"):
+        load_settings({"min_improvement_over_baseline": "-1"})

@@ -33,9 +33,12 @@ def test_pipeline_definition_body_has_no_placeholder_left(templates):
 def test_images_come_from_a_region_mapping(templates):
     training = templates["ScorelineTraining"]
     _, variables = _definition(training)
-    assert variables["SklearnImage"] == {"Fn::FindInMap": ["FrameworkImages", {"Ref": "AWS::Region"}, "SklearnImage"]}
+    for use in ("PreprocessImage", "FeaturesImage", "TrainingImage", "EvaluationImage", "InferenceImage"):
+        assert variables[use] == {"Fn::FindInMap": ["FrameworkImages", {"Ref": "AWS::Region"}, use]}
     us_east_1 = training["Mappings"]["FrameworkImages"]["us-east-1"]
-    assert us_east_1["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
+    assert set(us_east_1.values()) == {
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
+    }
 
 
 def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
@@ -44,8 +47,10 @@ def test_pytorch_flavour_uses_pytorch_images_for_training_and_serving(tmp_path):
     training = synth(tmp_path, model_flavour="pytorch")["ScorelineTraining"]
     images = training["Mappings"]["FrameworkImages"]["us-east-1"]
     assert images["TrainingImage"].endswith("/pytorch-training:2.6.0-cpu-py312")
+    assert images["EvaluationImage"] == images["TrainingImage"]  # Evaluate loads the model with its library
     assert images["InferenceImage"].endswith("/pytorch-inference:2.6.0-cpu-py312")
-    assert images["SklearnImage"].endswith("/sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
+    for use in ("PreprocessImage", "FeaturesImage"):
+        assert images[use].endswith("/sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
 
 
 def test_pipeline_and_job_roles_are_assumed_by_sagemaker_only(templates):

@@ -1,0 +1,153 @@
+"""Training job, XGBoost flavour: gradient-boosted trees (xgboost.train) with the objective of the problem type,
+early stopping on the validation channel.
+
+Runs on the SageMaker XGBoost framework image in script mode (sagemaker_program=train.py). Channels:
+SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION (CSV, no header, target first: the value, or the class index) and
+SM_CHANNEL_SCHEMA (schema.json: the problem type and classes). Writes the booster in xgboost's UBJSON format (no
+pickle) and schema.json to SM_MODEL_DIR, and the serving handlers to SM_MODEL_DIR/code. Logs
+"validation-rmse=<float>;" (regression) or "validation-logloss=<float>;" (classification) once a round for the
+pipeline's metric definitions. Bad input ends the job with one sentence in /opt/ml/output/failure (which the
+image's toolkit replaces by its own ExecuteUserScriptError text; the sentence stays in the job's log).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# inference.py sets OMP_WAIT_POLICY=PASSIVE before xgboost loads (see there).
+from inference import MODEL_FILE, xgb
+from model_io import (
+    InputError,
+    class_indices,
+    hyperparameter_parser,
+    is_classification,
+    read_channel,
+    read_schema,
+    run_training,
+    save_schema,
+    ship_serving_code,
+    write_summary,
+)
+
+# Per problem type: the objective, xgboost's validation metric early stopping watches, the name the job logs it
+# under (the pipeline's metric definitions: validation-rmse, validation-logloss).
+OBJECTIVES = {
+    "regression": ("reg:squarederror", "rmse", "rmse"),
+    "binary": ("binary:logistic", "logloss", "logloss"),
+    "multiclass": ("multi:softprob", "mlogloss", "logloss"),
+}
+
+
+def parse_args(argv=None):
+    parser, option = hyperparameter_parser("Train the XGBoost trees")
+    option("num-round", type=int, default=2000, help="upper bound on boosting rounds")
+    option("early-stopping-rounds", type=int, default=50, help="rounds without a better validation metric")
+    option(
+        "min-delta",
+        type=float,
+        default=None,
+        help="a better validation metric is lower by more than this; default 0.001 for log loss, 0 for RMSE",
+    )
+    option("eta", type=float, default=0.1, help="learning rate")
+    option("max-depth", type=int, default=7)
+    option("min-child-weight", type=float, default=3.0)
+    option("subsample", type=float, default=0.8)
+    option("colsample-bytree", type=float, default=0.8)
+    option("reg-lambda", type=float, default=1.0, help="L2 regularization on leaf weights")
+    option("reg-alpha", type=float, default=0.0, help="L1 regularization on leaf weights")
+    option("max-bin", type=int, default=256)
+    option("nthread", type=int, default=0, help="threads; 0 = every core of the instance")
+    option("seed", type=int, default=42)
+    return parser.parse_args(argv)
+
+
+class LogValidationMetric(xgb.callback.TrainingCallback):
+    """One "validation-<name>=<value>;" line a round, the form the pipeline's metric definitions read."""
+
+    def __init__(self, metric: str, name: str):
+        super().__init__()
+        self.metric, self.name = metric, name
+
+    def after_iteration(self, model, epoch: int, evals_log: dict) -> bool:
+        value = evals_log["validation"][self.metric][-1]
+        print(f"round={epoch + 1}; validation-{self.name}={value:.6f};", flush=True)
+        return False  # never stops training itself
+
+
+def booster_parameters(args, schema: dict) -> dict:
+    objective, metric, _ = OBJECTIVES[schema["problem_type"]]
+    multiclass = {"num_class": len(schema["classes"])} if schema["problem_type"] == "multiclass" else {}
+    return {
+        **multiclass,
+        "objective": objective,
+        "eval_metric": metric,
+        "eta": args.eta,
+        "max_depth": args.max_depth,
+        "min_child_weight": args.min_child_weight,
+        "subsample": args.subsample,
+        "colsample_bytree": args.colsample_bytree,
+        "lambda": args.reg_lambda,
+        "alpha": args.reg_alpha,
+        "max_bin": args.max_bin,
+        "tree_method": "hist",
+        # The image runs on GPU types too: SageMaker sets SM_NUM_GPUS, xgboost >= 2.0 trains on one with device=cuda.
+        "device": "cuda" if int(os.environ.get("SM_NUM_GPUS", "0") or 0) > 0 else "cpu",
+        "seed": args.seed,
+        **({"nthread": args.nthread} if args.nthread > 0 else {}),
+    }
+
+
+def fit(args, schema: dict, train_set: xgb.DMatrix, validation_set: xgb.DMatrix):
+    """(booster cut to its best round, best round, best validation metric)."""
+    _, metric, name = OBJECTIVES[schema["problem_type"]]
+    if args.num_round < 1 or args.early_stopping_rounds < 1:
+        raise InputError("num_round and early_stopping_rounds must be at least 1")
+    # Log loss keeps falling while trees push separable classes' probabilities towards 0 and 1 (Iris would run all
+    # num_round rounds): improvements below min_delta do not count. RMSE is in the target's units: no default delta.
+    min_delta = args.min_delta if args.min_delta is not None else (1e-3 if is_classification(schema) else 0.0)
+    stopping = xgb.callback.EarlyStopping(rounds=args.early_stopping_rounds, min_delta=min_delta, save_best=False)
+    try:
+        booster = xgb.train(
+            booster_parameters(args, schema),
+            train_set,
+            num_boost_round=args.num_round,
+            evals=[(validation_set, "validation")],
+            verbose_eval=False,
+            callbacks=[LogValidationMetric(metric, name), stopping],
+        )
+    except xgb.core.XGBoostError as error:  # e.g. a hyperparameter out of its range
+        raise InputError(f"xgboost refused the training parameters: {str(error).splitlines()[0]}") from None
+    best = booster.best_iteration + 1
+    # Slicing keeps exactly the rounds up to the best one, so serving needs no iteration range.
+    return booster[:best], best, float(booster.best_score)
+
+
+def main(argv=None) -> int:
+    return run_training(train, parse_args(argv))
+
+
+def train(args) -> None:
+    schema = read_schema(args.schema)
+    features, target = read_channel(args.train)
+    validation_features, validation_target = read_channel(args.validation)
+    if is_classification(schema):
+        target, validation_target = class_indices(target, schema), class_indices(validation_target, schema)
+        if len(set(target.tolist())) < 2:
+            raise InputError("the training split holds a single class: a classifier needs at least two")
+    print(f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']})", flush=True)
+    train_set = xgb.DMatrix(features, label=target)
+    validation_set = xgb.DMatrix(validation_features, label=validation_target)
+    booster, best_round, best_score = fit(args, schema, train_set, validation_set)
+    name = OBJECTIVES[schema["problem_type"]][2]
+    print(f"best round {best_round}: validation-{name}={best_score:.6f};")
+    args.model_dir.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(args.model_dir / MODEL_FILE))
+    save_schema(schema, args.model_dir)
+    ship_serving_code(args.model_dir, Path(__file__).parent)
+    write_summary(args.output_data_dir, best_round=best_round, **{f"validation_{name}": best_score})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
