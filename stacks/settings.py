@@ -11,7 +11,7 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
@@ -61,6 +61,22 @@ def _name_value_pairs(value: Any) -> Any:
     if isinstance(value, dict):
         return {name: str(item) for name, item in value.items()}
     return value
+
+
+# Training instances each flavour's script can use, with the reason for the limit (README, Instance counts). A flavour
+# that trains distributed (a later XGBoost flavour, say) adds its own entry; one without an entry has no limit here.
+TRAINING_INSTANCE_LIMITS: dict[str, tuple[int, str]] = {
+    "sklearn": (
+        1,
+        "scikit-learn's HistGradientBoostingRegressor trains in one process, so each extra instance would train "
+        "the same model again",
+    ),
+    "pytorch": (
+        1,
+        "the PyTorch script trains in one process; distributed data parallel (torchrun) is not built yet, so each "
+        "extra instance would train the same model again",
+    ),
+}
 
 
 InstanceType = Annotated[str, Field(pattern=_INSTANCE_TYPE)]
@@ -141,6 +157,25 @@ class Settings(BaseModel):
             return handler(value)
         except ValidationError:
             raise ValueError("must be a number of minutes above 0 and at most 1440 (one day), such as 15") from None
+
+    @field_validator("processing_instance_count")
+    @classmethod
+    def _one_processing_instance(cls, value: int) -> int:
+        # Every processing instance gets the whole input (FullyReplicated, the default S3DataDistributionType).
+        if value != 1:
+            raise ValueError(
+                "must be 1: Preprocess fits its transformer on all rows and Evaluate scores all test rows, so more "
+                "instances would repeat the same work"
+            )
+        return value
+
+    @field_validator("training_instance_count")
+    @classmethod
+    def _training_instances_the_flavour_uses(cls, value: int, info: ValidationInfo) -> int:
+        limit, reason = TRAINING_INSTANCE_LIMITS.get(info.data.get("model_flavour"), (value, ""))
+        if value > limit:
+            raise ValueError(f"must be at most {limit} for model_flavour {info.data['model_flavour']}: {reason}")
+        return value
 
     @field_validator("training_hyperparameters")
     @classmethod
