@@ -96,10 +96,25 @@ def table(results: dict) -> str:
             ("  hand-off alone: JSON / npy", f"{figures['hand_off_json_over_npy']:.0f}x", ""),
             ("  model predict share of the limit", f"{figures['predict_share_of_limit']:.0%}", ""),
         ]
+        if "toolkit_rows_per_s" in figures:
+            rows += [
+                (f"throughput {flavour}: one sklearn Pipeline, toolkit CSV rows/s", f"{figures['toolkit_rows_per_s']:,}", ""),
+                (f"throughput {flavour}: ours / toolkit Pipeline", f"{figures['ours_over_toolkit']:.2f}", ""),
+                (
+                    "  toolkit predictions that differ (float32 decode)",
+                    f"{figures['toolkit_predictions_differing_share']:.1%} (max {figures['toolkit_max_abs_prediction_difference']})",
+                    "",
+                ),
+            ]
     synth = results["synth"]
     rows += [
         ("synth warm / empty app", f"{synth['warm_ratio']:.2f} ({synth['warm_seconds']} s)", "<= 1.5"),
         ("synth cold / empty app", f"{synth['cold_ratio']:.2f} ({synth['cold_seconds']} s)", "close to 1.5"),
+        (
+            "synth warm / empty app without CDK validation",
+            f"{synth['warm_ratio_unvalidated']:.2f} ({synth['empty_app_unvalidated_seconds']} s empty)",
+            "",
+        ),
     ]
     end_to_end = results["local_end_to_end"]
     rows.append(("local demo (sklearn) seconds", f"{end_to_end['seconds']}", "<= 30"))
