@@ -98,11 +98,12 @@ def table(results: dict) -> str:
         ]
         if "toolkit_rows_per_s" in figures:
             rows += [
-                (f"throughput {flavour}: one sklearn Pipeline, toolkit CSV rows/s", f"{figures['toolkit_rows_per_s']:,}", ""),
+                (f"throughput {flavour}: toolkit Pipeline rows/s", f"{figures['toolkit_rows_per_s']:,}", ""),
                 (f"throughput {flavour}: ours / toolkit Pipeline", f"{figures['ours_over_toolkit']:.2f}", ""),
                 (
                     "  toolkit predictions that differ (float32 decode)",
-                    f"{figures['toolkit_predictions_differing_share']:.1%} (max {figures['toolkit_max_abs_prediction_difference']})",
+                    f"{figures['toolkit_predictions_differing_share']:.1%} "
+                    f"(max {figures['toolkit_max_abs_prediction_difference']})",
                     "",
                 ),
             ]
