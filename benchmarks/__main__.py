@@ -4,6 +4,8 @@
 2. synth time against an empty CDK app (warm and cold)
 3. local end to end: the sklearn demo's seconds with a per-stage breakdown
 4. model quality: test RMSE per flavour beside a linear-regression baseline
+`--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
+and Transform at 20k, 200k and 2M rows, a plot (benchmarks/scale.png), and adds them to the results file.
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, synth_time, throughput
+from benchmarks import artifacts, scale, synth_time, throughput
 
 FLAVOURS = ("sklearn", "pytorch")
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -28,7 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one run each: checks that it all runs")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
+    parser.add_argument("--scale", action="store_true", help="the scale curves only, added to the results file")
+    parser.add_argument(
+        "--scale-rows",
+        type=lambda text: tuple(int(part) for part in text.split(",")),
+        default=scale.SIZES,
+        help="row counts for --scale, comma-separated (default 20000,200000,2000000)",
+    )
+    parser.add_argument("--plot", type=Path, default=Path(__file__).parent / "scale.png")
     args = parser.parse_args(argv)
+    if args.scale:
+        return _scale(args)
     results = {"machine": _machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
@@ -46,6 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwritten to {args.output}")
+    return 0
+
+
+def _scale(args) -> int:
+    """The scale curves, added to the results file beside the other figures (kept as they are)."""
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results["scale"] = {"machine": _machine(), **scale.measure(args.scale_rows)}
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    scale.plot(results["scale"], args.plot)
+    print(scale.table(results["scale"]))
+    print(f"\nwritten to {args.output} and {args.plot}")
     return 0
 
 
