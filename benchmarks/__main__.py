@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         default=scale.SIZES,
         help="row counts for --scale, comma-separated (default 20000,200000,2000000)",
     )
+    parser.add_argument(
+        "--scale-flavours",
+        type=lambda text: tuple(text.split(",")),
+        default=tuple(scale.TRAINING_HYPERPARAMETERS),
+        help="training flavours for --scale, comma-separated (default: all)",
+    )
     parser.add_argument("--plot", type=Path, default=Path(__file__).parent / "scale.png")
     args = parser.parse_args(argv)
     if args.scale:
@@ -67,7 +73,17 @@ def main(argv: list[str] | None = None) -> int:
 def _scale(args) -> int:
     """The scale curves, added to the results file beside the other figures (kept as they are)."""
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results["scale"] = {"machine": _machine(), **scale.measure(args.scale_rows)}
+    measured = scale.measure(args.scale_rows, flavours=args.scale_flavours)
+    # Stages measured now replace their earlier curves; the others (another flavour's, say) stay.
+    previous = results.get("scale", {})
+    stages = {**previous.get("stages", {}), **measured["stages"]}
+    hyperparameters = {**previous.get("training_hyperparameters", {}), **measured["training_hyperparameters"]}
+    results["scale"] = {
+        "machine": _machine(),
+        "training_hyperparameters": hyperparameters,
+        "stages": stages,
+        "sizing": scale.sizing(stages),
+    }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     scale.plot(results["scale"], args.plot)
     print(scale.table(results["scale"]))

@@ -14,7 +14,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,24 +45,31 @@ def synthetic_rows(rows: int, seed: int = 0) -> pd.DataFrame:
     return (picked + noise).astype(np.float64)
 
 
+# Linux keeps the peak of the memory a process replaces at exec in its ru_maxrss, so a job started straight from
+# this (large) process would report at least this process's peak. A small launcher starts it instead and reports
+# the job's own rusage: seconds and peak kilobytes, on its stdout.
+_LAUNCHER = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+job = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(job.pid, 0)
+print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def measured_run(command: list, environment: dict[str, str] | None = None) -> tuple[float, int]:
-    """(seconds, peak resident bytes) of one child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, *map(str, command)],
+    """(seconds, peak resident bytes) of one job process."""
+    process = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, sys.executable, *map(str, command)],
         env={**os.environ, **(environment or {})},
         cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        capture_output=True,
+        text=True,
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    error = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{Path(str(command[0])).name} failed: {error.strip()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
+    seconds, peak_kb, status = process.stdout.split()
+    if process.returncode != 0 or status != "0":
+        raise RuntimeError(f"{Path(str(command[0])).name} failed: {process.stderr.strip()[-2000:]}")
+    return float(seconds), int(peak_kb) * 1024  # Linux reports kilobytes
 
 
 def _preprocess(work: Path) -> tuple[float, int]:
@@ -123,12 +129,9 @@ def measure(sizes: tuple[int, ...] = SIZES, work: Path | None = None, flavours=t
         with tempfile.TemporaryDirectory(dir=work) as folder:
             by_size[rows] = measure_size(rows, Path(folder), flavours)
     stages = list(by_size[sizes[0]])
-    curves = {stage: _curve(sizes, [by_size[rows][stage] for rows in sizes]) for stage in stages}
     return {
-        "rows": list(sizes),
         "training_hyperparameters": {flavour: TRAINING_HYPERPARAMETERS[flavour] for flavour in flavours},
-        "stages": curves,
-        "sizing": sizing(curves),
+        "stages": {stage: _curve(sizes, [by_size[rows][stage] for rows in sizes]) for stage in stages},
     }
 
 
@@ -143,6 +146,7 @@ def _curve(sizes, points: list[dict]) -> dict:
     largest = np.log(seconds[-1] / seconds[-2]) / np.log(rows[-1] / rows[-2]) if len(rows) > 1 else float("nan")
     bytes_per_row, base = np.polyfit(rows, peak, 1) if len(rows) > 1 else (float("nan"), peak[0])
     return {
+        "rows": [int(count) for count in sizes],
         "seconds": seconds.tolist(),
         "peak_mb": [point["peak_mb"] for point in points],
         "time_exponent": round(float(exponent), 2),
@@ -175,8 +179,8 @@ def plot(scale: dict, path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for stage, curve in scale["stages"].items():
         label = f"{stage} (k={curve['time_exponent']})"
-        left.plot(scale["rows"], curve["seconds"], marker="o", label=label)
-        right.plot(scale["rows"], curve["peak_mb"], marker="o", label=stage)
+        left.plot(curve["rows"], curve["seconds"], marker="o", label=label)
+        right.plot(curve["rows"], curve["peak_mb"], marker="o", label=stage)
     for axis, title, unit in ((left, "Seconds (time ~ rows^k)", "seconds"), (right, "Peak memory", "MB (max RSS)")):
         axis.set(xscale="log", yscale="log", xlabel="rows", ylabel=unit, title=title)
         axis.grid(True, which="both", alpha=0.3)
@@ -188,12 +192,13 @@ def plot(scale: dict, path: Path) -> None:
 
 
 def table(scale: dict) -> str:
-    header = "".join(f"{f'{rows:,} rows':>20}" for rows in scale["rows"])
-    lines = [f"{'stage':<18}{header}  exponent (largest two)  bytes/row"]
+    lines = [f"{'stage':<18}{'rows':>10}{'seconds':>10}{'peak MB':>10}  exponent (largest two)  bytes/row"]
     for stage, curve in scale["stages"].items():
-        cells = "".join(f"{s:>9.1f} s{m:>7.0f} MB" for s, m in zip(curve["seconds"], curve["peak_mb"], strict=True))
-        exponents = f"{curve['time_exponent']:>8} ({curve['time_exponent_largest']})"
-        lines.append(f"{stage:<18}{cells}  {exponents:<22}  {curve['bytes_per_row']:>9,}")
+        for index, (rows, s, m) in enumerate(zip(curve["rows"], curve["seconds"], curve["peak_mb"], strict=True)):
+            fitted = f"{curve['time_exponent']} ({curve['time_exponent_largest']})  {curve['bytes_per_row']:>9,}"
+            lines.append(
+                f"{stage if index == 0 else '':<18}{rows:>10,}{s:>10.1f}{m:>10.0f}  {fitted if index == 0 else ''}"
+            )
     for stage, fits in scale["sizing"].items():
         lines.append(f"rows that fit, {stage}: " + ", ".join(f"{k} {v:,}" for k, v in fits.items()))
     return "\n".join(lines)
