@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _scale(args) -> int:
     """The scale curves, added to the results file beside the other figures (kept as they are)."""
-    results = json.loads(args.output.read_text()) if args.output.exists() else {}
     measured = scale.measure(args.scale_rows, flavours=args.scale_flavours)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}  # read after the long part
     # Stages measured now replace their earlier curves; the others (another flavour's, say) stay.
     previous = results.get("scale", {})
     stages = {**previous.get("stages", {}), **measured["stages"]}
