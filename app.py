@@ -62,7 +62,12 @@ def cdk_json_context() -> dict:
 
 def main() -> None:
     try:
-        build_app(cdk.App(context=cdk_json_context())).synth()
+        # CDK's built-in CloudFormation validation (cfn-lint rules in WebAssembly, on by default since 2.27x) costs
+        # 2-3 s of every synth, mostly starting its engine, and reports findings only as warnings. `make test`
+        # keeps it: the tests synthesize with it on and fail on any finding (tests/stacks/test_builtin_validation.py),
+        # beside cfn-lint itself. Off here, as `cdk synth --no-validation` would do.
+        app = cdk.App(context=cdk_json_context(), builtin_cloud_formation_validation=False)
+        build_app(app).synth()
     except SettingsError as error:
         sys.exit(f"scoreline: {error}")
 

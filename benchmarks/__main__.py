@@ -5,6 +5,8 @@
 3. local end to end: the sklearn demo's seconds with a per-stage breakdown
 4. model quality: test RMSE per flavour beside a linear-regression baseline
 5. classification quality: each flavour against the majority-class and logistic-regression baselines
+`--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
+and Transform at 20k, 200k and 2M rows, a plot (benchmarks/scale.png), and adds them to the results file.
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, classification, synth_time, throughput
+from benchmarks import artifacts, classification, scale, synth_time, throughput
 
 FLAVOURS = ("sklearn", "pytorch", "xgboost")
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -29,7 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one run each: checks that it all runs")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
+    parser.add_argument("--scale", action="store_true", help="the scale curves only, added to the results file")
+    parser.add_argument(
+        "--scale-rows",
+        type=lambda text: tuple(int(part) for part in text.split(",")),
+        default=scale.SIZES,
+        help="row counts for --scale, comma-separated (default 20000,200000,2000000)",
+    )
+    parser.add_argument(
+        "--scale-flavours",
+        type=lambda text: tuple(text.split(",")),
+        default=tuple(scale.TRAINING_HYPERPARAMETERS),
+        help="training flavours for --scale, comma-separated (default: all)",
+    )
+    parser.add_argument("--plot", type=Path, default=Path(__file__).parent / "scale.png")
     args = parser.parse_args(argv)
+    if args.scale:
+        return _scale(args)
     results = {"machine": _machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
@@ -46,9 +64,33 @@ def main(argv: list[str] | None = None) -> int:
         results["classification"] = classification.measure(work, FLAVOURS, quick)
     results["synth"] = synth_time.measure(1 if args.quick else 5)
     results["local_end_to_end"] = _local_end_to_end(1 if args.quick else 3)
+    previous = json.loads(args.output.read_text()) if args.output.exists() else {}
+    if "scale" in previous:  # measured by --scale, on its own
+        results["scale"] = previous["scale"]
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwritten to {args.output}")
+    return 0
+
+
+def _scale(args) -> int:
+    """The scale curves, added to the results file beside the other figures (kept as they are)."""
+    measured = scale.measure(args.scale_rows, flavours=args.scale_flavours)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}  # read after the long part
+    # Stages measured now replace their earlier curves; the others (another flavour's, say) stay.
+    previous = results.get("scale", {})
+    stages = {**previous.get("stages", {}), **measured["stages"]}
+    hyperparameters = {**previous.get("training_hyperparameters", {}), **measured["training_hyperparameters"]}
+    results["scale"] = {
+        "machine": _machine(),
+        "training_hyperparameters": hyperparameters,
+        "stages": stages,
+        "sizing": scale.sizing(stages),
+    }
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    scale.plot(results["scale"], args.plot)
+    print(scale.table(results["scale"]))
+    print(f"\nwritten to {args.output} and {args.plot}")
     return 0
 
 
@@ -99,10 +141,26 @@ def table(results: dict) -> str:
             ("  hand-off alone: JSON / npy", f"{figures['hand_off_json_over_npy']:.0f}x", ""),
             ("  model predict share of the limit", f"{figures['predict_share_of_limit']:.0%}", ""),
         ]
+        if "toolkit_rows_per_s" in figures:
+            rows += [
+                (f"throughput {flavour}: toolkit Pipeline rows/s", f"{figures['toolkit_rows_per_s']:,}", ""),
+                (f"throughput {flavour}: ours / toolkit Pipeline", f"{figures['ours_over_toolkit']:.2f}", ""),
+                (
+                    "  toolkit predictions that differ (float32 decode)",
+                    f"{figures['toolkit_predictions_differing_share']:.1%} "
+                    f"(max {figures['toolkit_max_abs_prediction_difference']})",
+                    "",
+                ),
+            ]
     synth = results["synth"]
     rows += [
         ("synth warm / empty app", f"{synth['warm_ratio']:.2f} ({synth['warm_seconds']} s)", "<= 1.5"),
         ("synth cold / empty app", f"{synth['cold_ratio']:.2f} ({synth['cold_seconds']} s)", "close to 1.5"),
+        (
+            "synth warm / empty app without CDK validation",
+            f"{synth['warm_ratio_unvalidated']:.2f} ({synth['empty_app_unvalidated_seconds']} s empty)",
+            "",
+        ),
     ]
     end_to_end = results["local_end_to_end"]
     rows.append(("local demo (sklearn) seconds", f"{end_to_end['seconds']}", "<= 30"))

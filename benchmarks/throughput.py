@@ -2,11 +2,14 @@
 (a) the limit: one process doing only the unavoidable work (parse the CSV once, transform, predict, format the
     CSV response), with no hand-off between containers, and
 (b) the JSON hand-off common examples use (container 1 returns JSON lists, container 2 parses JSON).
-All three run alternately in the same process on the same request and the same fitted artifacts."""
+(c) for the sklearn flavour, what users would pick instead: the same transformer and model as one scikit-learn
+    Pipeline, behind the SageMaker inference toolkit's default CSV decoding and encoding (toolkit_pipeline).
+All run alternately in the same process on the same request and the same fitted artifacts."""
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
 from pathlib import Path
@@ -79,19 +82,30 @@ def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYT
         return np.asarray(json.loads(json.dumps(matrix.tolist()).encode()), dtype=np.float32)
 
     assert ours() == limit(), "the chain and the limit must give the same response"
-    medians = alternate(
-        {
-            "ours": ours,
-            "limit": limit,
-            "json": json_hand_off,
-            "npy_hand_off": npy_hand_off_only,
-            "json_hand_off": json_hand_off_only,
-            "predict": lambda: model_code.predict_fn(matrix, model),
-        },
-        repeats,
-    )
-    per_second = {name: rows / medians[name] for name in ("ours", "limit", "json")}
+    contenders = {
+        "ours": ours,
+        "limit": limit,
+        "json": json_hand_off,
+        "npy_hand_off": npy_hand_off_only,
+        "json_hand_off": json_hand_off_only,
+        "predict": lambda: model_code.predict_fn(matrix, model),
+    }
+    if artifacts.flavour == "sklearn":
+        toolkit = toolkit_pipeline(transformer, model)
+        differences = _compare_with_toolkit(toolkit, features, transformer, body, ours())
+        contenders["toolkit"] = lambda: toolkit(body)
+    medians = alternate(contenders, repeats)
+    per_second = {name: rows / medians[name] for name in ("ours", "limit", "json", "toolkit") if name in medians}
     return {
+        **(
+            {
+                "toolkit_rows_per_s": round(per_second["toolkit"]),
+                "ours_over_toolkit": round(per_second["ours"] / per_second["toolkit"], 2),
+                **differences,
+            }
+            if "toolkit" in per_second
+            else {}
+        ),
         "request_mb": round(len(body) / 1024 / 1024, 2),
         "rows": rows,
         "ours_rows_per_s": round(per_second["ours"]),
@@ -104,4 +118,51 @@ def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYT
         "hand_off_json_over_npy": round(medians["json_hand_off"] / medians["npy_hand_off"], 1),
         "predict_share_of_limit": round(medians["predict"] / medians["limit"], 2),
         "runs_each": repeats,
+    }
+
+
+def toolkit_pipeline(transformer: dict, model):
+    """One scikit-learn Pipeline (median imputer, standard scaler, the trained model) served the way the SageMaker
+    scikit-learn container serves a model without input_fn/output_fn: its default_input_fn decodes text/csv with
+    np.genfromtxt(StringIO(text), delimiter=",") and casts to float32, its default_output_fn encodes with
+    np.savetxt(stream, prediction, delimiter=",", fmt="%s") (aws/sagemaker-scikit-learn-container serving.py;
+    sagemaker_inference decoder._csv_to_numpy and encoder._array_to_csv follow the same rules). The imputer and
+    scaler carry the fitted transformer's own statistics, so both paths compute the same features."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    columns = transformer["columns"]
+    if any(column["kind"] != "numeric" for column in columns):
+        raise ValueError("the toolkit comparison covers numeric columns only (the demo data)")
+    imputer = SimpleImputer(strategy="median").fit(np.zeros((1, len(columns))))
+    imputer.statistics_ = np.array([column["median"] for column in columns])
+    scaler = StandardScaler().fit(np.zeros((2, len(columns))))
+    scaler.mean_ = np.array([column["mean"] for column in columns])
+    scaler.scale_ = np.array([column["scale"] for column in columns])
+    pipeline = Pipeline([("impute", imputer), ("scale", scaler), ("model", model)])
+
+    def decode(body: bytes) -> np.ndarray:
+        return np.genfromtxt(io.StringIO(body.decode("utf-8")), delimiter=",").astype(np.float32)
+
+    def serve(body: bytes) -> bytes:
+        stream = io.StringIO()
+        np.savetxt(stream, pipeline.predict(decode(body)), delimiter=",", fmt="%s")
+        return stream.getvalue().encode("utf-8")
+
+    serve.features = lambda body: pipeline[:-1].transform(decode(body))
+    return serve
+
+
+def _compare_with_toolkit(toolkit, features, transformer, body: bytes, ours: bytes) -> dict:
+    """Same features (to float32 rounding), and how far the predictions move: the toolkit casts the raw values to
+    float32 before scaling, and boosted trees put bin thresholds exactly on repeated training values, so a
+    1e-7 shift moves some rows to the other side of a split."""
+    ours_features = features.transform(features.parse_rows(body, transformer), transformer)
+    assert np.allclose(toolkit.features(body), ours_features, atol=1e-5), "both paths must compute the same features"
+    a, b = (np.loadtxt(io.BytesIO(response), ndmin=1) for response in (ours, toolkit(body)))
+    assert a.shape == b.shape, "both paths must answer every row"
+    return {
+        "toolkit_predictions_differing_share": round(float(np.mean(np.abs(a - b) > 1e-6)), 3),
+        "toolkit_max_abs_prediction_difference": round(float(np.abs(a - b).max()), 4),
     }

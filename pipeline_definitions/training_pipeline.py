@@ -53,7 +53,7 @@ from sagemaker.core.workflow.conditions import (  # noqa: E402
 )
 from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.core.workflow.functions import Join, JsonGet  # noqa: E402
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString  # noqa: E402
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString  # noqa: E402
 from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
 from sagemaker.core.workflow.properties import PropertyFile  # noqa: E402
 from sagemaker.mlops.workflow.condition_step import ConditionStep  # noqa: E402
@@ -141,14 +141,14 @@ def _session() -> PipelineSession:
 
 
 class _Parameters:
-    """Pipeline parameters: what a user may override per execution."""
+    """Pipeline parameters: what a user may override per execution. Instance counts are not parameters: the
+    settings allow only counts the jobs use (stacks/settings.py), and an override at start time could not be checked
+    before the jobs ran."""
 
     def __init__(self, spec: PipelineSpec):
         self.input_data = ParameterString("InputDataUri", default_value=f"s3://{PLACEHOLDERS.bucket}/training/input/")
         self.processing_type = ParameterString("ProcessingInstanceType", spec.processing_instance_type)
-        self.processing_count = ParameterInteger("ProcessingInstanceCount", spec.processing_instance_count)
         self.training_type = ParameterString("TrainingInstanceType", spec.training_instance_type)
-        self.training_count = ParameterInteger("TrainingInstanceCount", spec.training_instance_count)
         self.rmse_threshold = ParameterFloat("RmseThreshold", spec.rmse_threshold)
         self.min_improvement = ParameterFloat("MinImprovementOverBaseline", spec.min_improvement_over_baseline)
         self.champion_tolerance = ParameterFloat("ChampionTolerance", spec.champion_tolerance)
@@ -158,9 +158,7 @@ class _Parameters:
         return [
             self.input_data,
             self.processing_type,
-            self.processing_count,
             self.training_type,
-            self.training_count,
             self.rmse_threshold,
             self.min_improvement,
             self.champion_tolerance,
@@ -189,7 +187,7 @@ def _processor(params: _Parameters, session: PipelineSession, image: str, spec: 
         image_uri=image,
         command=["python3"],
         instance_type=params.processing_type,
-        instance_count=params.processing_count,
+        instance_count=spec.processing_instance_count,
         volume_kms_key=_volume_key(spec.processing_instance_type),
         output_kms_key=PLACEHOLDERS.kms_key_arn,
         max_runtime_in_seconds=spec.max_runtime_seconds,
@@ -282,7 +280,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
         training_image=PLACEHOLDERS.training_image,
         compute=Compute(
             instance_type=params.training_type,
-            instance_count=params.training_count,
+            instance_count=spec.training_instance_count,
             volume_size_in_gb=30,
             volume_kms_key_id=_volume_key(spec.training_instance_type),
         ),

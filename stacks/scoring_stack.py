@@ -501,6 +501,21 @@ class ScoringStack(Stack):
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms),
         )
+        # Batch transform gives each instance whole input objects: a job with fewer objects than instances pays for
+        # idle instances. The function's started_job line counts them (idle_instances).
+        dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Transform jobs with idle instances (fewer input files than transform_instance_count)",
+                log_group_names=[self.function.log_group.log_group_name],
+                query_lines=[
+                    "fields @timestamp, job_name, idle_instances, reason",
+                    "filter idle_instances > 0",
+                    "sort @timestamp desc",
+                    "limit 20",
+                ],
+                width=24,
+            )
+        )
         return dashboard
 
     def _outputs(self, dashboard: cloudwatch.Dashboard) -> None:

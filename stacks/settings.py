@@ -101,6 +101,27 @@ def _name_value_pairs(value: Any) -> Any:
     return value
 
 
+# Training instances each flavour's script can use, with the reason for the limit (README, Instance counts). Every
+# flavour trains in one process today; one that trains distributed raises or drops its entry.
+TRAINING_INSTANCE_LIMITS: dict[str, tuple[int, str]] = {
+    "sklearn": (
+        1,
+        "scikit-learn's HistGradientBoosting models train in one process, so each extra instance would train "
+        "the same model again",
+    ),
+    "xgboost": (
+        1,
+        "the XGBoost script trains in one process (script mode leaves distributed training to the script, which "
+        "does not set it up), so each extra instance would train the same model again",
+    ),
+    "pytorch": (
+        1,
+        "the PyTorch script trains in one process; distributed data parallel (torchrun) is not built yet, so each "
+        "extra instance would train the same model again",
+    ),
+}
+
+
 InstanceType = Annotated[str, Field(pattern=_INSTANCE_TYPE)]
 HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
 InstanceCount = Annotated[int, Field(ge=1, le=100)]
@@ -227,6 +248,25 @@ class Settings(BaseModel):
             return handler(value)
         except ValidationError:
             raise ValueError("must be a number of minutes above 0 and at most 1440 (one day), such as 15") from None
+
+    @field_validator("processing_instance_count")
+    @classmethod
+    def _one_processing_instance(cls, value: int) -> int:
+        # Every processing instance gets the whole input (FullyReplicated, the default S3DataDistributionType).
+        if value != 1:
+            raise ValueError(
+                "must be 1: Preprocess fits its transformer on all rows and Evaluate scores all test rows, so more "
+                "instances would repeat the same work"
+            )
+        return value
+
+    @field_validator("training_instance_count")
+    @classmethod
+    def _training_instances_the_flavour_uses(cls, value: int, info: ValidationInfo) -> int:
+        limit, reason = TRAINING_INSTANCE_LIMITS.get(info.data.get("model_flavour"), (value, ""))
+        if value > limit:
+            raise ValueError(f"must be at most {limit} for model_flavour {info.data['model_flavour']}: {reason}")
+        return value
 
     @field_validator("training_hyperparameters")
     @classmethod

@@ -257,7 +257,20 @@ def _score(sagemaker, settings: Settings, request: Request, package: dict) -> li
             raise
         return [log_decision(request.trigger, version, job_name, "job_exists", _message(error))]
     reason = f"scoring {input_uri} ({len(listing)} objects) with version {version} ({request.trigger})"
-    return [log_decision(request.trigger, version, job_name, "started_job", reason)]
+    idle = idle_instances(settings.instance_count, len(listing))
+    if idle:
+        reason += (
+            f"; {idle} of {settings.instance_count} instances will be idle: batch transform gives each instance whole "
+            f"input objects, so split the input into at least {settings.instance_count} files"
+        )
+    return [log_decision(request.trigger, version, job_name, "started_job", reason, idle_instances=idle)]
+
+
+def idle_instances(instance_count: int, object_count: int) -> int:
+    """Instances that get no input. Batch transform distributes work by S3 object: with one input file and several
+    instances, only one instance processes the file and the rest are idle (SageMaker Developer Guide, "Batch
+    transform for inference": use batch transform to get inferences from large datasets)."""
+    return max(0, instance_count - object_count)
 
 
 def _free_job_name(sagemaker, base_name: str) -> tuple[str, str]:
@@ -491,9 +504,11 @@ def _alert(settings: Settings, request: Request, version, job_name, reason: str)
     return log_decision(request.trigger, version, job_name, "alerted", reason)
 
 
-def log_decision(trigger: str, version, job_name, action: str, reason: str) -> dict:
-    """One JSON line per decision; the dashboard queries these fields."""
+def log_decision(trigger: str, version, job_name, action: str, reason: str, idle_instances: int = 0) -> dict:
+    """One JSON line per decision; the dashboard queries these fields (idle_instances only when above 0)."""
     line = {"trigger": trigger, "version": version, "job_name": job_name, "action": action, "reason": reason}
+    if idle_instances:
+        line["idle_instances"] = idle_instances
     print(json.dumps(line))
     return line
 

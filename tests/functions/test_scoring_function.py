@@ -80,7 +80,12 @@ def test_approved_version_is_scored_at_once_with_every_setting(app, world, capsy
         "version": 1,
         "job_name": job_name,
         "action": "started_job",
-        "reason": f"scoring s3://{BUCKET}/scoring/input/2026-11-25/ (1 objects) with version 1 (approval)",
+        "reason": (
+            f"scoring s3://{BUCKET}/scoring/input/2026-11-25/ (1 objects) with version 1 (approval); 1 of 2 "
+            "instances will be idle: batch transform gives each instance whole input objects, so split the input "
+            "into at least 2 files"
+        ),
+        "idle_instances": 1,
     }
 
 

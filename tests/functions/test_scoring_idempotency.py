@@ -50,7 +50,8 @@ def test_a_duplicate_delivery_starts_one_job(app, world, first, second, first_jo
     [repeated] = app.handler(second(), None)
 
     assert started["action"] == "started_job"
-    assert repeated == {**started, "trigger": repeated["trigger"], "action": "job_exists", "reason": repeated["reason"]}
+    same = {key: value for key, value in started.items() if key != "idle_instances"}  # only a start counts them
+    assert repeated == {**same, "trigger": repeated["trigger"], "action": "job_exists", "reason": repeated["reason"]}
     assert repeated["reason"] == f"job already {first_job_status}"
     assert list(world.jobs()) == [started["job_name"]]
     assert len(world.models()) == 1

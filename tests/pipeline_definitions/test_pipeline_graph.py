@@ -32,9 +32,7 @@ def test_parameters_and_defaults():
     assert parameters == {
         "InputDataUri": ("String", "s3://scoreline-placeholder-bucket/training/input/"),
         "ProcessingInstanceType": ("String", "ml.m5.xlarge"),
-        "ProcessingInstanceCount": ("Integer", 1),
         "TrainingInstanceType": ("String", "ml.m5.xlarge"),
-        "TrainingInstanceCount": ("Integer", 1),
         "RmseThreshold": ("Float", 0.0),
         "MinImprovementOverBaseline": ("Float", 0.05),
         "ChampionTolerance": ("Float", 0.0),

@@ -21,9 +21,9 @@ def test_cdk_json_holds_every_setting_with_its_default():
 
 def test_command_line_strings_are_converted():
     settings = load_settings(
-        {"processing_instance_count": "3", "retain_stateful": "false", "categorical_columns": "ocean, county"}
+        {"transform_instance_count": "3", "retain_stateful": "false", "categorical_columns": "ocean, county"}
     )
-    assert settings.processing_instance_count == 3
+    assert settings.transform_instance_count == 3
     assert settings.retain_stateful is False
     assert settings.categorical_columns == ("ocean", "county")
 
