@@ -22,7 +22,12 @@ from tests.synth_helpers import only
         (
             {"training_instance_count": 4},
             "Setting 'training_instance_count' must be at most 1 for model_flavour sklearn: scikit-learn's "
-            "HistGradientBoostingRegressor trains in one process",
+            "HistGradientBoosting models train in one process",
+        ),
+        (
+            {"model_flavour": "xgboost", "training_instance_count": 3},
+            "Setting 'training_instance_count' must be at most 1 for model_flavour xgboost: the XGBoost script "
+            "trains in one process",
         ),
         (
             {"model_flavour": "pytorch", "training_instance_count": 2},
