@@ -60,7 +60,7 @@ class Container:
         return (body.encode() if isinstance(body, str) else bytes(body)), returned_type
 
 
-def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False) -> Container:
+def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False, s3=None) -> Container:
     """Unpack the model artifact and the code as the framework serving container would, then call model_fn."""
     python_for(definition["Image"])  # fails with a clear reason for an image local mode cannot run
     environment = definition.get("Environment", {})
@@ -69,10 +69,10 @@ def load_container(definition: dict, root: Path, index: int, network_isolated: b
     if network_isolated and code_location.startswith("s3://"):
         raise NetworkIsolationError(_isolation_refusal(index, code_location))
     model_dir = root / f"container-{index}" / "model"
-    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"]), model_dir)
+    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"], s3), model_dir)
     if code_location.startswith("s3://"):
         code_dir = root / f"container-{index}" / "code"
-        storage.extract_tarball(storage.read_object(code_location), code_dir)
+        storage.extract_tarball(storage.read_object(code_location, s3), code_dir)
     else:  # code inside the model artifact, as the PyTorch container reads it
         code_dir = model_dir / code_location.removeprefix("/opt/ml/model").lstrip("/")
     module = _import(code_dir / program, f"scoreline_serving_{root.name}_{index}".replace("-", "_"))
@@ -99,22 +99,23 @@ def _import(path: Path, module_name: str):
     return load_module(path, module_name)
 
 
-def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool]) -> int:
-    """Score every object under the input prefix; returns the number of records scored."""
+def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool], s3=None) -> int:
+    """Score every object under the input prefix with the job's role (`s3`); returns the number of records scored."""
     source = job["TransformInput"]["DataSource"]["S3DataSource"]
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise TransformError("local mode reads S3Prefix transform inputs only")
-    keys = storage.keys_under(source["S3Uri"])
+    keys = storage.keys_under(source["S3Uri"], s3)
     if not keys:
         raise TransformError(f"no input objects under {source['S3Uri']}")
     bucket, prefix = storage.split_uri(source["S3Uri"])
     scored = 0
     for key in keys:
-        records = _records(storage.read_object(f"s3://{bucket}/{key}"), job["TransformInput"].get("SplitType", "None"))
+        body = storage.read_object(f"s3://{bucket}/{key}", s3)
+        records = _records(body, job["TransformInput"].get("SplitType", "None"))
         output = _transform_records(job, containers, records, key, should_stop)
         relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
         out_uri = f"{job['TransformOutput']['S3OutputPath'].rstrip('/')}/{relative}.out"
-        storage.write_object(out_uri, _assemble(output, job["TransformOutput"].get("AssembleWith", "None")))
+        storage.write_object(out_uri, _assemble(output, job["TransformOutput"].get("AssembleWith", "None")), s3)
         scored += len(records)
     return scored
 
