@@ -1,10 +1,21 @@
 """Batch transform as serial inference: each container's handlers loaded from its code and model artifact,
 records split into MultiRecord mini-batches within MaxPayloadInMB, each batch passed container 1 -> container 2
-in the content types they return, DataProcessing filters and the join applied, `<input>.out` written."""
+in the content types they return, DataProcessing filters and the join applied, `<input>.out` written.
+
+Handlers follow the framework containers' rules (sagemaker-inference-toolkit's Transformer, the scikit-learn
+container's default handler): model_fn is required (the scikit-learn container has no default); input_fn,
+predict_fn and output_fn are each optional with the defaults below, or one transform_fn replaces all three (defining
+it with any of them is an error); a text/csv or application/json body reaches the handler as a decoded string.
+
+LIMITATIONS: the handlers run in this process on this machine's Python; the PyTorch container's default model_fn
+and predict_fn (TorchScript) are not emulated (a module without model_fn fails); a handler taking the toolkit's
+extra `context` argument is not supported."""
 
 from __future__ import annotations
 
 import functools
+import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +28,7 @@ from local_mode import storage
 from local_mode.images import python_for
 from local_mode.modules import load_module
 
-_HANDLERS = ("model_fn", "input_fn", "predict_fn", "output_fn")
+_UTF8_TYPES = ("text/csv", "application/json")  # sagemaker_inference.content_types.UTF8_TYPES
 
 
 class TransformError(RuntimeError):
@@ -44,20 +55,79 @@ def record_network_isolation() -> None:
     SageMakerResponse.create_model = create_model
 
 
+def default_input_fn(body: str | bytes, content_type: str):
+    """The scikit-learn container's default: the body decoded to a numpy array (float32 for CSV and JSON)."""
+    import numpy as np
+
+    kind = content_type.split(";")[0].strip()
+    if kind == "text/csv":
+        return np.genfromtxt(io.StringIO(body), delimiter=",").astype(np.float32)
+    if kind == "application/json":
+        return np.array(json.loads(body)).astype(np.float32)
+    if kind == "application/x-npy":
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    raise TransformError(f"the default input_fn cannot decode {content_type!r} (text/csv, application/json, npy)")
+
+
+def default_predict_fn(data, model):
+    """The scikit-learn container's default: model.predict(data)."""
+    return model.predict(data)
+
+
+def default_output_fn(prediction, accept: str):
+    """The default encoders: CSV (numpy.savetxt, fmt %s), JSON (a list) or npy, in the accepted type."""
+    import numpy as np
+
+    array, kind = np.asarray(prediction), accept.split(";")[0].strip()
+    if kind == "text/csv":
+        stream = io.StringIO()
+        np.savetxt(stream, array, delimiter=",", fmt="%s")
+        return stream.getvalue(), accept
+    if kind == "application/json":
+        return json.dumps(array.tolist()), accept
+    if kind == "application/x-npy":
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue(), accept
+    raise TransformError(f"the default output_fn cannot encode {accept!r} (text/csv, application/json, npy)")
+
+
 @dataclass
 class Container:
-    """One serving container: its inference module's handlers and the loaded model."""
+    """One serving container: its request handler (transform_fn, or input_fn -> predict_fn -> output_fn with the
+    defaults for those it lacks) and the loaded model."""
 
     name: str
-    module: Any
+    transform_fn: Callable[[Any, Any, str, str], Any]
     model: Any
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        data = self.module.input_fn(body, content_type)
-        prediction = self.module.predict_fn(data, self.model)
-        result = self.module.output_fn(prediction, accept)
+        if content_type.split(";")[0].strip() in _UTF8_TYPES:
+            body = body.decode("utf-8")  # as the toolkit's Transformer.transform does
+        result = self.transform_fn(self.model, body, content_type, accept)
         body, returned_type = result if isinstance(result, tuple) else (result, accept)
         return (body.encode() if isinstance(body, str) else bytes(body)), returned_type
+
+
+def handlers_of(module: Any, program: str) -> Callable[[Any, Any, str, str], Any]:
+    """The request handler the framework container builds from the user module (Transformer.
+    _validate_user_module_and_set_functions)."""
+    transform_fn = getattr(module, "transform_fn", None)
+    steps = [getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")]
+    if transform_fn and any(steps):
+        raise TransformError(
+            f"{program}: Cannot use transform_fn implementation in conjunction with input_fn, predict_fn, and/or "
+            "output_fn implementation"
+        )
+    if transform_fn:
+        return transform_fn
+    defaults = (default_input_fn, default_predict_fn, default_output_fn)
+    input_fn, predict_fn, output_fn = (step or default for step, default in zip(steps, defaults, strict=True))
+
+    def default_transform_fn(model, body, content_type: str, accept: str):
+        return output_fn(predict_fn(input_fn(body, content_type), model), accept)
+
+    return default_transform_fn
 
 
 def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False, s3=None) -> Container:
@@ -76,10 +146,10 @@ def load_container(definition: dict, root: Path, index: int, network_isolated: b
     else:  # code inside the model artifact, as the PyTorch container reads it
         code_dir = model_dir / code_location.removeprefix("/opt/ml/model").lstrip("/")
     module = _import(code_dir / program, f"scoreline_serving_{root.name}_{index}".replace("-", "_"))
-    missing = [name for name in _HANDLERS if not hasattr(module, name)]
-    if missing:
-        raise TransformError(f"container {index + 1} ({program}) defines no {', '.join(missing)}")
-    return Container(name=f"container {index + 1}", module=module, model=module.model_fn(str(model_dir)))
+    if not hasattr(module, "model_fn"):  # the scikit-learn container's default_model_fn raises NotImplementedError
+        raise TransformError(f"container {index + 1} ({program}) defines no model_fn, and the container has no default")
+    transform_fn = handlers_of(module, program)
+    return Container(name=f"container {index + 1}", transform_fn=transform_fn, model=module.model_fn(str(model_dir)))
 
 
 def _isolation_refusal(index: int, code_location: str) -> str:
