@@ -28,7 +28,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local_mode import service
+from local_mode import moto_patches
 from local_mode.api_requests import access_denied_response, call_from_environ, requests_for
 from local_mode.clients import Clients
 from local_mode.deploy import Deployment, deploy
@@ -37,7 +37,7 @@ from local_mode.iam import AccessDenied, Authorizer, Request
 from local_mode.jobs import JobResult, Workspace, run_processing, run_training
 from local_mode.lambda_runtime import ExecutionEnvironment
 from local_mode.pipelines import PipelineRun, StepCache, StepFailed
-from local_mode.serving import NetworkIsolationError, load_container, record_network_isolation, run_transform
+from local_mode.serving import NetworkIsolationError, load_container, run_transform
 
 ACCOUNT = "123456789012"  # moto's default account
 log = logging.getLogger("local_mode")
@@ -67,8 +67,7 @@ class LocalCloud:
 
     # Lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
-        service.install()
-        record_network_isolation()
+        moto_patches.install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API request
         self._server = _Server(self, ip_address="127.0.0.1", port=self._port, verbose=False)
         self._server.start()
@@ -92,8 +91,20 @@ class LocalCloud:
         }
         self._saved_environment = {key: os.environ.get(key) for key in local}
         _set_environment(local)
-        service.set_listener(self)
+        self._listen(self)
         return self
+
+    def _listen(self, listener: LocalCloud | None) -> None:
+        """moto tells the local cloud about new work through its backends (local_mode/moto_patches.py)."""
+        from moto.s3.models import s3_backends
+
+        self._sagemaker_backend().listener = listener
+        s3_backends[ACCOUNT]["global"].listener = listener
+
+    def _sagemaker_backend(self):
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[ACCOUNT][self.region]
 
     def deploy(self, cdk_out: Path) -> Deployment:
         self.deployment = deploy(cdk_out, ACCOUNT, self.region)
@@ -132,7 +143,7 @@ class LocalCloud:
         self._one_time_schedules.start()
 
     def stop(self) -> None:
-        service.set_listener(None)
+        self._listen(None)
         for environment in self._environments.values():
             environment.stop()
         for scheduler in (self._scheduler, self._one_time_schedules):
@@ -159,7 +170,7 @@ class LocalCloud:
         """Block until every event emitted so far has been delivered."""
         self._events.submit(lambda: None).result()
 
-    # service.Listener ------------------------------------------------------------------------------------
+    # moto_patches.Listener ------------------------------------------------------------------------------------
     def job_created(self, kind: str, name: str) -> None:
         self._jobs.submit(self._guarded, self._run_job, kind, name)
 
@@ -168,7 +179,7 @@ class LocalCloud:
         self.bus.alarm(name, reason)
 
     def execution_started(self, execution_arn: str) -> None:
-        execution = service.find_execution(ACCOUNT, self.region, execution_arn)
+        execution = moto_patches.find_execution(self._sagemaker_backend(), execution_arn)
         execution.pipeline_execution_status = "Executing"
         self._executions.submit(self._guarded, self._run_execution, execution_arn)
 
@@ -187,8 +198,7 @@ class LocalCloud:
 
     # Work ------------------------------------------------------------------------------------------------
     def _run_job(self, kind: str, name: str) -> None:
-        backend = service.backend(ACCOUNT, self.region)
-        job = _JOBS[kind].stored(backend)[name]
+        job = _JOBS[kind].stored(self._sagemaker_backend())[name]
         workspace = Workspace(self.home / "jobs" / kind / name, self.home / "logs" / kind / f"{name}.log")
         request = _JOBS[kind].describe(self.clients.client("sagemaker"), name)
         if kind == "training":
@@ -248,7 +258,7 @@ class LocalCloud:
         ]
 
     def _run_execution(self, execution_arn: str) -> None:
-        execution = service.find_execution(ACCOUNT, self.region, execution_arn)
+        execution = moto_patches.find_execution(self._sagemaker_backend(), execution_arn)
         pipeline_name = execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
         cache = self._caches.setdefault(pipeline_name, StepCache())
         definition = json.loads(execution.pipeline_definition_for_execution)

@@ -13,7 +13,6 @@ extra `context` argument is not supported."""
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
@@ -21,8 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from moto.sagemaker.responses import SageMakerResponse
 
 from local_mode import storage
 from local_mode.images import python_for
@@ -37,22 +34,6 @@ class TransformError(RuntimeError):
 
 class NetworkIsolationError(TransformError):
     """A network-isolated container told to download its code: the message is the job's FailureReason."""
-
-
-@functools.cache
-def record_network_isolation() -> None:
-    """moto 5.2.5 drops CreateModel's EnableNetworkIsolation (its model always says False): keep the request's
-    value on the stored model, so DescribeModel returns it as AWS does and transform jobs can honour it."""
-    original = SageMakerResponse.create_model
-
-    @functools.wraps(original)
-    def create_model(self: SageMakerResponse):
-        result = original(self)
-        model = self.sagemaker_backend._models[self._get_param("ModelName")]
-        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
-        return result
-
-    SageMakerResponse.create_model = create_model
 
 
 def default_input_fn(body: str | bytes, content_type: str):
