@@ -436,7 +436,11 @@ class _Server(ThreadedMotoServer):
             if name not in schedules:
                 start_response("404 Not Found", [("Content-Type", "text/plain")])
                 return [f"no schedule {name}; deployed: {', '.join(schedules) or 'none'}\n".encode()]
-            self._cloud._emit_later(self._cloud.fire_schedule, name)
+            try:
+                self._cloud._emit_later(self._cloud.fire_schedule, name)
+            except RuntimeError as error:  # the cloud is stopping: one sentence, not a traceback page
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [f"schedule {name} cannot fire: {error}\n".encode()]
             start_response("202 Accepted", [("Content-Type", "text/plain")])
             return [f"schedule {name} fired\n".encode()]
 
