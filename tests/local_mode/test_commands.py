@@ -41,4 +41,5 @@ def test_a_server_error_page_is_one_sentence(capsys):
     finally:
         server.shutdown()
     port = server.server_port
-    assert capsys.readouterr().err == f"local mode: the local cloud on port {port} answered HTTP 500 Internal Server Error\n"
+    expected = f"local mode: the local cloud on port {port} answered HTTP 500 Internal Server Error\n"
+    assert capsys.readouterr().err == expected
