@@ -21,13 +21,17 @@ class Clients:
         self.endpoint, self.region, self._roles = endpoint, region, roles
         self._cache: dict[tuple[str, str | None], object] = {}
         self._lock = threading.Lock()
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        # boto3's default session, whose loader has read each service's model already (the deploy used it).
+        self._session = boto3.DEFAULT_SESSION
 
     def client(self, service: str, role_arn: str | None = None):
         with self._lock:
             key = (service, role_arn)
             if key not in self._cache:
                 credentials = self._roles.register(role_arn) if role_arn else ADMIN_CREDENTIALS
-                self._cache[key] = boto3.session.Session().client(
+                self._cache[key] = self._session.client(
                     service, endpoint_url=self.endpoint, region_name=self.region, config=_CONFIG, **credentials
                 )
             return self._cache[key]

@@ -77,7 +77,6 @@ class LocalCloud:
         self.endpoint = f"http://{host}:{port}"
         # moto keeps its state per process: a new local cloud starts empty, like a new account.
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()
-        self.clients = Clients(self.endpoint, self.region, self.authorizer.roles)
         # Clients this process creates itself (the demo's, the tests') talk to the local cloud as its administrator;
         # functions run in their own processes with their own environments.
         local = {
@@ -91,6 +90,7 @@ class LocalCloud:
         }
         self._saved_environment = {key: os.environ.get(key) for key in local}
         _set_environment(local)
+        self.clients = Clients(self.endpoint, self.region, self.authorizer.roles)
         self._listen(self)
         return self
 
