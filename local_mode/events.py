@@ -1,9 +1,20 @@
 """Events as AWS sends them, matched against the deployed rules with moto's EventBridge pattern matcher, and
-schedules fired on their cron (or on demand); targets are the deployed functions (run in this process), SNS
-topics and SQS queues. Functions are invoked asynchronously, as rules and schedules invoke them: a function error
-gets Lambda's retries from the function's event invoke config (waits scaled by ASYNC_TIME_SCALE), then the
-record goes to its on-failure destination. A universal Scheduler target whose API call fails gets the target's
-retries (immediate here), then its dead-letter queue."""
+schedules fired on their cron (or on demand); targets are the deployed functions (each in its own execution
+environment, local_mode/lambda_runtime.py), SNS topics and SQS queues. Functions are invoked asynchronously, as rules
+and schedules invoke them: a function error gets Lambda's retries from the function's event invoke config (waits
+scaled by ASYNC_TIME_SCALE), then the record goes to its on-failure destination, written with the function's role.
+
+Every delivery needs what AWS needs: a rule delivers as events.amazonaws.com and an alarm as
+cloudwatch.amazonaws.com, with the rule's or alarm's ARN as aws:SourceArn, so the target's resource policy (Lambda
+permission, topic or queue policy) and an encrypted target's key policy must allow them; a schedule delivers with its
+execution role, which the Scheduler must be able to assume (trust policy, aws:SourceArn of the schedule group) and
+whose identity policies must allow the invocation, the universal target's API call and the dead-letter queue write.
+
+LIMITATIONS: retries of failed deliveries (universal Scheduler targets) are immediate and a refused delivery is
+never retried (EventBridge documents "no retry attempts" for missing permissions; Scheduler documents only retries
+then its DLQ); one-time schedules fire within a quarter second of their time; the EventBridge and Scheduler
+dead-letter records carry the event and the error attributes but not every field AWS adds; alarms fire only when
+asked (`LocalCloud.alarm`), no metric is evaluated; an SNS topic's subscribers are moto's."""
 
 from __future__ import annotations
 

@@ -6,7 +6,12 @@ its hyperparameters as `--name value` and its code unpacked from `sagemaker_subm
 folder is packed as `<output path>/<job>/output/model.tar.gz`. Failure reasons come from where SageMaker takes them:
 a processing job's ExitMessage is the first 1 KB of `/opt/ml/output/message` and its FailureReason AWS's generic
 one; a training job's FailureReason is `/opt/ml/output/failure`, written by the script or else, as the framework
-images' training toolkit does, with the exit code and the last line of the script's error output."""
+images' training toolkit does, with the exit code and the last line of the script's error output. Inputs are read
+and outputs written with the job's role (its S3 client), so the role's policies decide them.
+
+LIMITATIONS: one instance (InstanceCount is ignored); File input mode only; no VPC, volume or output encryption
+(VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls, if any, are not signed as the job role; the
+framework's Python is this machine's."""
 
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 """Pipeline executions interpreted from the deployed definition, as SageMaker Pipelines runs them: parameters
 and overrides, step dependencies, property references, Std:Join and Std:JsonGet, conditions, Fail steps and
-step caching. Steps create their jobs through the SageMaker API, so jobs show up as they would in AWS."""
+step caching. Steps create their jobs, read property files and register versions through the API with the
+pipeline's role, so its policies decide them, and the Lambda step needs the role's lambda:InvokeFunction.
+
+LIMITATIONS: step types Processing, Training, Lambda, RegisterModel, Condition and Fail only; steps run one at a
+time in dependency order (no parallel branches); no retry policies; the step cache lives as long as the local
+cloud."""
 
 from __future__ import annotations
 
