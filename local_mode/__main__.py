@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from local_mode.assembly import AssemblyError
 
 
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (DemoFailed, AssemblyError) as error:
         print(f"demo: failed: {error}" if args.command == "demo" else f"local mode: {error}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError, OSError) as error:  # the local cloud's answer, in one sentence
+        print(f"{args.command}: failed: {_one_line(str(error))}", file=sys.stderr)
         return 1
 
 
@@ -112,12 +117,22 @@ def _fire(args) -> int:
         with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60) as response:
             print(response.read().decode().strip())
     except urllib.error.HTTPError as error:  # the server's answer is the sentence (e.g. no such schedule)
-        raise AssemblyError(error.read().decode().strip() or f"HTTP {error.code}") from None
+        answer = error.read().decode("utf-8", "replace").strip()
+        if not answer or answer.lstrip().startswith("<"):  # an HTML error page: its status line says enough
+            answer = f"the local cloud on port {args.port} answered HTTP {error.code} {error.reason}"
+        raise AssemblyError(_one_line(answer)) from None
     except urllib.error.URLError as error:
         raise AssemblyError(
             f"no local cloud answers on port {args.port} ({error.reason}): start one with `make serve`"
         ) from None
+    except TimeoutError:
+        raise AssemblyError(f"the local cloud on port {args.port} did not answer within 60 s") from None
     return 0
+
+
+def _one_line(text: str) -> str:
+    """The first line of an error, so a server's answer never prints as a traceback."""
+    return text.strip().splitlines()[0] if text.strip() else "no reason given"
 
 
 if __name__ == "__main__":

@@ -1,8 +1,17 @@
 """The local cloud: moto's server on 127.0.0.1, the synthesized app deployed into it, and runners that do the
-work AWS would do (jobs, pipeline executions, transforms, events, schedules)."""
+work AWS would do (jobs, pipeline executions, transforms, events, schedules).
+
+Every request signed by a role (a function, a job, the pipeline, a schedule) is evaluated against the role's deployed
+policies before moto sees it, and a refusal is AWS's AccessDenied in the service's error format (local_mode/iam.py,
+local_mode/api_requests.py). Requests signed otherwise (you, the demo, the tests) act as the account's administrator.
+
+LIMITATIONS: see local_mode/iam.py (what IAM evaluation leaves out), events.py (deliveries), jobs.py and serving.py
+(the work), lambda_runtime.py (functions); a role that SageMaker cannot assume fails the job when it runs, where AWS
+refuses the CreateX call."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,18 +24,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local_mode import service
-from local_mode.assembly import AssemblyError
+from local_mode import moto_patches
+from local_mode.api_requests import access_denied_response, call_from_environ, requests_for
+from local_mode.clients import Clients
 from local_mode.deploy import Deployment, deploy
 from local_mode.events import EventBus, OneTimeSchedules, Scheduler
-from local_mode.jobs import Workspace, run_processing, run_training
+from local_mode.iam import AccessDenied, Authorizer, Request
+from local_mode.jobs import JobResult, Workspace, run_processing, run_training
+from local_mode.lambda_runtime import ExecutionEnvironment
 from local_mode.pipelines import PipelineRun, StepCache, StepFailed
-from local_mode.serving import NetworkIsolationError, load_container, record_network_isolation, run_transform
+from local_mode.serving import NetworkIsolationError, load_container, run_transform
 
 ACCOUNT = "123456789012"  # moto's default account
 log = logging.getLogger("local_mode")
@@ -44,6 +55,9 @@ class LocalCloud:
         self._runs: dict[str, PipelineRun] = {}
         self._caches: dict[str, StepCache] = {}
         self._approval_seen: dict[str, str] = {}
+        self.authorizer = Authorizer(ACCOUNT, self.region)
+        self.clients: Clients | None = None
+        self._environments: dict[str, ExecutionEnvironment] = {}
         self._scheduler: Scheduler | None = None
         self._one_time_schedules: OneTimeSchedules | None = None
         self.deployment: Deployment | None = None
@@ -53,8 +67,7 @@ class LocalCloud:
 
     # Lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
-        service.install()
-        record_network_isolation()
+        moto_patches.install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API request
         self._server = _Server(self, ip_address="127.0.0.1", port=self._port, verbose=False)
         self._server.start()
@@ -64,7 +77,8 @@ class LocalCloud:
         self.endpoint = f"http://{host}:{port}"
         # moto keeps its state per process: a new local cloud starts empty, like a new account.
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()
-        # Every AWS client in this process (the scoring function included) talks to the local cloud.
+        # Clients this process creates itself (the demo's, the tests') talk to the local cloud as its administrator;
+        # functions run in their own processes with their own environments.
         local = {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "local",
@@ -76,36 +90,62 @@ class LocalCloud:
         }
         self._saved_environment = {key: os.environ.get(key) for key in local}
         _set_environment(local)
-        service.set_listener(self)
+        self.clients = Clients(self.endpoint, self.region, self.authorizer.roles)
+        self._listen(self)
         return self
+
+    def _listen(self, listener: LocalCloud | None) -> None:
+        """moto tells the local cloud about new work through its backends (local_mode/moto_patches.py)."""
+        from moto.s3.models import s3_backends
+
+        self._sagemaker_backend().listener = listener
+        s3_backends[ACCOUNT]["global"].listener = listener
+
+    def _sagemaker_backend(self):
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[ACCOUNT][self.region]
 
     def deploy(self, cdk_out: Path) -> Deployment:
         self.deployment = deploy(cdk_out, ACCOUNT, self.region)
-        self._set_function_environment(self.deployment)
-        self.bus = EventBus(self.deployment, self.home / "logs")
+        for function in self.deployment.functions.values():
+            environment = ExecutionEnvironment(
+                function.name,
+                function.arn,
+                function.code_dir,
+                function.handler,
+                self._function_environment(function),
+                self.home / "logs" / "functions" / f"{function.name}.log",
+            )
+            environment.start()  # the init phase runs while the deploy goes on
+            self._environments[function.arn] = environment
+        self.bus = EventBus(self.deployment, self.home / "logs", self.authorizer, self.clients, self._environments)
         return self.deployment
 
-    def _set_function_environment(self, deployment: Deployment) -> None:
-        """Functions run in this process and read os.environ: their variables are set once, here, because
-        changing os.environ while job threads read it is not thread-safe."""
-        variables: dict[str, str] = {}
-        for function in deployment.functions.values():
-            for name, value in function.environment.items():
-                if variables.setdefault(name, value) != value:
-                    raise AssemblyError(
-                        f"local mode runs every function in one process, and two functions set {name} differently"
-                    )
-        self._saved_environment.update({name: os.environ.get(name) for name in variables})
-        os.environ.update(variables)
+    def _function_environment(self, function) -> dict[str, str]:
+        """Only what Lambda gives a function: its variables, the region, its role's credentials, its name."""
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            **self.clients.environment(function.role_arn),
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            **function.environment,
+        }
 
     def start_schedules(self) -> None:
         self._scheduler = Scheduler(self.bus, self.deployment)
         self._scheduler.start()
-        self._one_time_schedules = OneTimeSchedules(self.bus)  # created at run time, e.g. by the retrain debounce
+        # One-time schedules are created at run time, e.g. by the retrain debounce function.
+        self._one_time_schedules = OneTimeSchedules(self.bus, self.clients)
         self._one_time_schedules.start()
 
     def stop(self) -> None:
-        service.set_listener(None)
+        self._listen(None)
+        for environment in self._environments.values():
+            environment.stop()
         for scheduler in (self._scheduler, self._one_time_schedules):
             if scheduler:
                 scheduler.stop()
@@ -130,12 +170,16 @@ class LocalCloud:
         """Block until every event emitted so far has been delivered."""
         self._events.submit(lambda: None).result()
 
-    # service.Listener ------------------------------------------------------------------------------------
+    # moto_patches.Listener ------------------------------------------------------------------------------------
     def job_created(self, kind: str, name: str) -> None:
         self._jobs.submit(self._guarded, self._run_job, kind, name)
 
+    def alarm(self, name: str, reason: str = "Threshold Crossed") -> None:
+        """Put a deployed alarm into ALARM now: its actions are delivered as CloudWatch would."""
+        self.bus.alarm(name, reason)
+
     def execution_started(self, execution_arn: str) -> None:
-        execution = service.find_execution(ACCOUNT, self.region, execution_arn)
+        execution = moto_patches.find_execution(self._sagemaker_backend(), execution_arn)
         execution.pipeline_execution_status = "Executing"
         self._executions.submit(self._guarded, self._run_execution, execution_arn)
 
@@ -154,54 +198,58 @@ class LocalCloud:
 
     # Work ------------------------------------------------------------------------------------------------
     def _run_job(self, kind: str, name: str) -> None:
-        backend = service.backend(ACCOUNT, self.region)
-        job = getattr(backend, f"{kind}_jobs")[name]
-        status_attribute = f"{kind}_job_status"
+        job = _JOBS[kind].stored(self._sagemaker_backend())[name]
         workspace = Workspace(self.home / "jobs" / kind / name, self.home / "logs" / kind / f"{name}.log")
-        describe = getattr(boto3.client("sagemaker"), f"describe_{kind}_job")
-        request = describe(**{f"{kind.capitalize()}JobName": name})
+        request = _JOBS[kind].describe(self.clients.client("sagemaker"), name)
         if kind == "training":
             job.secondary_status = "Training"
         try:
-            if kind == "transform":
-                reason = self._run_transform(request, workspace, job)
-            else:
-                result = (run_processing if kind == "processing" else run_training)(request, workspace)
-                reason = result.failure_reason
-                if result.exit_message:
-                    job.exit_message = result.exit_message  # moto's DescribeProcessingJob returns it as ExitMessage
-                if kind == "training":
-                    self._record_training(job, result.metrics)
+            result = _JOBS[kind].run(self, request, workspace, job)
         except Exception as error:  # a job that cannot even start fails with the reason, like in AWS
-            reason = f"{type(error).__name__}: {error}"
+            result = JobResult(f"{type(error).__name__}: {error}")
             log.debug("job %s failed", name, exc_info=True)
+        status_attribute = f"{kind}_job_status"
         if getattr(job, status_attribute) != "Stopped":  # a stopped job keeps its status
-            setattr(job, status_attribute, "Failed" if reason else "Completed")
-        if reason:
-            job.failure_reason = reason
+            setattr(job, status_attribute, "Failed" if result.failure_reason else "Completed")
+        if result.failure_reason:
+            job.failure_reason = result.failure_reason
+        if result.exit_message:
+            job.exit_message = result.exit_message  # moto's DescribeProcessingJob returns it as ExitMessage
         if kind == "training":
+            self._record_training(job, result.metrics)
             job.secondary_status = getattr(job, status_attribute)
         job.last_modified_time = datetime.now(UTC)
-        for attribute in ("processing_end_time", "training_end_time", "transform_end_time"):
-            if hasattr(job, attribute):
-                setattr(job, attribute, job.last_modified_time)
+        setattr(job, f"{kind}_end_time", job.last_modified_time)
         self._emit_later(self._job_event, kind, name)
 
-    def _run_transform(self, request: dict, workspace: Workspace, job) -> str:
-        model = boto3.client("sagemaker").describe_model(ModelName=request["ModelName"])
+    def _job_clients(self, role_arn: str, job_arn: str):
+        """SageMaker assumes the job's role (its trust policy, with the job as aws:SourceArn) and the job reads and
+        writes S3 with it."""
+        self.authorizer.assume(role_arn, "sagemaker.amazonaws.com", job_arn)
+        return self.clients.client("s3", role_arn)
+
+    def _run_processing(self, request: dict, workspace: Workspace, job) -> JobResult:
+        return run_processing(request, workspace, self._job_clients(request["RoleArn"], request["ProcessingJobArn"]))
+
+    def _run_training(self, request: dict, workspace: Workspace, job) -> JobResult:
+        return run_training(request, workspace, self._job_clients(request["RoleArn"], request["TrainingJobArn"]))
+
+    def _run_transform(self, request: dict, workspace: Workspace, job) -> JobResult:
+        model = self.clients.client("sagemaker").describe_model(ModelName=request["ModelName"])
+        s3 = self._job_clients(model["ExecutionRoleArn"], request["TransformJobArn"])
         definitions = model.get("Containers") or [model["PrimaryContainer"]]
         isolated = bool(model.get("EnableNetworkIsolation"))
         try:
             containers = [
-                load_container(definition, workspace.root, index, isolated)
+                load_container(definition, workspace.root, index, isolated, s3)
                 for index, definition in enumerate(definitions)
             ]
         except NetworkIsolationError as refusal:
-            return str(refusal)  # the job fails with this reason, as it would on AWS
-        records = run_transform(request, containers, should_stop=lambda: job.transform_job_status == "Stopped")
+            return JobResult(str(refusal))  # the job fails with this reason, as it would on AWS
+        records = run_transform(request, containers, lambda: job.transform_job_status == "Stopped", s3)
         with workspace.log_file.open("a") as log_stream:
             log_stream.write(f"scored {records} records with {len(containers)} containers\n")
-        return ""
+        return JobResult()
 
     def _record_training(self, job, metrics: dict[str, float]) -> None:
         now = datetime.now(UTC)
@@ -210,30 +258,46 @@ class LocalCloud:
         ]
 
     def _run_execution(self, execution_arn: str) -> None:
-        execution = service.find_execution(ACCOUNT, self.region, execution_arn)
+        execution = moto_patches.find_execution(self._sagemaker_backend(), execution_arn)
         pipeline_name = execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
         cache = self._caches.setdefault(pipeline_name, StepCache())
         definition = json.loads(execution.pipeline_definition_for_execution)
+        role = self.clients.client("sagemaker").describe_pipeline(PipelineName=pipeline_name)["RoleArn"]
         run = PipelineRun(
-            execution_arn, definition, execution.pipeline_parameters, cache, invoke=self._invoke_for_pipeline
+            execution_arn,
+            definition,
+            execution.pipeline_parameters,
+            cache,
+            invoke=functools.partial(self._invoke_for_pipeline, role),
+            sagemaker=self.clients.client("sagemaker", role),
+            s3=self.clients.client("s3", role),
         )
         self._runs[execution_arn] = run
         self._emit_later(self._execution_event, execution_arn, "Executing", "")
         try:
+            # SageMaker runs the execution with the pipeline's role (its trust policy names the execution).
+            self.authorizer.assume(role, "sagemaker.amazonaws.com", execution_arn)
             run.run()
             status = "Succeeded"
         except StepFailed as failure:
             status = "Failed"
             execution.pipeline_execution_failure_reason = f"Step {failure.step} failed: {failure.reason}"
+        except AccessDenied as denial:
+            status = "Failed"
+            execution.pipeline_execution_failure_reason = str(denial)
         execution.pipeline_execution_status = status
         execution.last_modified_time = datetime.now(UTC)
         self._emit_later(self._execution_event, execution_arn, status, "Executing")
 
-    def _invoke_for_pipeline(self, function_arn: str, payload: dict, step_name: str) -> dict:
-        """A pipeline's Lambda step: invoke the deployed function in this process and return its response."""
+    def _invoke_for_pipeline(self, role_arn: str, function_arn: str, payload: dict, step_name: str) -> dict:
+        """A pipeline's Lambda step: the pipeline role invokes the deployed function and gets its response."""
         function = self.deployment.functions.get(function_arn)
         if function is None:
             raise StepFailedError(f"no deployed function {function_arn}")
+        try:
+            self.authorizer.authorize(role_arn, Request("lambda:InvokeFunction", function_arn), "SageMaker")
+        except AccessDenied as denial:
+            raise StepFailedError(f"AccessDeniedException: {denial}") from None
         source = f"pipeline step {step_name} {secrets.token_hex(4)}"
         error = self.bus.invoke(function, payload, source)
         if error:
@@ -249,13 +313,13 @@ class LocalCloud:
         self._events.submit(self._guarded, build, *args)
 
     def _model_package_event(self, arn: str) -> None:
-        detail = boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        detail = self.clients.client("sagemaker").describe_model_package(ModelPackageName=arn)
         detail.pop("ResponseMetadata", None)
         self.bus.put_event("aws.sagemaker", "SageMaker Model Package State Change", detail, [arn])
 
     def _job_event(self, kind: str, name: str) -> None:
         label = kind.capitalize()
-        detail = getattr(boto3.client("sagemaker"), f"describe_{kind}_job")(**{f"{label}JobName": name})
+        detail = _JOBS[kind].describe(self.clients.client("sagemaker"), name)
         detail.pop("ResponseMetadata", None)
         self.bus.put_event("aws.sagemaker", f"SageMaker {label} Job State Change", detail, [detail[f"{label}JobArn"]])
 
@@ -297,6 +361,32 @@ class LocalCloud:
             log.error("local cloud: %s failed\n%s", getattr(work, "__name__", work), traceback.format_exc())
 
 
+class _JobKind:
+    """How the local cloud finds, describes and runs one kind of SageMaker job."""
+
+    def __init__(self, stored, describe, run):
+        self.stored, self.describe, self.run = stored, describe, run
+
+
+_JOBS = {
+    "processing": _JobKind(
+        lambda backend: backend.processing_jobs,
+        lambda sagemaker, name: sagemaker.describe_processing_job(ProcessingJobName=name),
+        LocalCloud._run_processing,
+    ),
+    "training": _JobKind(
+        lambda backend: backend.training_jobs,
+        lambda sagemaker, name: sagemaker.describe_training_job(TrainingJobName=name),
+        LocalCloud._run_training,
+    ),
+    "transform": _JobKind(
+        lambda backend: backend.transform_jobs,
+        lambda sagemaker, name: sagemaker.describe_transform_job(TransformJobName=name),
+        LocalCloud._run_transform,
+    ),
+}
+
+
 class StepFailedError(RuntimeError):
     """A Lambda step's invocation failed: the step fails with this message."""
 
@@ -335,14 +425,40 @@ class _Server(ThreadedMotoServer):
         def application(environ, start_response):
             match = re.fullmatch(r"/_local/schedules/([^/]+)/fire", environ.get("PATH_INFO", ""))
             if not match or environ.get("REQUEST_METHOD") != "POST":
+                refusal = self._refusal(environ)
+                if refusal:
+                    status, headers, body = refusal
+                    start_response(status, headers)
+                    return [body]
                 return app(environ, start_response)
             name = match.group(1)
             schedules = self._cloud.deployment.schedules if self._cloud.deployment else {}
             if name not in schedules:
                 start_response("404 Not Found", [("Content-Type", "text/plain")])
                 return [f"no schedule {name}; deployed: {', '.join(schedules) or 'none'}\n".encode()]
-            self._cloud._emit_later(self._cloud.fire_schedule, name)
+            try:
+                self._cloud._emit_later(self._cloud.fire_schedule, name)
+            except RuntimeError as error:  # the cloud is stopping: one sentence, not a traceback page
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [f"schedule {name} cannot fire: {error}\n".encode()]
             start_response("202 Accepted", [("Content-Type", "text/plain")])
             return [f"schedule {name} fired\n".encode()]
 
         return application
+
+    def _refusal(self, environ) -> tuple[str, list, bytes] | None:
+        """AccessDenied for a request signed by a role whose policies do not allow it, before moto sees it."""
+        parsed = call_from_environ(environ, ACCOUNT)
+        if parsed is None:
+            return None
+        access_key, call = parsed
+        role = self._cloud.authorizer.roles.role_for_key(access_key)
+        if role is None:
+            return None  # the administrator
+        try:
+            for request in requests_for(call):
+                self._cloud.authorizer.authorize(role, request)
+        except AccessDenied as denial:
+            log.info("refused: %s", denial)
+            return access_denied_response(call, denial)
+        return None

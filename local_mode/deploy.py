@@ -1,8 +1,12 @@
 """`cdk deploy` against the local cloud: publish the file assets, then create the resources this app uses from
 the synthesized templates, stack by stack, with intrinsic functions resolved.
 
-Resources local mode has no behaviour for (IAM policies, alarms, dashboards, bucket and topic policies) are
-recorded as skipped: local mode does not enforce IAM, it runs the work."""
+IAM roles and their policies, topic and queue policies, Lambda permissions and key policies are deployed as AWS
+stores them, because the local cloud evaluates them (local_mode/iam.py). Resources local mode has no behaviour for
+(dashboards, bucket policies, log groups' settings) are recorded as skipped.
+
+LIMITATIONS: no updates or deletes (each deploy starts from an empty account), no custom resources, no nested
+stacks; S3 bucket policies and bucket encryption are not applied."""
 
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ class Function:
     code_dir: Path
     handler: str
     environment: dict[str, str]
+    role_arn: str = ""
+    # The function's resource-based policy, one statement per AWS::Lambda::Permission.
+    permissions: list[dict[str, Any]] = field(default_factory=list)
     # Asynchronous invocation (AWS::Lambda::EventInvokeConfig); without one, Lambda's defaults: 2 retries, 6 hours.
     async_retries: int = 2
     max_event_age_seconds: int = 6 * 3600
@@ -40,6 +47,7 @@ class Target:
     input: str | None = None
     retry_attempts: int = 185
     dead_letter_arn: str | None = None
+    role_arn: str | None = None  # a schedule's execution role; rules deliver as events.amazonaws.com
 
 
 @dataclass
@@ -47,6 +55,14 @@ class Rule:
     name: str
     pattern: dict[str, Any]
     targets: list[Target]
+    arn: str = ""
+
+
+@dataclass
+class Alarm:
+    name: str
+    arn: str
+    actions: list[str]
 
 
 @dataclass
@@ -55,6 +71,7 @@ class Schedule:
     expression: str
     time_zone: str
     target: Target
+    group: str = "default"
 
 
 @dataclass
@@ -69,6 +86,7 @@ class Deployment:
     pipelines: list[str] = field(default_factory=list)
     buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     queues: dict[str, str] = field(default_factory=dict)  # ARN -> URL
+    alarms: dict[str, Alarm] = field(default_factory=dict)  # by name
     skipped: dict[str, int] = field(default_factory=dict)
 
     def bucket_for(self, logical_prefix: str) -> str:
@@ -169,7 +187,10 @@ def _send_bucket_events_to_eventbridge(name: str, properties: dict) -> None:
 
 
 def _key(context: _Context):
-    key = boto3.client("kms").create_key(Description=context.properties.get("Description", ""))["KeyMetadata"]
+    policy = json.dumps(context.properties.get("KeyPolicy", {}))
+    key = boto3.client("kms").create_key(Description=context.properties.get("Description", ""), Policy=policy)[
+        "KeyMetadata"
+    ]
     return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
 
 
@@ -208,18 +229,65 @@ def _pipeline(context: _Context):
 def _role(context: _Context):
     name = context.name("RoleName", 64)
     document = json.dumps(context.properties.get("AssumeRolePolicyDocument", {}))
-    arn = boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"]
+    iam = boto3.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"]
+    for policy in context.properties.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
+    for policy_arn in context.properties.get("ManagedPolicyArns", []):
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
     return name, {"Arn": arn, "RoleId": name}
 
 
+def _policy(context: _Context):
+    """AWS::IAM::Policy: an inline policy on each of its roles (CDK's DefaultPolicy of a role)."""
+    name = context.properties["PolicyName"]
+    document = json.dumps(context.properties["PolicyDocument"])
+    for role in context.properties.get("Roles", []):
+        boto3.client("iam").put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
+    return name, {}
+
+
+def _managed_policy(context: _Context):
+    name = context.name("ManagedPolicyName", 128)
+    iam = boto3.client("iam")
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(context.properties["PolicyDocument"]))["Policy"][
+        "Arn"
+    ]
+    for role in context.properties.get("Roles", []):
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    return arn, {"PolicyArn": arn}
+
+
+def _encryption(properties: dict) -> dict[str, str]:
+    key = properties.get("KmsMasterKeyId")
+    return {"KmsMasterKeyId": key} if key else {}
+
+
 def _topic(context: _Context):
-    arn = boto3.client("sns").create_topic(Name=context.name("TopicName", 256))["TopicArn"]
+    name = context.name("TopicName", 256)
+    arn = boto3.client("sns").create_topic(Name=name, Attributes=_encryption(context.properties))["TopicArn"]
     return arn, {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
+
+
+def _topic_policy(context: _Context):
+    document = json.dumps(context.properties["PolicyDocument"])
+    for topic_arn in context.properties["Topics"]:
+        boto3.client("sns").set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=document)
+    return context.logical_id, {}
+
+
+def _queue_policy(context: _Context):
+    document = json.dumps(context.properties["PolicyDocument"])
+    for queue_url in context.properties["Queues"]:
+        boto3.client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": document})
+    return context.logical_id, {}
 
 
 def _queue(context: _Context):
     name = context.name("QueueName", 80)
-    url = boto3.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    url = boto3.client("sqs").create_queue(QueueName=name, Attributes=_encryption(context.properties))["QueueUrl"]
     arn = context.arn("sqs", name)
     context.deployment.queues[arn] = url
     return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
@@ -245,10 +313,45 @@ def _function(context: _Context):
         arn=arn,
         code_dir=asset.source,
         handler=context.properties["Handler"],
+        role_arn=context.properties["Role"],
         environment={
             key: str(value) for key, value in context.properties.get("Environment", {}).get("Variables", {}).items()
         },
     )
+    return name, {"Arn": arn}
+
+
+def _permission(context: _Context):
+    """AWS::Lambda::Permission as Lambda stores it: a statement of the function's policy, SourceArn as ArnLike and
+    SourceAccount as StringEquals (Lambda, "Viewing resource-based IAM policies in Lambda")."""
+    properties = context.properties
+    name = properties["FunctionName"].rsplit(":", 1)[-1] if ":function:" in properties["FunctionName"] else None
+    function = next(
+        f for f in context.deployment.functions.values() if properties["FunctionName"] in (f.name, f.arn, name)
+    )
+    principal = properties["Principal"]
+    condition: dict[str, dict[str, str]] = {}
+    if properties.get("SourceArn"):
+        condition["ArnLike"] = {"aws:SourceArn": properties["SourceArn"]}
+    if properties.get("SourceAccount"):
+        condition["StringEquals"] = {"aws:SourceAccount": properties["SourceAccount"]}
+    statement = {
+        "Sid": context.logical_id,
+        "Effect": "Allow",
+        "Principal": {"Service": principal} if principal.endswith(".amazonaws.com") else {"AWS": principal},
+        "Action": properties["Action"],
+        "Resource": function.arn,
+    }
+    if condition:
+        statement["Condition"] = condition
+    function.permissions.append(statement)
+    return context.logical_id, {}
+
+
+def _alarm(context: _Context):
+    name = context.name("AlarmName", 255)
+    arn = context.arn("cloudwatch", f"alarm:{name}")
+    context.deployment.alarms[name] = Alarm(name, arn, list(context.properties.get("AlarmActions", [])))
     return name, {"Arn": arn}
 
 
@@ -270,6 +373,7 @@ def target_from_definition(properties: dict) -> Target:
         input=properties.get("Input"),
         retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
         dead_letter_arn=properties.get("DeadLetterConfig", {}).get("Arn"),
+        role_arn=properties.get("RoleArn"),
     )
 
 
@@ -277,10 +381,10 @@ def _rule(context: _Context):
     name = context.name("Name", 64)
     pattern = context.properties.get("EventPattern", {})
     boto3.client("events").put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
-    context.deployment.rules.append(
-        Rule(name, pattern, [target_from_definition(t) for t in context.properties.get("Targets", [])])
-    )
-    return name, {"Arn": context.arn("events", f"rule/{name}")}
+    arn = context.arn("events", f"rule/{name}")
+    targets = [target_from_definition(t) for t in context.properties.get("Targets", [])]
+    context.deployment.rules.append(Rule(name, pattern, targets, arn))
+    return name, {"Arn": arn}
 
 
 def _schedule(context: _Context):
@@ -309,6 +413,12 @@ _CREATORS: dict[str, Callable[[_Context], tuple[Any, dict[str, Any]]]] = {
     "AWS::SageMaker::ModelPackageGroup": _model_package_group,
     "AWS::SageMaker::Pipeline": _pipeline,
     "AWS::IAM::Role": _role,
+    "AWS::IAM::Policy": _policy,
+    "AWS::IAM::ManagedPolicy": _managed_policy,
+    "AWS::SNS::TopicPolicy": _topic_policy,
+    "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::Lambda::Permission": _permission,
+    "AWS::CloudWatch::Alarm": _alarm,
     "AWS::SNS::Topic": _topic,
     "AWS::SQS::Queue": _queue,
     "AWS::Logs::LogGroup": _log_group,

@@ -1,14 +1,23 @@
 """Events as AWS sends them, matched against the deployed rules with moto's EventBridge pattern matcher, and
-schedules fired on their cron (or on demand); targets are the deployed functions (run in this process), SNS
-topics and SQS queues. Functions are invoked asynchronously, as rules and schedules invoke them: a function error
-gets Lambda's retries from the function's event invoke config (waits scaled by ASYNC_TIME_SCALE), then the
-record goes to its on-failure destination. A universal Scheduler target whose API call fails gets the target's
-retries (immediate here), then its dead-letter queue."""
+schedules fired on their cron (or on demand); targets are the deployed functions (each in its own execution
+environment, local_mode/lambda_runtime.py), SNS topics and SQS queues. Functions are invoked asynchronously, as rules
+and schedules invoke them: a function error gets Lambda's retries from the function's event invoke config (waits
+scaled by ASYNC_TIME_SCALE), then the record goes to its on-failure destination, written with the function's role.
+
+Every delivery needs what AWS needs: a rule delivers as events.amazonaws.com and an alarm as
+cloudwatch.amazonaws.com, with the rule's or alarm's ARN as aws:SourceArn, so the target's resource policy (Lambda
+permission, topic or queue policy) and an encrypted target's key policy must allow them; a schedule delivers with its
+execution role, which the Scheduler must be able to assume (trust policy, aws:SourceArn of the schedule group) and
+whose identity policies must allow the invocation, the universal target's API call and the dead-letter queue write.
+
+LIMITATIONS: retries of failed deliveries (universal Scheduler targets) are immediate and a refused delivery is
+never retried (EventBridge documents "no retry attempts" for missing permissions; Scheduler documents only retries
+then its DLQ); one-time schedules fire within a quarter second of their time; the EventBridge and Scheduler
+dead-letter records carry the event and the error attributes but not every field AWS adds; alarms fire only when
+asked (`LocalCloud.alarm`), no metric is evaluated; an SNS topic's subscribers are moto's."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import re
@@ -21,12 +30,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import boto3
+from botocore.exceptions import ClientError
 from cronsim import CronSim
 from moto.events.models import EventPattern
 
-from local_mode.deploy import Deployment, Function, Target, target_from_definition
-from local_mode.modules import load_module
+from local_mode.api_requests import key_arn
+from local_mode.clients import Clients
+from local_mode.deploy import Deployment, Function, Rule, Target, target_from_definition
+from local_mode.iam import AccessDenied, Authorizer, Request
+from local_mode.lambda_runtime import ExecutionEnvironment
 
 log = logging.getLogger("local_mode")
 # Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second; local
@@ -37,12 +49,27 @@ _UNIVERSAL_TARGET = re.compile(r"^arn:[a-z-]+:scheduler:::aws-sdk:([a-z0-9-]+):(
 
 
 class EventBus:
-    def __init__(self, deployment: Deployment, logs_dir: Path):
+    """Delivers events and schedule firings to the deployed targets, as the delivering service would: a rule
+    delivers as events.amazonaws.com, so the target's resource policy (Lambda permission, topic or queue policy)
+    and an encrypted target's key policy must allow it; a schedule delivers with its execution role, which the
+    Scheduler assumes (its trust policy) and whose policies must allow the call. A refused delivery is not retried
+    and goes to the target's dead-letter queue with ERROR_CODE NO_PERMISSIONS (EventBridge, "Using dead-letter
+    queues to process undelivered events"), or is dropped and logged when there is none or it cannot be written."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        logs_dir: Path,
+        authorizer: Authorizer,
+        clients: Clients,
+        environments: dict[str, ExecutionEnvironment],
+    ):
         self._deployment = deployment
         self._logs_dir = logs_dir
+        self._authorizer = authorizer
+        self._clients = clients
+        self._environments = environments  # by function ARN
         self._patterns = [(rule, EventPattern.load(json.dumps(rule.pattern))) for rule in deployment.rules]
-        self._function_lock = threading.Lock()  # one invocation at a time: functions read os.environ
-        self._modules: dict[str, Any] = {}
         self.invocations: list[dict[str, Any]] = []
 
     def put_event(self, source: str, detail_type: str, detail: dict, resources: list[str]) -> dict:
@@ -60,24 +87,116 @@ class EventBus:
         for rule, pattern in self._patterns:
             if pattern.matches_event(event):
                 for target in rule.targets:
-                    self.deliver(target, event, source=f"rule {rule.name}")
+                    self.deliver_from_rule(rule, target, event)
         return event
 
     def fire_schedule(self, name: str, scheduled_time: datetime | None = None) -> None:
         schedule = self._deployment.schedules[name]
         moment = (scheduled_time or _now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         payload = (schedule.target.input or "{}").replace("<aws.scheduler.scheduled-time>", moment)
-        self.deliver(schedule.target, json.loads(payload), source=f"schedule {name}")
+        self.deliver(schedule.target, json.loads(payload), source=f"schedule {name}", group=schedule.group)
 
-    def deliver(self, target: Target, payload: Any, source: str) -> None:
+    # Rules ----------------------------------------------------------------------------------------------------
+    def deliver_from_rule(self, rule: Rule, target: Target, event: dict) -> None:
+        source = f"rule {rule.name}"
+        try:
+            self._authorize_service_delivery(_EVENTS, target.arn, rule.arn, with_source_in_key_context=False)
+        except AccessDenied as denial:
+            log.warning("%s: cannot deliver to %s: %s", source, target.arn, denial)
+            self.invocations.append({"target": target.arn, "source": source, "payload": event, "error": str(denial)})
+            self._rule_dead_letter(rule, target, event, str(denial))
+            return
+        self._send(target, event, source)
+
+    def _rule_dead_letter(self, rule: Rule, target: Target, event: dict, error: str) -> None:
+        queue = target.dead_letter_arn
+        if queue not in self._deployment.queues:
+            log.warning("rule %s: the event is dropped (no dead-letter queue)", rule.name)
+            return
+        try:
+            self._authorize_service_delivery(_EVENTS, queue, rule.arn, with_source_in_key_context=False)
+        except AccessDenied as denial:  # counted as InvocationsFailedToBeSentToDlq on AWS
+            log.warning("rule %s: the event is dropped, its dead-letter queue refuses it: %s", rule.name, denial)
+            return
+        attributes = {"RULE_ARN": rule.arn, "TARGET_ARN": target.arn, "ERROR_CODE": "NO_PERMISSIONS"}
+        attributes["ERROR_MESSAGE"] = error[:1000]
+        self._clients.client("sqs").send_message(
+            QueueUrl=self._deployment.queues[queue],
+            MessageBody=json.dumps(event),
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+
+    def _authorize_service_delivery(
+        self, service: str, target_arn: str, source_arn: str, with_source_in_key_context: bool
+    ) -> None:
+        """A service principal delivering on a resource's behalf (aws:SourceArn, aws:SourceAccount): the target's
+        resource policy must allow it, and an encrypted target's key policy must let the service use the key (SNS,
+        "Enable compatibility between event sources from AWS services and encrypted topics"; EventBridge passes no
+        aws:SourceArn to KMS, CloudWatch does)."""
+        source = {"aws:SourceArn": source_arn, "aws:SourceAccount": self._deployment.account}
+        context = {**source, "aws:SecureTransport": "true"}  # services call each other over TLS
+        key_context = dict(source) if with_source_in_key_context else {}
+        if target_arn in self._deployment.functions:
+            function = self._deployment.functions[target_arn]
+            request = Request("lambda:InvokeFunction", function.arn, context)
+            self._authorizer.deliver(service, request, [{"Statement": function.permissions}], None, key_context)
+        elif target_arn.startswith("arn:aws:sns:"):
+            topic = _moto_topic(self._deployment, target_arn)
+            key = key_arn(self._deployment.account, self._deployment.region, topic.kms_master_key_id)
+            key_context["kms:EncryptionContext:aws:sns:topicArn"] = target_arn
+            request = Request("sns:Publish", target_arn, context)
+            self._authorizer.deliver(service, request, [json.loads(topic.policy)], key, key_context)
+        elif target_arn in self._deployment.queues:
+            queue = _moto_queue(self._deployment, target_arn)
+            key = key_arn(self._deployment.account, self._deployment.region, queue.kms_master_key_id)
+            key_context["kms:EncryptionContext:aws:sqs:arn"] = target_arn
+            policy = [json.loads(queue.policy)] if queue.policy else []
+            self._authorizer.deliver(service, Request("sqs:SendMessage", target_arn, context), policy, key, key_context)
+
+    # Alarms ---------------------------------------------------------------------------------------------------
+    def alarm(self, name: str, reason: str) -> None:
+        """An alarm going into ALARM: its actions publish as cloudwatch.amazonaws.com; a topic whose policy or key
+        refuses it gets nothing, and the alarm's history records the failed action (CloudWatch, "Alarm actions")."""
+        alarm = self._deployment.alarms[name]
+        message = {"AlarmName": name, "AlarmArn": alarm.arn, "NewStateValue": "ALARM", "NewStateReason": reason}
+        for action in alarm.actions:
+            try:
+                self._authorize_service_delivery(_CLOUDWATCH, action, alarm.arn, with_source_in_key_context=True)
+            except AccessDenied as denial:
+                log.warning("alarm %s: failed to execute action %s: %s", name, action, denial)
+                self.invocations.append({"target": action, "source": f"alarm {name}", "error": str(denial)})
+                continue
+            self._send(Target(arn=action), message, f"alarm {name}")
+
+    # Schedules ------------------------------------------------------------------------------------------------
+    def deliver(self, target: Target, payload: Any, source: str, group: str = "default") -> None:
+        """A schedule's delivery with its execution role (rules deliver through deliver_from_rule)."""
+        if target.role_arn:
+            try:
+                group_arn = f"arn:aws:scheduler:{self._deployment.region}:{self._deployment.account}:"
+                self._authorizer.assume(
+                    target.role_arn, "scheduler.amazonaws.com", f"{group_arn}schedule-group/{group}"
+                )
+                if target.arn in self._deployment.functions:
+                    self._authorizer.authorize(target.role_arn, Request("lambda:InvokeFunction", target.arn))
+            except AccessDenied as denial:
+                log.warning("%s: cannot invoke %s: %s", source, target.arn, denial)
+                self.invocations.append(
+                    {"target": target.arn, "source": source, "payload": payload, "error": str(denial)}
+                )
+                self._schedule_dead_letter(target, payload, source, str(denial))
+                return
+        self._send(target, payload, source)
+
+    def _send(self, target: Target, payload: Any, source: str) -> None:
         if target.arn in self._deployment.functions:
             self.invoke_async(self._deployment.functions[target.arn], payload, source)
         elif _UNIVERSAL_TARGET.match(target.arn):
             self._call_api_with_retries(target, payload, source)
         elif target.arn.startswith("arn:aws:sns:"):
-            boto3.client("sns").publish(TopicArn=target.arn, Message=json.dumps(payload))
+            self._clients.client("sns").publish(TopicArn=target.arn, Message=json.dumps(payload))
         elif target.arn in self._deployment.queues:
-            boto3.client("sqs").send_message(
+            self._clients.client("sqs").send_message(
                 QueueUrl=self._deployment.queues[target.arn], MessageBody=json.dumps(payload)
             )
         else:
@@ -120,69 +239,75 @@ class EventBus:
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorType": error_type, "errorMessage": error_message},
         }
+        # Lambda writes the record with the function's execution role ("Adding a destination").
         queue_url = self._deployment.queues[function.on_failure_arn]
-        boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+        try:
+            self._clients.client("sqs", function.role_arn).send_message(
+                QueueUrl=queue_url, MessageBody=json.dumps(record)
+            )
+        except ClientError as refusal:
+            log.warning("function %s: the on-failure record is dropped: %s", function.name, refusal)
 
     def _call_api_with_retries(self, target: Target, payload: Any, source: str) -> None:
         """A Scheduler universal target, arn:aws:scheduler:::aws-sdk:<service>:<apiAction>: the API call with the
-        target's Input as its parameters (EventBridge Scheduler, "Using universal targets"), made with this
-        process's credentials (local mode does not enforce the schedule's role)."""
+        target's Input as its parameters (EventBridge Scheduler, "Using universal targets"), signed as the
+        schedule's execution role, whose policies decide it."""
         service, action = _UNIVERSAL_TARGET.match(target.arn).groups()
         operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
         error = None
         for _attempt in range(1 + target.retry_attempts):
             try:
-                result = getattr(boto3.client(service), operation)(**payload)
+                result = getattr(self._clients.client(service, target.role_arn), operation)(**payload)
             except Exception as exception:  # an API error: retried, then a dead letter, as Scheduler does
                 error = f"{type(exception).__name__}: {exception}"
+                if isinstance(exception, ClientError) and "AccessDenied" in exception.response["Error"]["Code"]:
+                    break  # a permission error is not retried
                 continue
             result.pop("ResponseMetadata", None)
             self.invocations.append({"target": target.arn, "source": source, "payload": payload, "result": result})
             return
         log.warning("%s: %s failed after its retries: %s", source, target.arn, error)
         self.invocations.append({"target": target.arn, "source": source, "payload": payload, "error": error})
-        if target.dead_letter_arn in self._deployment.queues:
-            boto3.client("sqs").send_message(
+        self._schedule_dead_letter(target, payload, source, error)
+
+    def _schedule_dead_letter(self, target: Target, payload: Any, source: str, error: str) -> None:
+        """The Scheduler writes its dead-letter queue with the schedule's execution role, which needs sqs:SendMessage
+        (and the queue key through SQS) ("Configuring a schedule's dead-letter queue")."""
+        if target.dead_letter_arn not in self._deployment.queues:
+            return
+        try:
+            self._clients.client("sqs", target.role_arn).send_message(
                 QueueUrl=self._deployment.queues[target.dead_letter_arn],
                 MessageBody=json.dumps(payload),
                 MessageAttributes={"ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:1000]}},
             )
+        except ClientError as refusal:
+            log.warning("%s: the dead letter is dropped, the queue refuses the role: %s", source, refusal)
 
+    # Functions ------------------------------------------------------------------------------------------------
     def invoke(self, function: Function, payload: Any, source: str) -> str | None:
-        """Run the function's handler in this process with its deployed environment; returns the error, if any."""
-        module_name, handler_name = function.handler.rsplit(".", 1)
-        log_file = self._logs_dir / "functions" / f"{function.name}.log"
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self._function_lock, log_file.open("a") as log_stream:
-            output = io.StringIO()
-            handler_log = logging.StreamHandler(output)
-            logging.getLogger().addHandler(handler_log)
-            error = None
-            try:
-                with contextlib.redirect_stdout(output):
-                    module = self._module(function, module_name)
-                    result = getattr(module, handler_name)(payload, _Context(function))
-            except Exception as exception:  # the function's failure is reported like Lambda reports it
-                error = f"{type(exception).__name__}: {exception}"
-                output.write(traceback.format_exc())
-                result = None
-            finally:
-                logging.getLogger().removeHandler(handler_log)
-            log_stream.write(f"START {source} {json.dumps(payload)[:2000]}\n{output.getvalue()}")
-            log_stream.write(f"END {'error: ' + error if error else 'ok'}\n")
+        """Run the function in its own execution environment; returns the error, if any."""
+        result, error = self._environments[function.arn].invoke(payload, source)
         self.invocations.append(
             {"function": function.name, "source": source, "payload": payload, "result": result, "error": error}
         )
         return error
 
-    def _module(self, function: Function, module_name: str):
-        key = f"{function.arn}:{module_name}"
-        if key not in self._modules:
-            path = function.code_dir / f"{module_name.replace('.', '/')}.py"
-            name = f"scoreline_function_{function.name}_{module_name}".replace("-", "_")
-            module = load_module(path, name)
-            self._modules[key] = module
-        return self._modules[key]
+
+_EVENTS = "events.amazonaws.com"
+_CLOUDWATCH = "cloudwatch.amazonaws.com"
+
+
+def _moto_topic(deployment: Deployment, arn: str):
+    from moto.sns.models import sns_backends
+
+    return sns_backends[deployment.account][deployment.region].topics[arn]
+
+
+def _moto_queue(deployment: Deployment, arn: str):
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[deployment.account][deployment.region].queues[arn.rsplit(":", 1)[1]]
 
 
 class Scheduler(threading.Thread):
@@ -217,9 +342,10 @@ class OneTimeSchedules(threading.Thread):
     user) when their time comes, then deletes those whose ActionAfterCompletion is DELETE (EventBridge Scheduler:
     "For one-time schedules, this occurs after the schedule has invoked its target once")."""
 
-    def __init__(self, bus: EventBus, interval: float = 0.25):
+    def __init__(self, bus: EventBus, clients: Clients, interval: float = 0.25):
         super().__init__(daemon=True, name="local-one-time-schedules")
         self._bus = bus
+        self._clients = clients
         self._interval = interval
         self._fired: set[tuple[str, str]] = set()  # (schedule ARN, expression) of fired schedules kept (NONE)
         self._stopped = threading.Event()
@@ -235,7 +361,7 @@ class OneTimeSchedules(threading.Thread):
                 log.error("one-time schedules: %s", traceback.format_exc())
 
     def fire_due(self) -> None:
-        client = boto3.client("scheduler")
+        client = self._clients.client("scheduler")
         for summary in client.list_schedules()["Schedules"]:
             schedule = client.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
             due = one_time_fire_time(schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone", "UTC"))
@@ -250,7 +376,8 @@ class OneTimeSchedules(threading.Thread):
             target = target_from_definition(schedule["Target"])
             moment = due.strftime("%Y-%m-%dT%H:%M:%SZ")
             payload = (target.input or "{}").replace("<aws.scheduler.scheduled-time>", moment)
-            self._bus.deliver(target, json.loads(payload), source=f"schedule {schedule['Name']}")
+            source = f"schedule {schedule['Name']}"
+            self._bus.deliver(target, json.loads(payload), source=source, group=schedule["GroupName"])
 
 
 def one_time_fire_time(expression: str, time_zone: str) -> datetime | None:
@@ -280,20 +407,6 @@ def unix_cron(expression: str) -> str:
     # Day numbers shift down by one (EventBridge counts from 1); the N of "day#N" is an occurrence, not a day.
     day_of_week = re.sub(r"(?<!#)\d+", lambda match: str(int(match.group()) - 1), day_of_week)
     return " ".join(part.replace("?", "*") for part in (minutes, hours, day_of_month, month, day_of_week))
-
-
-class _Context:
-    """The parts of Lambda's context object functions commonly read."""
-
-    def __init__(self, function: Function):
-        self.function_name = function.name
-        self.invoked_function_arn = function.arn
-        self.aws_request_id = str(uuid.uuid4())
-        self.memory_limit_in_mb = 256
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 def _now() -> datetime:

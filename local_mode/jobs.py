@@ -6,7 +6,12 @@ its hyperparameters as `--name value` and its code unpacked from `sagemaker_subm
 folder is packed as `<output path>/<job>/output/model.tar.gz`. Failure reasons come from where SageMaker takes them:
 a processing job's ExitMessage is the first 1 KB of `/opt/ml/output/message` and its FailureReason AWS's generic
 one; a training job's FailureReason is `/opt/ml/output/failure`, written by the script or else, as the framework
-images' training toolkit does, with the exit code and the last line of the script's error output."""
+images' training toolkit does, with the exit code and the last line of the script's error output. Inputs are read
+and outputs written with the job's role (its S3 client), so the role's policies decide them.
+
+LIMITATIONS: one instance (InstanceCount is ignored); File input mode only; no VPC, volume or output encryption
+(VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls, if any, are not signed as the job role; the
+framework's Python is this machine's."""
 
 from __future__ import annotations
 
@@ -85,16 +90,16 @@ def _timed_out(timeout: int) -> str:
     return f"the job exceeded its MaxRuntimeInSeconds ({timeout} s)"
 
 
-def run_processing(job: dict, workspace: Workspace) -> JobResult:
-    """`job` is the DescribeProcessingJob response."""
+def run_processing(job: dict, workspace: Workspace, s3=None) -> JobResult:
+    """`job` is the DescribeProcessingJob response; `s3` the client of the job's role."""
     app = job["AppSpecification"]
     python = python_for(app["ImageUri"])
     for item in job.get("ProcessingInputs", []):
         source = item["S3Input"]
         if source.get("S3DataType") == "ManifestFile":
-            download_manifest(source["S3Uri"], Path(workspace.local(source["LocalPath"])))
+            download_manifest(source["S3Uri"], Path(workspace.local(source["LocalPath"])), s3)
         else:
-            storage.download_prefix(source["S3Uri"], Path(workspace.local(source["LocalPath"])))
+            storage.download_prefix(source["S3Uri"], Path(workspace.local(source["LocalPath"])), s3)
     outputs = job.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         Path(workspace.local(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
@@ -114,14 +119,14 @@ def run_processing(job: dict, workspace: Workspace) -> JobResult:
     if result.succeeded:
         for item in outputs:
             output = item["S3Output"]
-            storage.upload_folder(Path(workspace.local(output["LocalPath"])), output["S3Uri"])
+            storage.upload_folder(Path(workspace.local(output["LocalPath"])), output["S3Uri"], s3)
     return result
 
 
-def download_manifest(uri: str, destination: Path) -> None:
+def download_manifest(uri: str, destination: Path, s3=None) -> None:
     """A ManifestFile input: the manifest is `[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]` (API
     reference, S3DataSource); each listed object lands under `destination` by its key relative to the prefix."""
-    manifest = json.loads(storage.read_object(uri))
+    manifest = json.loads(storage.read_object(uri, s3))
     if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
         raise JobFailed(f'the manifest {uri} does not start with {{"prefix": ...}}')
     prefix = manifest[0]["prefix"]
@@ -129,11 +134,12 @@ def download_manifest(uri: str, destination: Path) -> None:
     for relative in manifest[1:]:
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(storage.read_object(prefix + relative))
+        target.write_bytes(storage.read_object(prefix + relative, s3))
 
 
-def run_training(job: dict, workspace: Workspace) -> JobResult:
-    """`job` is the DescribeTrainingJob response (with the metric definitions of the request)."""
+def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
+    """`job` is the DescribeTrainingJob response (with the metric definitions of the request); `s3` the client of
+    the job's role."""
     algorithm = job["AlgorithmSpecification"]
     python = python_for(algorithm["TrainingImage"])
     hyperparameters = job.get("HyperParameters", {})
@@ -145,11 +151,11 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
         )
     opt_ml = workspace.opt_ml
     code_dir = opt_ml / "code"
-    storage.extract_tarball(storage.read_object(code_uri), code_dir)
+    storage.extract_tarball(storage.read_object(code_uri, s3), code_dir)
     channels = {}
     for channel in job.get("InputDataConfig", []):
         name = channel["ChannelName"]
-        storage.download_prefix(channel["DataSource"]["S3DataSource"]["S3Uri"], opt_ml / "input" / "data" / name)
+        storage.download_prefix(channel["DataSource"]["S3DataSource"]["S3Uri"], opt_ml / "input" / "data" / name, s3)
         channels[name] = {key: value for key, value in channel.items() if key in ("ContentType", "InputMode")}
     config = opt_ml / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
@@ -172,9 +178,9 @@ def run_training(job: dict, workspace: Workspace) -> JobResult:
     result.metrics = _metrics(workspace.log_file.read_text(errors="replace"), algorithm.get("MetricDefinitions", []))
     if result.succeeded:
         job_prefix = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job['TrainingJobName']}/output"
-        storage.write_object(f"{job_prefix}/model.tar.gz", deterministic_tarball(opt_ml / "model"))
+        storage.write_object(f"{job_prefix}/model.tar.gz", deterministic_tarball(opt_ml / "model"), s3)
         if any((opt_ml / "output" / "data").iterdir()):
-            storage.write_object(f"{job_prefix}/output.tar.gz", deterministic_tarball(opt_ml / "output" / "data"))
+            storage.write_object(f"{job_prefix}/output.tar.gz", deterministic_tarball(opt_ml / "output" / "data"), s3)
     return result
 
 

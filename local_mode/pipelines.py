@@ -1,6 +1,11 @@
 """Pipeline executions interpreted from the deployed definition, as SageMaker Pipelines runs them: parameters
 and overrides, step dependencies, property references, Std:Join and Std:JsonGet, conditions, Fail steps and
-step caching. Steps create their jobs through the SageMaker API, so jobs show up as they would in AWS."""
+step caching. Steps create their jobs, read property files and register versions through the API with the
+pipeline's role, so its policies decide them, and the Lambda step needs the role's lambda:InvokeFunction.
+
+LIMITATIONS: step types Processing, Training, Lambda, RegisterModel, Condition and Fail only; steps run one at a
+time in dependency order (no parallel branches); no retry policies; the step cache lives as long as the local
+cloud."""
 
 from __future__ import annotations
 
@@ -81,7 +86,10 @@ class PipelineRun:
         cache: StepCache,
         on_step: Callable[[], None] = lambda: None,
         invoke: Callable[[str, dict, str], dict] | None = None,
+        sagemaker=None,
+        s3=None,
     ):
+        """`sagemaker` and `s3` are the pipeline role's clients: steps start jobs and read property files with it."""
         self.execution_arn = execution_arn
         self.execution_id = execution_arn.rsplit("/", 1)[1]
         self.pipeline_name = execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
@@ -94,7 +102,8 @@ class PipelineRun:
         self._cache = cache
         self._on_step = on_step
         self._invoke = invoke
-        self._sagemaker = boto3.client("sagemaker")
+        self._sagemaker = sagemaker or boto3.client("sagemaker")
+        self._s3 = s3
 
     def run(self) -> None:
         """Run every step; raises StepFailed with the failing step and its reason."""
@@ -110,10 +119,10 @@ class PipelineRun:
         self.steps.insert(0, record)
         self._on_step()
         try:
-            runner = getattr(self, f"_run_{step['Type'].lower()}", None)
+            runner = _STEP_RUNNERS.get(step["Type"])
             if runner is None:
                 raise StepFailed(step["Name"], f"step type {step['Type']} is not supported in local mode")
-            follow_up = runner(step, record)
+            follow_up = runner(self, step, record)
             record.status = "Succeeded"
         except StepFailed as failure:
             record.status, record.failure_reason = "Failed", failure.reason
@@ -127,19 +136,20 @@ class PipelineRun:
         self._run_steps(follow_up or [])
 
     def _run_processing(self, step: dict, record: StepRecord) -> None:
-        self._run_job(step, record, "processing", "ProcessingJob")
+        self._run_job(step, record, self._sagemaker.create_processing_job, self._sagemaker.describe_processing_job)
         for item in step.get("PropertyFiles", []):
             outputs = self._properties[step["Name"]]["ProcessingOutputConfig"]["Outputs"]
             output = next(o for o in outputs if o["OutputName"] == item["OutputName"])
             uri = f"{output['S3Output']['S3Uri'].rstrip('/')}/{item['FilePath']}"
             self._property_files.setdefault(step["Name"], {})[item["PropertyFileName"]] = json.loads(
-                storage.read_object(uri)
+                storage.read_object(uri, self._s3)
             )
 
     def _run_training(self, step: dict, record: StepRecord) -> None:
-        self._run_job(step, record, "training", "TrainingJob")
+        self._run_job(step, record, self._sagemaker.create_training_job, self._sagemaker.describe_training_job)
 
-    def _run_job(self, step: dict, record: StepRecord, kind: str, label: str) -> None:
+    def _run_job(self, step: dict, record: StepRecord, create, describe_job) -> None:
+        label = f"{step['Type']}Job"  # Processing -> ProcessingJob, the API's field prefix
         arguments = self._value(step["Arguments"])
         cache_key = None
         if step.get("CacheConfig", {}).get("Enabled"):
@@ -151,11 +161,10 @@ class PipelineRun:
                 self._properties[step["Name"]], record.metadata, record.cache_source = hit
                 return
         name = f"pipelines-{self.execution_id}-{step['Name']}-{secrets.token_hex(3)}"[:63]
-        getattr(self._sagemaker, f"create_{kind}_job")(**{f"{label}Name": name}, **arguments)
-        describe = getattr(self._sagemaker, f"describe_{kind}_job")
-        record.metadata = {label: {"Arn": describe(**{f"{label}Name": name})[f"{label}Arn"]}}
+        create(**{f"{label}Name": name}, **arguments)
+        record.metadata = {label: {"Arn": describe_job(**{f"{label}Name": name})[f"{label}Arn"]}}
         self._on_step()
-        job = _wait(lambda: describe(**{f"{label}Name": name}), f"{label}Status")
+        job = _wait(lambda: describe_job(**{f"{label}Name": name}), f"{label}Status")
         if job[f"{label}Status"] != "Completed":
             raise StepFailed(step["Name"], job.get("FailureReason") or f"{label} {name} {job[f'{label}Status']}")
         self._properties[step["Name"]] = job
@@ -251,6 +260,16 @@ class PipelineRun:
             "LessThanOrEqualTo": lambda a, b: a <= b,
         }[kind]
         return compare(left, right)
+
+
+_STEP_RUNNERS: dict[str, Callable[[PipelineRun, dict, StepRecord], list[dict] | None]] = {
+    "Processing": PipelineRun._run_processing,
+    "Training": PipelineRun._run_training,
+    "Lambda": PipelineRun._run_lambda,
+    "RegisterModel": PipelineRun._run_registermodel,
+    "Condition": PipelineRun._run_condition,
+    "Fail": PipelineRun._run_fail,
+}
 
 
 def _parameters(definition: dict, overrides: list[dict]) -> dict[str, Any]:

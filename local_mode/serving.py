@@ -1,23 +1,31 @@
 """Batch transform as serial inference: each container's handlers loaded from its code and model artifact,
 records split into MultiRecord mini-batches within MaxPayloadInMB, each batch passed container 1 -> container 2
-in the content types they return, DataProcessing filters and the join applied, `<input>.out` written."""
+in the content types they return, DataProcessing filters and the join applied, `<input>.out` written.
+
+Handlers follow the framework containers' rules (sagemaker-inference-toolkit's Transformer, the scikit-learn
+container's default handler): model_fn is required (the scikit-learn container has no default); input_fn,
+predict_fn and output_fn are each optional with the defaults below, or one transform_fn replaces all three (defining
+it with any of them is an error); a text/csv or application/json body reaches the handler as a decoded string.
+
+LIMITATIONS: the handlers run in this process on this machine's Python; the PyTorch container's default model_fn
+and predict_fn (TorchScript) are not emulated (a module without model_fn fails); a handler taking the toolkit's
+extra `context` argument is not supported."""
 
 from __future__ import annotations
 
-import functools
+import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.sagemaker.responses import SageMakerResponse
-
 from local_mode import storage
 from local_mode.images import python_for
 from local_mode.modules import load_module
 
-_HANDLERS = ("model_fn", "input_fn", "predict_fn", "output_fn")
+_UTF8_TYPES = ("text/csv", "application/json")  # sagemaker_inference.content_types.UTF8_TYPES
 
 
 class TransformError(RuntimeError):
@@ -28,39 +36,82 @@ class NetworkIsolationError(TransformError):
     """A network-isolated container told to download its code: the message is the job's FailureReason."""
 
 
-@functools.cache
-def record_network_isolation() -> None:
-    """moto 5.2.5 drops CreateModel's EnableNetworkIsolation (its model always says False): keep the request's
-    value on the stored model, so DescribeModel returns it as AWS does and transform jobs can honour it."""
-    original = SageMakerResponse.create_model
+def default_input_fn(body: str | bytes, content_type: str):
+    """The scikit-learn container's default: the body decoded to a numpy array (float32 for CSV and JSON)."""
+    import numpy as np
 
-    @functools.wraps(original)
-    def create_model(self: SageMakerResponse):
-        result = original(self)
-        model = self.sagemaker_backend._models[self._get_param("ModelName")]
-        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
-        return result
+    kind = content_type.split(";")[0].strip()
+    if kind == "text/csv":
+        return np.genfromtxt(io.StringIO(body), delimiter=",").astype(np.float32)
+    if kind == "application/json":
+        return np.array(json.loads(body)).astype(np.float32)
+    if kind == "application/x-npy":
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    raise TransformError(f"the default input_fn cannot decode {content_type!r} (text/csv, application/json, npy)")
 
-    SageMakerResponse.create_model = create_model
+
+def default_predict_fn(data, model):
+    """The scikit-learn container's default: model.predict(data)."""
+    return model.predict(data)
+
+
+def default_output_fn(prediction, accept: str):
+    """The default encoders: CSV (numpy.savetxt, fmt %s), JSON (a list) or npy, in the accepted type."""
+    import numpy as np
+
+    array, kind = np.asarray(prediction), accept.split(";")[0].strip()
+    if kind == "text/csv":
+        stream = io.StringIO()
+        np.savetxt(stream, array, delimiter=",", fmt="%s")
+        return stream.getvalue(), accept
+    if kind == "application/json":
+        return json.dumps(array.tolist()), accept
+    if kind == "application/x-npy":
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue(), accept
+    raise TransformError(f"the default output_fn cannot encode {accept!r} (text/csv, application/json, npy)")
 
 
 @dataclass
 class Container:
-    """One serving container: its inference module's handlers and the loaded model."""
+    """One serving container: its request handler (transform_fn, or input_fn -> predict_fn -> output_fn with the
+    defaults for those it lacks) and the loaded model."""
 
     name: str
-    module: Any
+    transform_fn: Callable[[Any, Any, str, str], Any]
     model: Any
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        data = self.module.input_fn(body, content_type)
-        prediction = self.module.predict_fn(data, self.model)
-        result = self.module.output_fn(prediction, accept)
+        if content_type.split(";")[0].strip() in _UTF8_TYPES:
+            body = body.decode("utf-8")  # as the toolkit's Transformer.transform does
+        result = self.transform_fn(self.model, body, content_type, accept)
         body, returned_type = result if isinstance(result, tuple) else (result, accept)
         return (body.encode() if isinstance(body, str) else bytes(body)), returned_type
 
 
-def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False) -> Container:
+def handlers_of(module: Any, program: str) -> Callable[[Any, Any, str, str], Any]:
+    """The request handler the framework container builds from the user module (Transformer.
+    _validate_user_module_and_set_functions)."""
+    transform_fn = getattr(module, "transform_fn", None)
+    steps = [getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")]
+    if transform_fn and any(steps):
+        raise TransformError(
+            f"{program}: Cannot use transform_fn implementation in conjunction with input_fn, predict_fn, and/or "
+            "output_fn implementation"
+        )
+    if transform_fn:
+        return transform_fn
+    defaults = (default_input_fn, default_predict_fn, default_output_fn)
+    input_fn, predict_fn, output_fn = (step or default for step, default in zip(steps, defaults, strict=True))
+
+    def default_transform_fn(model, body, content_type: str, accept: str):
+        return output_fn(predict_fn(input_fn(body, content_type), model), accept)
+
+    return default_transform_fn
+
+
+def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False, s3=None) -> Container:
     """Unpack the model artifact and the code as the framework serving container would, then call model_fn."""
     python_for(definition["Image"])  # fails with a clear reason for an image local mode cannot run
     environment = definition.get("Environment", {})
@@ -69,17 +120,17 @@ def load_container(definition: dict, root: Path, index: int, network_isolated: b
     if network_isolated and code_location.startswith("s3://"):
         raise NetworkIsolationError(_isolation_refusal(index, code_location))
     model_dir = root / f"container-{index}" / "model"
-    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"]), model_dir)
+    storage.extract_tarball(storage.read_object(definition["ModelDataUrl"], s3), model_dir)
     if code_location.startswith("s3://"):
         code_dir = root / f"container-{index}" / "code"
-        storage.extract_tarball(storage.read_object(code_location), code_dir)
+        storage.extract_tarball(storage.read_object(code_location, s3), code_dir)
     else:  # code inside the model artifact, as the PyTorch container reads it
         code_dir = model_dir / code_location.removeprefix("/opt/ml/model").lstrip("/")
     module = _import(code_dir / program, f"scoreline_serving_{root.name}_{index}".replace("-", "_"))
-    missing = [name for name in _HANDLERS if not hasattr(module, name)]
-    if missing:
-        raise TransformError(f"container {index + 1} ({program}) defines no {', '.join(missing)}")
-    return Container(name=f"container {index + 1}", module=module, model=module.model_fn(str(model_dir)))
+    if not hasattr(module, "model_fn"):  # the scikit-learn container's default_model_fn raises NotImplementedError
+        raise TransformError(f"container {index + 1} ({program}) defines no model_fn, and the container has no default")
+    transform_fn = handlers_of(module, program)
+    return Container(name=f"container {index + 1}", transform_fn=transform_fn, model=module.model_fn(str(model_dir)))
 
 
 def _isolation_refusal(index: int, code_location: str) -> str:
@@ -99,22 +150,23 @@ def _import(path: Path, module_name: str):
     return load_module(path, module_name)
 
 
-def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool]) -> int:
-    """Score every object under the input prefix; returns the number of records scored."""
+def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool], s3=None) -> int:
+    """Score every object under the input prefix with the job's role (`s3`); returns the number of records scored."""
     source = job["TransformInput"]["DataSource"]["S3DataSource"]
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise TransformError("local mode reads S3Prefix transform inputs only")
-    keys = storage.keys_under(source["S3Uri"])
+    keys = storage.keys_under(source["S3Uri"], s3)
     if not keys:
         raise TransformError(f"no input objects under {source['S3Uri']}")
     bucket, prefix = storage.split_uri(source["S3Uri"])
     scored = 0
     for key in keys:
-        records = _records(storage.read_object(f"s3://{bucket}/{key}"), job["TransformInput"].get("SplitType", "None"))
+        body = storage.read_object(f"s3://{bucket}/{key}", s3)
+        records = _records(body, job["TransformInput"].get("SplitType", "None"))
         output = _transform_records(job, containers, records, key, should_stop)
         relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
         out_uri = f"{job['TransformOutput']['S3OutputPath'].rstrip('/')}/{relative}.out"
-        storage.write_object(out_uri, _assemble(output, job["TransformOutput"].get("AssembleWith", "None")))
+        storage.write_object(out_uri, _assemble(output, job["TransformOutput"].get("AssembleWith", "None")), s3)
         scored += len(records)
     return scored
 

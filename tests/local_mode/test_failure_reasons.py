@@ -18,10 +18,12 @@ def _steps(execution: dict) -> list[dict]:
 
 def test_preprocess_on_data_without_the_target_reports_its_sentence(cloud, housing):
     bucket = cloud.deployment.bucket_for("DataBucket")
+    # Under training/input/: the TrainingData function may list, and the job role read, only that prefix.
     storage.write_object(
-        f"s3://{bucket}/training/no-target/data.csv", housing.drop(columns=["MedHouseVal"]).to_csv(index=False).encode()
+        f"s3://{bucket}/training/input/no-target/data.csv",
+        housing.drop(columns=["MedHouseVal"]).to_csv(index=False).encode(),
     )
-    execution = run_pipeline(cloud, InputDataUri=f"s3://{bucket}/training/no-target/")
+    execution = run_pipeline(cloud, InputDataUri=f"s3://{bucket}/training/input/no-target/")
     assert execution["PipelineExecutionStatus"] == "Failed"
     assert execution["FailureReason"] == f"Step Preprocess failed: {PROCESSING_FAILURE}"
     preprocess = next(step for step in _steps(execution) if step["StepName"] == "Preprocess")

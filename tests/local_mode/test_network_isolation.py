@@ -29,7 +29,7 @@ def output_fn(prediction, accept):
 @pytest.fixture(scope="module")
 def locations(cloud, tmp_path_factory):
     """An artifact with its code under code/, the same code as an S3 tarball, and one input file."""
-    root = f"s3://{cloud.deployment.bucket_for('DataBucket')}/isolation"
+    root = f"s3://{cloud.deployment.bucket_for('DataBucket')}/pipeline/isolation"  # the job role reads pipeline/
     work = tmp_path_factory.mktemp("isolation")
     (work / "artifact" / "code").mkdir(parents=True)
     (work / "artifact" / "code" / "inference.py").write_text(ECHO_HANDLERS)
@@ -39,11 +39,16 @@ def locations(cloud, tmp_path_factory):
     return root
 
 
+def job_role() -> str:
+    """The deployed job role: models and transform jobs run with it."""
+    return next(r["Arn"] for r in boto3.client("iam").list_roles()["Roles"] if "jobrole" in r["RoleName"])
+
+
 def _transform(name: str, root: str, submit_directory: str) -> dict:
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_model(
         ModelName=name,
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/scoring",
+        ExecutionRoleArn=job_role(),
         Containers=[
             {
                 "Image": IMAGE,
