@@ -270,7 +270,11 @@ def add_invoke_endpoint(endpoints: LocalEndpoints) -> None:
     def invoke_endpoint(self: SageMakerRuntimeResponse):
         name = self.path.split("/")[2]
         answer = endpoints.invoke(
-            name, self.body or b"", self.headers.get("Content-Type") or "", self.headers.get("Accept") or "text/csv"
+            # raw_body: the request's bytes (moto decodes `body` to text, which would break npy bodies)
+            name,
+            self.raw_body or b"",
+            self.headers.get("Content-Type") or "",
+            self.headers.get("Accept") or "text/csv",
         )
         headers = {"Content-Type": answer.content_type, "status": answer.status}  # moto reads the status here
         if answer.status != 200:

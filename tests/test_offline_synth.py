@@ -89,7 +89,7 @@ def test_bad_setting_stops_synth_with_one_sentence_and_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=REPO_ROOT,
-        env=_offline_env(tmp_path, tmp_path / "out", CDK_CONTEXT_JSON=json.dumps({"model_flavour": "xgboost"})),
+        env=_offline_env(tmp_path, tmp_path / "out", CDK_CONTEXT_JSON=json.dumps({"model_flavour": "lightgbm"})),
         capture_output=True,
         text=True,
         timeout=300,
@@ -98,7 +98,7 @@ def test_bad_setting_stops_synth_with_one_sentence_and_no_traceback(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
-        "scoreline: Setting 'model_flavour' input should be 'sklearn' or 'pytorch' (got 'xgboost')."
+        "scoreline: Setting 'model_flavour' input should be 'sklearn', 'pytorch' or 'xgboost' (got 'lightgbm')."
     )
 
 

@@ -17,7 +17,7 @@ from moto import mock_aws
 from local_mode import storage
 from local_mode.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
 from local_mode.modules import load_module
-from local_mode.serving import record_network_isolation
+from local_mode.moto_patches import install as install_moto_patches
 from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
@@ -90,7 +90,7 @@ def served(tmp_path, monkeypatch):
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
         monkeypatch.delenv(name, raising=False)
     add_update_endpoint()
-    record_network_isolation()  # moto drops EnableNetworkIsolation; the local cloud keeps it
+    install_moto_patches()  # moto drops EnableNetworkIsolation; the local cloud keeps it
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         sagemaker = boto3.client("sagemaker")
