@@ -102,13 +102,27 @@ def _serve(args) -> int:
     print(f"  pipelines: {', '.join(deployment.pipelines)}; data bucket: {deployment.bucket_for('DataBucket')}")
     print(f"  schedules: {', '.join(deployment.schedules)}; logs and job folders under .scoreline/serve")
     print(f"  try: aws --endpoint-url {cloud.endpoint} sagemaker list-pipelines")
+    api = _predictions_api(cloud, args.port)
     print("Ctrl-C stops it.")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
+        if api:
+            api.stop()
         cloud.stop()
     return 0
+
+
+def _predictions_api(cloud, port: int):
+    """The serving stack's API on the next port, when the app was synthesized with realtime=true."""
+    from local_mode.endpoints import PredictionsApi
+
+    if cloud.endpoints is None:
+        return None
+    api = PredictionsApi(cloud.endpoints, cloud.real_time_endpoint_name(), port=port + 1 if port else 0).start()
+    print(f"  predictions API: {api.url} (POST text/csv rows once a version is approved)")
+    return api
 
 
 def _fire(args) -> int:

@@ -73,6 +73,8 @@ _SAGEMAKER_NAMED = {
     **{f"{verb}TransformJob": ("transform-job", "TransformJobName") for verb in ("Create", "Describe", "Stop")},
     **{f"{verb}Model": ("model", "ModelName") for verb in ("Create", "Describe", "Delete")},
     **{f"{verb}Pipeline": ("pipeline", "PipelineName") for verb in ("Describe", "Update", "Delete")},
+    **{f"{verb}EndpointConfig": ("endpoint-config", "EndpointConfigName") for verb in ("Create", "Describe", "Delete")},
+    **{f"{verb}Endpoint": ("endpoint", "EndpointName") for verb in ("Create", "Describe", "Update", "Delete")},
     "StartPipelineExecution": ("pipeline", "PipelineName"),
     "DescribeModelPackageGroup": ("model-package-group", "ModelPackageGroupName"),
 }
@@ -207,6 +209,39 @@ def _lambda(call: ApiCall) -> list[Request]:
     return [Request("lambda:InvokeFunction" if match.group(2) else "lambda:GetFunction", arn)]
 
 
+def _cloudwatch(call: ApiCall) -> list[Request]:
+    """CloudWatch's endpoint is `monitoring`, its IAM prefix `cloudwatch`; alarms are named by ARN
+    (Service Authorization Reference, Amazon CloudWatch: alarm `arn:aws:cloudwatch:<region>:<account>:alarm:<name>`)."""
+    # The SDKs speak CloudWatch's JSON, CBOR or query protocol: read the operation and body from whichever it is.
+    if call.target:
+        operation, body = call.target, call.json()
+    elif "/operation/" in call.path:
+        operation, body = call.path.rsplit("/", 1)[-1], _cbor(call.body)
+    else:
+        operation, body = call.form().get("Action", ""), call.form()
+    names = body.get("AlarmNames") or ([body["AlarmName"]] if body.get("AlarmName") else [])
+    resources = [call.arn("cloudwatch", f"alarm:{name}") for name in names] or ["*"]
+    return [Request(f"cloudwatch:{operation}", resource) for resource in resources]
+
+
+def _cbor(body: bytes) -> dict:
+    """A Smithy RPC v2 CBOR request body, read with botocore's own CBOR reader."""
+    from botocore.parsers import BaseCBORParser
+
+    return BaseCBORParser().parse_data_item(io.BytesIO(body)) if body else {}
+
+
+def _application_autoscaling(call: ApiCall) -> list[Request]:
+    """Application Auto Scaling authorizes on `*` with the request's namespace and dimension as condition keys
+    (Service Authorization Reference: application-autoscaling:service-namespace, :scalable-dimension)."""
+    body = call.json()
+    context = {
+        "application-autoscaling:service-namespace": body.get("ServiceNamespace", ""),
+        "application-autoscaling:scalable-dimension": body.get("ScalableDimension", ""),
+    }
+    return [Request(f"application-autoscaling:{call.target}", "*", {k: v for k, v in context.items() if v})]
+
+
 def _other(call: ApiCall) -> list[Request]:
     operation = call.target or call.form().get("Action", "") or call.method
     if call.service == "sts" and operation == "GetCallerIdentity":
@@ -222,6 +257,8 @@ CLASSIFIERS: dict[str, Callable[[ApiCall], list[Request]]] = {
     "kms": _kms,
     "scheduler": _scheduler,
     "lambda": _lambda,
+    "monitoring": _cloudwatch,
+    "application-autoscaling": _application_autoscaling,
 }
 
 

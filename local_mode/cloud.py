@@ -32,6 +32,7 @@ from local_mode import moto_patches
 from local_mode.api_requests import access_denied_response, call_from_environ, requests_for
 from local_mode.clients import Clients
 from local_mode.deploy import Deployment, deploy
+from local_mode.endpoints import LocalEndpoints, attach_endpoints, detach_endpoints
 from local_mode.events import EventBus, OneTimeSchedules, Scheduler
 from local_mode.iam import AccessDenied, Authorizer, Request
 from local_mode.jobs import JobResult, Workspace, run_processing, run_training
@@ -61,6 +62,7 @@ class LocalCloud:
         self._scheduler: Scheduler | None = None
         self._one_time_schedules: OneTimeSchedules | None = None
         self.deployment: Deployment | None = None
+        self.endpoints: LocalEndpoints | None = None
         self.bus: EventBus | None = None
         self.endpoint = ""
         self._saved_environment: dict[str, str | None] = {}
@@ -120,7 +122,18 @@ class LocalCloud:
             environment.start()  # the init phase runs while the deploy goes on
             self._environments[function.arn] = environment
         self.bus = EventBus(self.deployment, self.home / "logs", self.authorizer, self.clients, self._environments)
+        self.endpoints = self._real_time_endpoints()
         return self.deployment
+
+    def _real_time_endpoints(self) -> LocalEndpoints | None:
+        """Endpoints served in this process when the app has the serving stack (realtime=true): CreateEndpoint and
+        UpdateEndpoint load the model in the background, then send "SageMaker Endpoint State Change"."""
+        if not any("SERVING_ENDPOINT_NAME" in f.environment for f in self.deployment.functions.values()):
+            return None
+        return attach_endpoints(self.home / "endpoints", self._emit_later, self.bus.put_event)
+
+    def real_time_endpoint_name(self) -> str:
+        return self.deployment.environment_of_function_setting("SERVING_ENDPOINT_NAME")["SERVING_ENDPOINT_NAME"]
 
     def _function_environment(self, function) -> dict[str, str]:
         """Only what Lambda gives a function: its variables, the region, its role's credentials, its name."""
@@ -144,6 +157,8 @@ class LocalCloud:
 
     def stop(self) -> None:
         self._listen(None)
+        if self.endpoints:
+            detach_endpoints()
         for environment in self._environments.values():
             environment.stop()
         for scheduler in (self._scheduler, self._one_time_schedules):

@@ -91,3 +91,43 @@ def test_requests_carry_the_real_resource_arns():
         ("iam:PassRole", "arn:aws:iam::123456789012:role/job"),
     ]
     assert training[1].context == {"iam:PassedToService": "sagemaker.amazonaws.com"}
+
+
+def test_real_time_serving_calls_carry_their_arns_and_condition_keys():
+    config = {"EndpointConfigName": "scoreline-serving-v2-ab"}
+    describe = requests_for(
+        _call("sagemaker", "POST", "/", config, **{"x-amz-target": "SageMaker.DescribeEndpointConfig"})
+    )
+    assert [(r.action, r.resource) for r in describe] == [
+        (
+            "sagemaker:DescribeEndpointConfig",
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/scoreline-serving-v2-ab",
+        )
+    ]
+    alarm = {"AlarmName": "scoreline-realtime-errors"}
+    put = requests_for(
+        _call("monitoring", "POST", "/", alarm, **{"x-amz-target": "GraniteServiceVersion20100801.PutMetricAlarm"})
+    )
+    assert [(r.action, r.resource) for r in put] == [
+        ("cloudwatch:PutMetricAlarm", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:scoreline-realtime-errors")
+    ]
+    target = {"ServiceNamespace": "sagemaker", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+    scaling = requests_for(
+        _call(
+            "application-autoscaling",
+            "POST",
+            "/",
+            target,
+            **{"x-amz-target": "AnyScaleFrontendService.RegisterScalableTarget"},
+        )
+    )
+    assert [(r.action, r.resource, r.context) for r in scaling] == [
+        (
+            "application-autoscaling:RegisterScalableTarget",
+            "*",
+            {
+                "application-autoscaling:service-namespace": "sagemaker",
+                "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+            },
+        )
+    ]

@@ -5,7 +5,6 @@ API answers on 127.0.0.1; a second approval updates it with its deployment confi
 from __future__ import annotations
 
 import json
-import threading
 
 import boto3
 import pytest
@@ -13,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from local_mode.cloud import LocalCloud
 from local_mode.demo import synthesize
-from local_mode.endpoints import PredictionsApi, attach_endpoints, detach_endpoints
+from local_mode.endpoints import PredictionsApi
 from tests.local_mode.conftest import wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 
@@ -27,18 +26,12 @@ def realtime(tmp_path_factory):
     synthesize(out_dir, {"realtime": "true"})
     with LocalCloud(out_dir.parent / "cloud") as cloud:
         deployment = cloud.deploy(out_dir)
-        # The wiring local_mode.cloud gets after the issue-11 refactor: endpoints load in the background.
-        endpoints = attach_endpoints(
-            cloud.home / "endpoints",
-            lambda work, *args: threading.Thread(target=work, args=args, daemon=True).start(),
-            cloud.bus.put_event,
-        )
-        api = PredictionsApi(endpoints, ENDPOINT).start()
+        assert cloud.real_time_endpoint_name() == ENDPOINT
+        api = PredictionsApi(cloud.endpoints, ENDPOINT).start()
         try:
             yield {"cloud": cloud, "api": api, "bucket": deployment.bucket_for("DataBucket")}
         finally:
             api.stop()
-            detach_endpoints()
 
 
 def register(realtime, version: int, tmp_path) -> str:
