@@ -120,12 +120,14 @@ def test_quality_gate_compares_evaluate_scores_with_baseline_champion_and_thresh
     assert [s["Name"] for s in condition["ElseSteps"]] == ["QualityTooLow"]
     message = steps["QualityTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     paths = [value["Std:JsonGet"]["Path"] for value in message if isinstance(value, dict) and "Std:JsonGet" in value]
-    # The metric's name, the candidate's, the best baseline's and the champion's values and the limits.
+    # The candidate's, the best baseline's and the champion's values, each after the metric's name, and the limits.
     assert paths == [
         "gate.metric_label",
         "gate.candidate",
+        "gate.metric_label",
         "gate.baseline",
         "gate.baseline_limit",
+        "gate.metric_label",
         "gate.champion",
         "gate.champion_limit",
     ]
