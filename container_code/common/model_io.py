@@ -112,6 +112,19 @@ def read_schema(folder: Path) -> dict:
     return schema
 
 
+def read_training_data(args):
+    """(schema, features, target, validation features, validation target) from the job's three channels; for a
+    classifier the targets are class indices, checked against the schema, and the training split holds two classes."""
+    schema = read_schema(args.schema)
+    features, target = read_channel(args.train)
+    validation_features, validation_target = read_channel(args.validation)
+    if is_classification(schema):
+        target, validation_target = class_indices(target, schema), class_indices(validation_target, schema)
+        if len(set(target.tolist())) < 2:
+            raise InputError("the training split holds a single class: a classifier needs at least two")
+    return schema, features, target, validation_features, validation_target
+
+
 def save_schema(schema: dict, model_dir: Path) -> None:
     """schema.json into the model folder: the serving container reads the classes from it."""
     Path(model_dir).mkdir(parents=True, exist_ok=True)

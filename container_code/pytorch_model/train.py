@@ -19,13 +19,10 @@ import numpy as np
 import torch
 from inference import CONFIG_FILE, WEIGHTS_FILE, TabularMLP, device
 from model_io import (
-    InputError,
-    class_indices,
     hyperparameter_parser,
     is_classification,
     log_loss,
-    read_channel,
-    read_schema,
+    read_training_data,
     rmse,
     run_training,
     save_schema,
@@ -145,13 +142,7 @@ def main(argv=None) -> int:
 
 def train(args) -> None:
     seed_everything(args.seed)
-    schema = read_schema(args.schema)
-    features, target = read_channel(args.train)
-    validation_features, validation_target = read_channel(args.validation)
-    if is_classification(schema):
-        target, validation_target = class_indices(target, schema), class_indices(validation_target, schema)
-        if len(set(target.tolist())) < 2:
-            raise InputError("the training split holds a single class: a classifier needs at least two")
+    schema, features, target, validation_features, validation_target = read_training_data(args)
     print(
         f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']}), device {device()}"
     )

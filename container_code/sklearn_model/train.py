@@ -16,14 +16,11 @@ from pathlib import Path
 import joblib
 from inference import MODEL_FILE
 from model_io import (
-    InputError,
-    class_indices,
     full_probabilities,
     hyperparameter_parser,
     is_classification,
     log_loss,
-    read_channel,
-    read_schema,
+    read_training_data,
     rmse,
     run_training,
     save_schema,
@@ -105,14 +102,8 @@ def main(argv=None) -> int:
 
 
 def train(args) -> None:
-    schema = read_schema(args.schema)
+    schema, features, target, validation_features, validation_target = read_training_data(args)
     task = Task(schema)
-    features, target = read_channel(args.train)
-    validation_features, validation_target = read_channel(args.validation)
-    if task.classify:
-        target, validation_target = class_indices(target, schema), class_indices(validation_target, schema)
-        if len(set(target.tolist())) < 2:
-            raise InputError("the training split holds a single class: a classifier needs at least two")
     print(f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']})", flush=True)
     best, best_score = best_iteration(args, task, features, target, validation_features, validation_target)
     # Boosting without early stopping or subsampling is deterministic: refitting to the best iteration gives

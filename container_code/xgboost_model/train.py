@@ -20,11 +20,9 @@ from pathlib import Path
 from inference import MODEL_FILE, xgb
 from model_io import (
     InputError,
-    class_indices,
     hyperparameter_parser,
     is_classification,
-    read_channel,
-    read_schema,
+    read_training_data,
     run_training,
     save_schema,
     ship_serving_code,
@@ -129,13 +127,7 @@ def main(argv=None) -> int:
 
 
 def train(args) -> None:
-    schema = read_schema(args.schema)
-    features, target = read_channel(args.train)
-    validation_features, validation_target = read_channel(args.validation)
-    if is_classification(schema):
-        target, validation_target = class_indices(target, schema), class_indices(validation_target, schema)
-        if len(set(target.tolist())) < 2:
-            raise InputError("the training split holds a single class: a classifier needs at least two")
+    schema, features, target, validation_features, validation_target = read_training_data(args)
     print(f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']})", flush=True)
     train_set = xgb.DMatrix(features, label=target)
     validation_set = xgb.DMatrix(validation_features, label=validation_target)

@@ -213,19 +213,24 @@ def _reason_to_ignore(request: Request, settings: Settings) -> str:
 
 
 def _score_newest_approved(sagemaker, settings: Settings, request: Request) -> list[dict]:
+    package = newest_approved(sagemaker, settings.group)
+    if package is None:
+        reason = f"model package group {settings.group!r} has no approved version to score with"
+        return [_alert(settings, request, None, None, reason)]
+    return _score(sagemaker, settings, request, package)
+
+
+def newest_approved(sagemaker, group: str) -> dict | None:
+    """The newest approved version's description (the serving function uses it too), or None."""
     # ListModelPackages sorts ascending unless told otherwise: ask for the newest first, explicitly.
     summaries = sagemaker.list_model_packages(
-        ModelPackageGroupName=settings.group,
+        ModelPackageGroupName=group,
         ModelApprovalStatus="Approved",
         SortBy="CreationTime",
         SortOrder="Descending",
         MaxResults=1,
     )["ModelPackageSummaryList"]
-    if not summaries:
-        reason = f"model package group {settings.group!r} has no approved version to score with"
-        return [_alert(settings, request, None, None, reason)]
-    package = _describe_package(sagemaker, summaries[0]["ModelPackageArn"])
-    return _score(sagemaker, settings, request, package)
+    return _describe_package(sagemaker, summaries[0]["ModelPackageArn"]) if summaries else None
 
 
 def _score(sagemaker, settings: Settings, request: Request, package: dict) -> list[dict]:

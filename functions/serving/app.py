@@ -135,7 +135,7 @@ def _on_package_change(sagemaker, settings: Settings, event: dict) -> dict:
         return log_decision("ignored", request.version, f"version {request.version} is {status}")
     if request.version not in _versions_in_play(sagemaker, settings):
         return log_decision("ignored", request.version, f"version {request.version} is not being served")
-    newest = _newest_approved(sagemaker, settings)
+    newest = scoring_model.newest_approved(sagemaker, settings.group)
     if newest is None:
         reason = f"version {request.version} was rejected and no other version is approved: it keeps serving"
         return _alert(settings, request.version, reason)
@@ -163,19 +163,6 @@ def _versions_in_play(sagemaker, settings: Settings) -> set[int]:
     tags = _endpoint_tags(sagemaker, endpoint)
     names = {endpoint["EndpointConfigName"], tags.get(REQUESTED, "")}
     return {version_of(name, settings) for name in names if version_of(name, settings)}
-
-
-def _newest_approved(sagemaker, settings: Settings) -> dict | None:
-    summaries = sagemaker.list_model_packages(
-        ModelPackageGroupName=settings.group,
-        ModelApprovalStatus="Approved",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )["ModelPackageSummaryList"]
-    if not summaries:
-        return None
-    return sagemaker.describe_model_package(ModelPackageName=summaries[0]["ModelPackageArn"])
 
 
 # --- converging the endpoint on the request -------------------------------------------------------------------
