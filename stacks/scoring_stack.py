@@ -25,6 +25,7 @@ from constructs import Construct
 
 from stacks.instance_types import has_instance_storage
 from stacks.python_function import python_function
+from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "scoring"
@@ -253,12 +254,7 @@ class ScoringStack(Stack):
                 actions=["sagemaker:ListModelPackages", "sagemaker:ListTransformJobs"],
                 resources=["*"],  # these List actions have no resource-level permissions
             ),
-            iam.PolicyStatement(
-                sid="PassExecutionRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[execution_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
+            pass_role_to_sagemaker("PassExecutionRoleToSageMaker", execution_role),
             iam.PolicyStatement(
                 sid="CheckScoringInput",
                 actions=["s3:ListBucket"],
@@ -268,13 +264,7 @@ class ScoringStack(Stack):
             # CreateTransformJob passes the data key (TransformOutput.KmsKeyId, TransformResources.VolumeKmsKeyId):
             # the caller needs kms:CreateGrant, for AWS resources only, and kms:DescribeKey on it (SageMaker:
             # "KMS permissions for ... CreateTransformJob"; KMS: kms:GrantIsForAWSResource).
-            iam.PolicyStatement(
-                sid="GrantTransformJobsTheDataKey",
-                actions=["kms:CreateGrant"],
-                resources=[data_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
-            iam.PolicyStatement(sid="DescribeTheDataKey", actions=["kms:DescribeKey"], resources=[data_key.key_arn]),
+            *data_key_for_sagemaker_resources("GrantTransformJobsTheDataKey", data_key, "DescribeTheDataKey"),
         ]
         for statement in statements:
             function.add_to_role_policy(statement)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Annotations, Aspects, IAspect
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -50,3 +52,28 @@ def _denies_insecure_transport(bucket: s3.Bucket) -> bool:
 def apply_security_checks(app: Construct) -> None:
     Aspects.of(app).add(EncryptedAndRetained())
     Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+
+
+def pass_role_to_sagemaker(sid: str, role: iam.IRole) -> iam.PolicyStatement:
+    """iam:PassRole on exactly `role`, and only to SageMaker (IAM: iam:PassedToService)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["iam:PassRole"],
+        resources=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    )
+
+
+def data_key_for_sagemaker_resources(sid: str, key: kms.IKey, describe_sid: str) -> list[iam.PolicyStatement]:
+    """What a caller needs to hand `key` to the SageMaker jobs, transform jobs or endpoints it creates: kms:CreateGrant
+    for AWS resources only (kms:GrantIsForAWSResource) and kms:DescribeKey ("KMS permissions" of CreateProcessingJob,
+    CreateTrainingJob, CreateTransformJob and CreateEndpointConfig in the SageMaker API permissions reference)."""
+    return [
+        iam.PolicyStatement(
+            sid=sid,
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        iam.PolicyStatement(sid=describe_sid, actions=["kms:DescribeKey"], resources=[key.key_arn]),
+    ]

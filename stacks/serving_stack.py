@@ -21,6 +21,7 @@ from constructs import Construct
 
 from stacks.instance_types import has_instance_storage
 from stacks.python_function import python_function
+from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
@@ -172,21 +173,10 @@ class ServingStack(Stack):
                 actions=["sagemaker:ListModelPackages"],
                 resources=["*"],  # no resource-level permissions
             ),
-            iam.PolicyStatement(
-                sid="PassExecutionRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[execution_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
+            pass_role_to_sagemaker("PassExecutionRoleToSageMaker", execution_role),
             # CreateEndpointConfig with KmsKeyId: the caller needs kms:CreateGrant (for AWS resources only) and
             # kms:DescribeKey on the key (SageMaker: "KMS permissions for ... CreateEndpointConfig").
-            iam.PolicyStatement(
-                sid="GrantEndpointsTheDataKey",
-                actions=["kms:CreateGrant"],
-                resources=[data_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
-            iam.PolicyStatement(sid="DescribeTheDataKey", actions=["kms:DescribeKey"], resources=[data_key.key_arn]),
+            *data_key_for_sagemaker_resources("GrantEndpointsTheDataKey", data_key, "DescribeTheDataKey"),
             # The rollback alarms point at each new fleet; UpdateEndpoint's caller needs cloudwatch:DescribeAlarms
             # on them ("Auto-Rollback Configuration and Monitoring").
             iam.PolicyStatement(

@@ -20,6 +20,7 @@ from pipeline_definitions.placeholders import PLACEHOLDERS
 from pipeline_definitions.spec import PipelineSpec
 from stacks.code_assets import CodeAssets
 from stacks.python_function import python_function
+from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 from stacks.settings import (
     ECR_IMAGE,
     PYTORCH_IMAGE_VERSION,
@@ -210,12 +211,7 @@ class TrainingStack(Stack):
                 ],
                 resources=[f"{arn}:model-package-group/{group}", f"{arn}:model-package/{group}/*"],
             ),
-            iam.PolicyStatement(
-                sid="PassJobRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[self.job_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
+            pass_role_to_sagemaker("PassJobRoleToSageMaker", self.job_role),
             iam.PolicyStatement(sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[evaluation_reports]),
             # A Lambda step invokes its function with the pipeline's role (SageMaker Pipelines, "Lambda step").
             iam.PolicyStatement(
@@ -232,13 +228,7 @@ class TrainingStack(Stack):
             # CreateProcessingJob/CreateTrainingJob with a VolumeKmsKeyId need kms:CreateGrant from the caller
             # ("Amazon SageMaker API Permissions: Actions, Permissions, and Resources Reference"); a grant for an
             # AWS service is what kms:GrantIsForAWSResource allows, and DescribeKey lets SageMaker check the key.
-            iam.PolicyStatement(
-                sid="GrantJobVolumesTheDataKey",
-                actions=["kms:CreateGrant"],
-                resources=[self._key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
-            iam.PolicyStatement(sid="DescribeDataKey", actions=["kms:DescribeKey"], resources=[self._key.key_arn]),
+            *data_key_for_sagemaker_resources("GrantJobVolumesTheDataKey", self._key, "DescribeDataKey"),
         ]
 
     def _training_data_function(self) -> lambda_.Function:
