@@ -75,7 +75,7 @@ def add_update_endpoint() -> None:
 # SageMaker Runtime InvokeEndpoint: "Body ... Maximum length of 6291456" (6 MB); API Gateway allows 10 MB.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # What the API answers for a ModelError whose message is the caller's mistake (the features container's sentences).
-_CALLER_MISTAKE = re.compile(r"(row [0-9]+: |unsupported content type)[^\n\"]*")
+_CALLER_MISTAKE = re.compile(r"(row [0-9]+: |unsupported content type|bad request: )[^\n\"]*")
 _API_CONTENT_TYPES = ("text/csv", "application/json")
 
 

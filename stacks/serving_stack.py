@@ -36,13 +36,15 @@ FUNCTION_RETRY_ATTEMPTS = 2
 # errors). A ModelError (424) carries the container's own status and message (OriginalStatusCode,
 # OriginalMessage): the features container names a bad row ("row N: ...") or content type, which is the caller's
 # mistake (400); anything else from the model is the model's failure (502).
+# The features container's sentences for a caller's mistake begin like this (container_code/features/inference.py).
+CALLER_MISTAKE = "(row [0-9]+: |unsupported content type|bad request: )"
 MODEL_ERROR_TEMPLATE = """#set($message = $input.path('$.OriginalMessage'))
-#if($message.matches("(?s).*(row [0-9]+: |unsupported content type).*"))
-{"message": $util.toJson($message.replaceAll("(?s)^.*?((row [0-9]+: |unsupported content type)[^\\n\\"]*).*$", "$1"))}
+#if($message.matches("(?s).*CALLER_MISTAKE.*"))
+{"message": $util.toJson($message.replaceAll("(?s)^.*?(CALLER_MISTAKE[^\\n\\"]*).*$", "$1"))}
 #else
 #set($context.responseOverride.status = 502)
 {"message": "the model failed on this request; see the endpoint's logs"}
-#end"""
+#end""".replace("CALLER_MISTAKE", CALLER_MISTAKE)
 # ValidationError (400): a payload over InvokeEndpoint's 6 MB, or no endpoint yet (nothing approved so far).
 VALIDATION_ERROR_TEMPLATE = """#set($message = $input.path('$.message'))
 #if($message.contains("not found"))

@@ -87,5 +87,31 @@ def test_bad_rows_name_the_row_and_the_column(features, body, message):
 
 
 def test_unsupported_content_type_is_refused(features):
-    with pytest.raises(ValueError, match="unsupported content type 'application/json'"):
-        features.input_fn(b"[1, 2]", "application/json")
+    with pytest.raises(ValueError, match="unsupported content type 'application/xml'"):
+        features.input_fn(b"<rows/>", "application/xml")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"rooms=3", "bad request: the body is not JSON"),
+        (b'{"rooms": 3}', "bad request: a JSON request must be a list of objects keyed by column name"),
+    ],
+)
+def test_a_json_body_that_is_not_a_list_of_rows_is_refused(features, body, message):
+    with pytest.raises(ValueError) as refused:
+        features.input_fn(body, "application/json")
+    assert str(refused.value).startswith(message)
+
+
+def test_json_rows_give_the_same_features_as_the_same_csv_rows(features, mixed_data, tmp_path):
+    model = extract_transformer(preprocess(mixed_data, tmp_path, "--target-column", "price"))
+    names = [column["name"] for column in model["columns"]]
+    rows = mixed_data[names].head(5)
+    csv_body = rows.to_csv(header=False, index=False).encode()
+    json_body = rows.to_json(orient="records").encode()  # NaN becomes null: a missing value, as an empty CSV field
+    from_csv = features.predict_fn(features.input_fn(csv_body, "text/csv"), model)
+    from_json = features.predict_fn(features.input_fn(json_body, "application/json"), model)
+    np.testing.assert_array_equal(from_json, from_csv)
+    with pytest.raises(ValueError, match=r"row 2: unknown columns \['colour'\]"):
+        features.predict_fn(features.input_fn(b'[{}, {"colour": "red"}]', "application/json"), model)

@@ -147,11 +147,14 @@ def test_a_bad_row_is_a_400_naming_it(served, rows, message):
     assert json.loads(body) == {"message": message}
 
 
-def test_json_rows_are_refused_by_the_features_container_with_a_400_until_it_reads_json(served):
-    status, _, body = post(served["api"].url, b'[{"rooms": 3, "age": 10, "city": "a"}]', "application/json")
+def test_json_rows_are_served_like_csv_rows_and_bad_json_is_a_400(served):
+    as_json = post(served["api"].url, b'[{"rooms": 3, "age": 10, "city": "a"}]', "application/json")
+    as_csv = post(served["api"].url, b"3,10,a\n")
+    bad = post(served["api"].url, b'{"rooms": 3}', "application/json")
 
-    assert status == 400
-    assert json.loads(body)["message"].startswith("unsupported content type 'application/json'")
+    assert as_json[0] == 200 and as_json[2] == as_csv[2]
+    assert bad[0] == 400
+    assert json.loads(bad[2])["message"] == "bad request: a JSON request must be a list of objects keyed by column name"
 
 
 @pytest.mark.parametrize(
