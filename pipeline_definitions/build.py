@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ _builders: dict[Path, subprocess.Popen] = {}
 _prestarted: dict[Path, subprocess.Popen] = {}  # cache folder -> a builder waiting for its spec
 
 
+@functools.cache  # the code does not change while a synth runs; reading it costs ~10 ms each time
 def _code_digest() -> str:
     digest = hashlib.sha256(version("sagemaker").encode() + version("botocore").encode())
     for source in [*sorted(PACKAGE_DIR.glob("*.py")), PACKAGE_DIR.parent / "stacks" / "instance_types.py"]:
@@ -99,8 +101,11 @@ def start_building(spec: PipelineSpec, cache_dir: Path = CACHE_DIR) -> None:
     if cached.exists() or cached in _builders:
         return
     builder = _prestarted.pop(cache_dir, None) or _builder(cache_dir)
-    builder.stdin.write(json.dumps(dataclasses.asdict(spec)))
-    builder.stdin.close()
+    try:
+        builder.stdin.write(json.dumps(dataclasses.asdict(spec)))
+        builder.stdin.close()
+    except BrokenPipeError:  # it failed before reading (e.g. importing the SDK): built in-process, error shown there
+        pass
     _builders[cached] = builder
 
 
