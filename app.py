@@ -5,19 +5,15 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline_definitions.build import prestart_builder, start_building
+import aws_cdk as cdk
 
-if __name__ == "__main__":
-    prestart_builder()  # after a change to the pipeline code, the SDK's imports run now, beside CDK's
-
-import aws_cdk as cdk  # noqa: E402
-
-from stacks.retraining import add_retraining  # noqa: E402
-from stacks.scoring_stack import ScoringStack  # noqa: E402
-from stacks.security import apply_security_checks  # noqa: E402
-from stacks.settings import SettingsError, load_settings  # noqa: E402
-from stacks.storage_stack import StorageStack  # noqa: E402
-from stacks.training_stack import TRAINING_INPUT_PREFIX, TrainingStack, pipeline_spec  # noqa: E402
+from pipeline_definitions.build import start_building
+from stacks.retraining import add_retraining
+from stacks.scoring_stack import ScoringStack
+from stacks.security import apply_security_checks
+from stacks.settings import SettingsError, load_settings
+from stacks.storage_stack import StorageStack
+from stacks.training_stack import TRAINING_INPUT_PREFIX, TrainingStack, pipeline_spec
 
 
 def build_app(app: cdk.App) -> cdk.App:
