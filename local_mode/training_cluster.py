@@ -33,6 +33,7 @@ from local_mode import jobs
 
 DISTRIBUTION = "sagemaker_torch_distributed_enabled"
 GRACE_SECONDS = 20  # how long the other instances may take to notice a failed one before they are stopped
+STOP_SECONDS = 40  # torchrun gives its processes 30 s to end after SIGTERM
 _POLL_SECONDS = 0.2
 
 
@@ -145,10 +146,22 @@ def _wait(processes: dict, workspaces: dict, timeout: int):
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Kill what is left of the instance's process group (its torchrun, the training process torchrun started)."""
-    with contextlib.suppress(ProcessLookupError):  # the whole group has ended
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    """Stop the instance's torchrun if it still runs. torchrun starts each training process in a session of its own,
+    so a SIGKILL to torchrun would leave it running: SIGTERM makes torchrun stop its processes (SIGTERM, then
+    SIGKILL after 30 s) before it exits; only a torchrun that does not exit in STOP_SECONDS is killed."""
+    if process.poll() is not None:
+        return
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group has ended meanwhile
+        os.killpg(process.pid, signal_number)
 
 
 def _free_port() -> int:
