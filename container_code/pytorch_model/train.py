@@ -213,6 +213,8 @@ def train(args) -> None:
     if ranks.distributed:
         # torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; gloo is PyTorch's CPU backend.
         dist.init_process_group("gloo", timeout=COLLECTIVE_TIMEOUT)
+        if torch.cuda.is_available():  # a GPU instance runs a process per GPU: each uses its own
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     try:
         train_on_this_rank(args, ranks)
     finally:
