@@ -9,9 +9,10 @@ one; a training job's FailureReason is `/opt/ml/output/failure`, written by the 
 images' training toolkit does, with the exit code and the last line of the script's error output. Inputs are read
 and outputs written with the job's role (its S3 client), so the role's policies decide them.
 
-LIMITATIONS: one instance (InstanceCount is ignored); File input mode only; no VPC, volume or output encryption
-(VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls, if any, are not signed as the job role; the
-framework's Python is this machine's."""
+LIMITATIONS: one instance (InstanceCount is ignored) except for PyTorch's torch_distributed training jobs, which
+run one torchrun per instance (local_mode/training_cluster.py); File input mode only; no VPC, volume or output
+encryption (VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls, if any, are not signed as the job
+role; the framework's Python is this machine's."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_mode import storage
+from local_mode import storage, training_cluster
 from local_mode.images import python_for, toolkit_failure
 from stacks.tarballs import deterministic_tarball
 
@@ -168,7 +169,11 @@ def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
     arguments = [part for key, value in sorted(user_hyperparameters.items()) for part in (f"--{key}", str(value))]
     timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
     command = [python, str(code_dir / program), *arguments]
-    exit_code = workspace.run(command, _training_environment(opt_ml, channels, user_hyperparameters), timeout)
+    environment = _training_environment(opt_ml, channels, user_hyperparameters)
+    if training_cluster.is_distributed(job):  # a workspace per instance; the failing one's tells the outcome
+        exit_code, workspace = training_cluster.run(job, workspace, command, environment, timeout)
+    else:
+        exit_code = workspace.run(command, environment, timeout)
     result = JobResult()
     if exit_code is None:
         result.failure_reason = _timed_out(timeout)

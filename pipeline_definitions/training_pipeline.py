@@ -294,6 +294,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
             "sagemaker_submit_directory": PLACEHOLDERS.asset_uri(PLACEHOLDERS.model_code_key),
             "sagemaker_region": PLACEHOLDERS.region,
             "sagemaker_container_log_level": "20",
+            **_distribution(spec),
             **dict(spec.hyperparameters),
         },
         base_job_name=f"{spec.pipeline_name}-train",
@@ -315,6 +316,23 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
         ],
     )
     return TrainingStep(name="Train", step_args=step_args, cache_config=_CACHE)
+
+
+def _distribution(spec: PipelineSpec) -> dict[str, str]:
+    """PyTorch on several instances: the torch_distributed distribution, which "runs torchrun and sets up environment
+    variables needed for running PyTorch distributed training on SageMaker AI" ("Use the PyTorch framework
+    estimators in the SageMaker Python SDK"). It is the hyperparameter the SDK's PyTorch estimator sets for
+    distribution={"torch_distributed": {"enabled": True}}; the PyTorch training image's toolkit reads it
+    (sagemaker_pytorch_container/training.py) and runs on every instance `torchrun --nnodes <instances>
+    --nproc_per_node <GPUs, else Neuron cores, else 1> --master_addr algo-1 --master_port 7777 --node_rank <index
+    in hosts> train.py ...` (sagemaker-training torch_distributed.py, runner.py): one process per CPU instance.
+    V3's ModelTrainer(distributed=Torchrun()) builds the same torchrun command, but only with a SourceCode whose
+    drivers the SDK uploads while building the definition, which this offline, byte-stable build cannot do.
+    The job has no network isolation; it would still allow "calls between peers within a training cluster for
+    distributed training" (CreateTrainingJob, EnableNetworkIsolation). One instance: no distribution at all."""
+    if spec.flavour == "pytorch" and spec.training_instance_count > 1:
+        return {"sagemaker_torch_distributed_enabled": "true"}
+    return {}
 
 
 def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: ProcessingStep, train: TrainingStep):

@@ -6,17 +6,27 @@ binary cross-entropy; multiclass one logit per class with cross-entropy. Writes 
 model_config.json and schema.json to SM_MODEL_DIR, and the serving handlers to SM_MODEL_DIR/code.
 Logs "validation-rmse=<float>;" (regression) or "validation-logloss=<float>;" (classification) once an epoch for
 the pipeline's metric definitions. Bad input ends the job with one sentence in /opt/ml/output/failure.
+
+Distributed data parallel: started by torchrun (the training job's torch_distributed distribution on N instances,
+one process per CPU instance), WORLD_SIZE > 1 and every rank holds all the rows (FullyReplicated channels). Each
+epoch every rank draws the same shuffled batches and computes the gradient of its own share of each batch's rows;
+DistributedDataParallel (gloo, CPU) sums the shares, so each step sees the same batch as one process would. The
+validation rows are split the same way and their summed error all-reduced, so every rank takes the same early
+stopping decision; rank 0 alone writes the model and the summary. WORLD_SIZE 1 trains exactly as one process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from inference import CONFIG_FILE, WEIGHTS_FILE, TabularMLP, device
 from model_io import (
     hyperparameter_parser,
@@ -57,55 +67,113 @@ def metric_name(schema: dict) -> str:
     return "logloss" if is_classification(schema) else "rmse"
 
 
-def loss_function(problem_type: str):
+# How long a rank waits for the others in a collective (gloo) before failing: a rank that died must not keep the
+# others waiting for PyTorch's 30-minute default. An epoch of the largest benchmark size is well under it.
+COLLECTIVE_TIMEOUT = timedelta(minutes=10)
+
+
+def loss_function(problem_type: str, reduction: str = "mean"):
     """MSE on the standardised target, binary cross-entropy on the positive logit, cross-entropy on the logits."""
-    return {
+    function = {
         "regression": torch.nn.functional.mse_loss,
         "binary": torch.nn.functional.binary_cross_entropy_with_logits,
         "multiclass": torch.nn.functional.cross_entropy,
     }[problem_type]
+    return lambda outputs, targets: function(outputs, targets, reduction=reduction)
 
 
-def validation_score(model: TabularMLP, features, target) -> float:
+def batch_loss(loss, ranks: "Ranks", batch_rows: int):
+    """One process: the batch's mean loss. Several: this rank's share's summed loss over the batch's mean, times
+    the rank count, since DDP averages the ranks' gradients: the step's gradient is then the whole batch's mean
+    loss gradient whatever the shares' sizes (a share may even be empty)."""
+    if not ranks.distributed:
+        return loss
+    return lambda outputs, targets: loss(outputs, targets) * (ranks.size / batch_rows)
+
+
+class Ranks:
+    """This process's place among the training processes torchrun started (rank 0 of 1 without torchrun)."""
+
+    def __init__(self):
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.size = int(os.environ.get("WORLD_SIZE", "1"))
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+    def share(self, rows: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of a batch: every size-th row from its rank on (DistributedSampler's interleaving)."""
+        return rows[self.rank :: self.size]
+
+    def total(self, values: list[float]) -> list[float]:
+        """The element-wise sum over the ranks (the values themselves with one process)."""
+        if not self.distributed:
+            return values
+        summed = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(summed, op=dist.ReduceOp.SUM)
+        return summed.tolist()
+
+
+def validation_score(model: TabularMLP, features, target, ranks: Ranks) -> float:
+    """RMSE (regression) or log loss (classification) on the validation rows; with several ranks each scores its
+    share of the rows and the sums are all-reduced, so every rank gets the same score."""
+    if not ranks.distributed:
+        if model.problem_type == "regression":
+            return rmse(model.predict(features), target)
+        return log_loss(model.probabilities(features), target)
+    mine = ranks.share(torch.arange(len(target))).numpy()
     if model.problem_type == "regression":
-        return rmse(model.predict(features), target)
-    return log_loss(model.probabilities(features), target)
+        error = float(np.sum((model.predict(features[mine]) - target[mine]) ** 2)) if len(mine) else 0.0
+        total, rows = ranks.total([error, float(len(mine))])
+        return float(np.sqrt(total / rows))
+    error = log_loss(model.probabilities(features[mine]), target[mine]) * len(mine) if len(mine) else 0.0
+    total, rows = ranks.total([error, float(len(mine))])
+    return total / rows
 
 
-def fit(args, schema, features, target, validation_features, validation_target):
+def fit(args, schema, features, target, validation_features, validation_target, ranks: Ranks):
     """One-cycle AdamW; returns (best model, its config, its epoch, its validation RMSE or log loss)."""
     config = model_config(args, features.shape[1], target, schema)
     on = device()
     model = TabularMLP(config).to(on)
+    # DistributedDataParallel starts every rank from rank 0's weights and all-reduces the gradients (mean).
+    trained = torch.nn.parallel.DistributedDataParallel(model) if ranks.distributed else model
     x = torch.as_tensor(features, device=on)
     if config["problem_type"] == "multiclass":
         y = torch.as_tensor(target, dtype=torch.long, device=on)
     else:  # regression: the standardised target; binary: 0/1 (mean 0, scale 1)
         y = torch.as_tensor((target - config["target_mean"]) / config["target_scale"], dtype=torch.float32, device=on)
-    loss = loss_function(config["problem_type"])
+    loss = loss_function(config["problem_type"], "sum" if ranks.distributed else "mean")
     metric = metric_name(schema)
     steps_per_epoch = (len(x) + args.batch_size - 1) // args.batch_size
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.learning_rate, total_steps=args.epochs * steps_per_epoch
     )
-    shuffle = torch.Generator().manual_seed(args.seed)
+    shuffle = torch.Generator().manual_seed(args.seed)  # the same batches on every rank
     best = (float("inf"), 0, None)
     for epoch in range(1, args.epochs + 1):
         model.train()
         for batch in torch.randperm(len(x), generator=shuffle).split(args.batch_size):
-            batch = batch.to(on)
+            rows = ranks.share(batch).to(on)
             optimizer.zero_grad()
-            loss(model(x[batch]), y[batch]).backward()
+            batch_loss(loss, ranks, len(batch))(trained(x[rows]), y[rows]).backward()
             optimizer.step()
             schedule.step()
         model.eval()
-        score = validation_score(model, validation_features, validation_target)
-        print(f"epoch={epoch}; validation-{metric}={score:.6f};", flush=True)
+        score = validation_score(model, validation_features, validation_target, ranks)
+        if ranks.leader:
+            print(f"epoch={epoch}; validation-{metric}={score:.6f};", flush=True)
         if score < best[0]:
             best = (score, epoch, {name: value.detach().clone() for name, value in model.state_dict().items()})
         elif epoch - best[1] >= args.patience:
-            print(f"no better validation {metric} for {args.patience} epochs: stopping")
+            if ranks.leader:
+                print(f"no better validation {metric} for {args.patience} epochs: stopping")
             break
     model.load_state_dict(best[2])
     return model, config, best[1], best[0]
@@ -141,12 +209,31 @@ def main(argv=None) -> int:
 
 
 def train(args) -> None:
+    ranks = Ranks()
+    if ranks.distributed:
+        # torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; gloo is PyTorch's CPU backend.
+        dist.init_process_group("gloo", timeout=COLLECTIVE_TIMEOUT)
+        if torch.cuda.is_available():  # a GPU instance runs a process per GPU: each uses its own
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    try:
+        train_on_this_rank(args, ranks)
+    finally:
+        if ranks.distributed:
+            dist.destroy_process_group()
+
+
+def train_on_this_rank(args, ranks: Ranks) -> None:
     seed_everything(args.seed)
     schema, features, target, validation_features, validation_target = read_training_data(args)
     print(
         f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']}), device {device()}"
+        + (f", rank {ranks.rank} of {ranks.size}" if ranks.distributed else "")
     )
-    model, config, best_epoch, best_score = fit(args, schema, features, target, validation_features, validation_target)
+    model, config, best_epoch, best_score = fit(
+        args, schema, features, target, validation_features, validation_target, ranks
+    )
+    if not ranks.leader:
+        return
     metric = metric_name(schema)
     print(f"best epoch {best_epoch}: validation-{metric}={best_score:.6f};")
     save(model, config, schema, args.model_dir)

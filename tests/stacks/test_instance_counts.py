@@ -30,9 +30,9 @@ from tests.synth_helpers import only
             "trains in one process",
         ),
         (
-            {"model_flavour": "pytorch", "training_instance_count": 2},
-            "Setting 'training_instance_count' must be at most 1 for model_flavour pytorch: the PyTorch script "
-            "trains in one process; distributed data parallel (torchrun) is not built yet",
+            {"model_flavour": "pytorch", "training_instance_count": 9},
+            "Setting 'training_instance_count' must be at most 8 for model_flavour pytorch: each training step's "
+            "batch (batch-size, 256 rows by default) is split across the instances",
         ),
     ],
 )
@@ -46,6 +46,13 @@ def test_counts_the_jobs_cannot_use_are_refused(values, sentence):
 def test_transform_count_is_free_and_one_instance_is_accepted_everywhere():
     settings = load_settings({"transform_instance_count": 4, "model_flavour": "pytorch", "training_instance_count": 1})
     assert (settings.transform_instance_count, settings.processing_instance_count) == (4, 1)
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_pytorch_trains_on_up_to_eight_instances(count):
+    """PyTorch trains distributed data parallel, so its count means something up to the limit."""
+    settings = load_settings({"model_flavour": "pytorch", "training_instance_count": count})
+    assert settings.training_instance_count == count
 
 
 def test_the_pipeline_has_no_instance_count_parameter():
