@@ -27,7 +27,7 @@ def realtime(tmp_path_factory):
     with LocalCloud(out_dir.parent / "cloud") as cloud:
         deployment = cloud.deploy(out_dir)
         assert cloud.real_time_endpoint_name() == ENDPOINT
-        api = PredictionsApi(cloud.endpoints, ENDPOINT).start()
+        api = PredictionsApi.for_cloud(cloud, out_dir).start()
         try:
             yield {"cloud": cloud, "api": api, "bucket": deployment.bucket_for("DataBucket")}
         finally:
