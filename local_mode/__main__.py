@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--data", type=Path, help="your own CSV with a header (instead of --dataset)")
     demo.add_argument("--target", help="the column of --data to predict")
+    demo.add_argument(
+        "--realtime",
+        action="store_true",
+        help="deploy the real-time endpoint and API too; end with one row's real-time and batch predictions",
+    )
     _settings_argument(demo)
     demo.add_argument("--home", type=Path, default=Path(".scoreline/demo"), help="where the report and logs go")
     serve = commands.add_parser("serve", help="run the local cloud for the AWS CLI until stopped")
@@ -64,7 +69,13 @@ def _demo(args) -> int:
 
     settings = parse_settings(args.context)
     result = run_demo(
-        args.flavour, args.data, args.target, home=args.home.resolve(), settings=settings, dataset=args.dataset
+        args.flavour,
+        args.data,
+        args.target,
+        home=args.home.resolve(),
+        settings=settings,
+        dataset=args.dataset,
+        realtime=args.realtime,
     )
     print(f"  evaluation report: {result.report}")
     print(result.summary_line())
