@@ -325,20 +325,27 @@ def _realtime_beside_batch(
     row = features.head(1).to_csv(index=False, header=False)
     api = PredictionsApi.for_cloud(cloud, cdk_out).start()
     try:
-        status, answer = _signed_post(api.url, row.encode(), cloud.region)
+        status, answer = signed_post(api.url, row.encode(), cloud.region)
     finally:
         api.stop()
     if status != 200:
         raise DemoFailed(f"the predictions API answered {status} for row 1: {answer.strip()}")
+    compared = same_prediction(row, answer, batch_line, features.shape[1], version)
+    say(f"  row 1 ({compared['row']}): real-time {compared['realtime']}, batch {compared['batch']} (the same)")
+    return {**compared, "url": api.url}
+
+
+def same_prediction(row: str, answer: str, batch_line: list[str], feature_count: int, version: int) -> dict[str, str]:
+    """Row 1's real-time answer and its batch output line (the input row, then the prediction fields) compared as
+    text; DemoFailed with one sentence when they differ."""
     realtime = answer.strip()
-    batch = ",".join(batch_line[features.shape[1] :])
+    batch = ",".join(batch_line[feature_count:])
     if realtime != batch:
         raise DemoFailed(
             f"the real-time prediction {realtime!r} differs from the batch prediction {batch!r} for row 1 "
             f"({row.strip()}) of version {version}"
         )
-    say(f"  real-time prediction for row 1 ({row.strip()}): {realtime}; batch: {batch} (the same)")
-    return {"row": row.strip(), "realtime": realtime, "batch": batch, "url": api.url}
+    return {"row": row.strip(), "realtime": realtime, "batch": batch}
 
 
 def _wait_for_endpoint(cloud: LocalCloud, version: int, timeout: float = 120) -> None:
@@ -364,7 +371,7 @@ def _wait_for_endpoint(cloud: LocalCloud, version: int, timeout: float = 120) ->
     )
 
 
-def _signed_post(url: str, body: bytes, region: str) -> tuple[int, str]:
+def signed_post(url: str, body: bytes, region: str) -> tuple[int, str]:
     """POST text/csv rows as an application does: SigV4-signed for execute-api (botocore signs)."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)

@@ -17,6 +17,7 @@ from moto import mock_aws
 from local_mode import storage
 from local_mode.api_auth import ApiAuthorizer, signed_headers
 from local_mode.clients import ADMIN_CREDENTIALS
+from local_mode.demo import DemoFailed, same_prediction, signed_post
 from local_mode.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
 from local_mode.iam import Roles
 from local_mode.modules import load_module
@@ -310,3 +311,23 @@ def _in(minutes: int):
     from datetime import UTC, datetime, timedelta
 
     return lambda: datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def test_the_demo_posts_a_signed_row_and_compares_it_with_the_batch_line(served):
+    """The demo's --realtime ending (local_mode.demo), on this endpoint: a matching batch line passes, another fails
+    with one sentence naming both predictions. The whole demo: tests/local_mode/test_demo_realtime.py (slow)."""
+    row = "3,10,a\n"
+    status, answer = signed_post(served["api"].url, row.encode(), REGION)
+    transformer = served["transformer"]
+    [expected] = PREPROCESS.transform(PREPROCESS.parse_rows(row.encode(), transformer), transformer).sum(axis=1)
+    batch_line = ["3", "10", "a", f"{expected:.6f}"]  # the transform's output line: the input row, then the prediction
+
+    compared = same_prediction(row, answer, batch_line, 3, 1)
+    with pytest.raises(DemoFailed) as differs:
+        same_prediction(row, answer, [*batch_line[:3], "0.000000"], 3, 1)
+
+    assert status == 200 and compared == {"row": "3,10,a", "realtime": f"{expected:.6f}", "batch": f"{expected:.6f}"}
+    assert str(differs.value) == (
+        f"the real-time prediction '{expected:.6f}' differs from the batch prediction '0.000000' for row 1 (3,10,a) "
+        "of version 1"
+    )
