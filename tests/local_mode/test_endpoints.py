@@ -314,20 +314,38 @@ def _in(minutes: int):
 
 
 def test_the_demo_posts_a_signed_row_and_compares_it_with_the_batch_line(served):
-    """The demo's --realtime ending (local_mode.demo), on this endpoint: a matching batch line passes, another fails
-    with one sentence naming both predictions. The whole demo: tests/local_mode/test_demo_realtime.py (slow)."""
+    """The demo's --realtime ending (local_mode.demo), on this endpoint: a matching batch line passes, one within
+    float32 rounding passes and says so, another fails with one sentence naming both predictions. The whole demo:
+    tests/local_mode/test_demo_realtime.py (slow)."""
     row = "3,10,a\n"
     status, answer = signed_post(served["api"].url, row.encode(), REGION)
     transformer = served["transformer"]
     [expected] = PREPROCESS.transform(PREPROCESS.parse_rows(row.encode(), transformer), transformer).sum(axis=1)
     batch_line = ["3", "10", "a", f"{expected:.6f}"]  # the transform's output line: the input row, then the prediction
 
-    compared = same_prediction(row, answer, batch_line, 3, 1)
+    identical = same_prediction(row, answer, batch_line, 3, 1)
+    rounded = same_prediction(row, answer, [*batch_line[:3], f"{expected + 1e-6:.6f}"], 3, 1)
     with pytest.raises(DemoFailed) as differs:
         same_prediction(row, answer, [*batch_line[:3], "0.000000"], 3, 1)
 
-    assert status == 200 and compared == {"row": "3,10,a", "realtime": f"{expected:.6f}", "batch": f"{expected:.6f}"}
+    assert status == 200 and identical == {
+        "row": "3,10,a",
+        "realtime": f"{expected:.6f}",
+        "batch": f"{expected:.6f}",
+        "match": "identical",
+    }
+    assert rounded["match"] == "within float32 rounding"
     assert str(differs.value) == (
         f"the real-time prediction '{expected:.6f}' differs from the batch prediction '0.000000' for row 1 (3,10,a) "
         "of version 1"
     )
+
+
+def test_labels_must_be_the_same_text_and_numbers_agree_within_float32_rounding():
+    pytorch_demo = ["8.3", "2.4880222621327812"]  # measured: the batch line of the pytorch demo's row 1
+
+    assert same_prediction("8.3", "2.488022021422772", pytorch_demo, 1, 1)["match"] == "within float32 rounding"
+    with pytest.raises(DemoFailed):
+        same_prediction("8.3", "2.4880", pytorch_demo, 1, 1)
+    with pytest.raises(DemoFailed):
+        same_prediction("5.1", "setosa,0.600000,0.400000", ["5.1", "versicolor", "0.600000", "0.400000"], 1, 1)
