@@ -39,7 +39,8 @@ from local_mode.iam import AccessDenied, Request, Roles
 
 SERVICE = "execute-api"
 SECRET = "local"  # every local credential's secret (local_mode.iam.credentials_for, ADMIN_CREDENTIALS)
-# SigV4: "a signed request is valid for 5 minutes from the value in X-Amz-Date" (Signature Version 4 elements).
+# IAM User Guide, "AWS Signature Version 4 for API requests": "a request must reach AWS within five minutes of the
+# time stamp in the request. Otherwise, AWS denies the request."
 MAX_AGE = timedelta(minutes=5)
 _AUTHORIZATION = re.compile(r"AWS4-HMAC-SHA256 (?P<parameters>.*)")
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
@@ -103,8 +104,8 @@ class ApiAuthorizer:
             return problem
         role_arn = self._roles.role_for_key(key)
         if role_arn is None and key != ADMIN_CREDENTIALS["aws_access_key_id"]:
-            return Refusal(
-                "UnrecognizedClientException", {"message": "The security token included in the request is invalid."}
+            return Refusal(  # the Knowledge Center's table gives this error type for it
+                "AccessDeniedException", {"message": "The security token included in the request is invalid."}
             )
         expected = _expected_signature(key, self.region, method, path, headers, body, signed_headers, timestamp)
         if expected[0] != signature:
