@@ -213,7 +213,6 @@ class PredictionsApi:
     PATH = f"/{STAGE}{RESOURCE}"
 
     def __init__(self, endpoints: LocalEndpoints, endpoint_name: str, authorizer: ApiAuthorizer, port: int = 0):
-        self.region = authorizer.region
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
