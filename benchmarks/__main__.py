@@ -5,6 +5,8 @@
 3. local end to end: the sklearn demo's seconds with a per-stage breakdown
 4. model quality: test RMSE per flavour beside a linear-regression baseline
 5. classification quality: each flavour against the majority-class and logistic-regression baselines
+6. real-time serving: requests/s and p50/p99 latency through the local predictions API for 1-row and 100-row
+   requests, against the two containers' handlers called directly in one process (every flavour)
 `--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
 and Transform at 20k, 200k and 2M rows, a plot (benchmarks/scale.png), and adds them to the results file.
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
@@ -20,7 +22,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, classification, scale, synth_time, throughput
+from benchmarks import artifacts, classification, realtime, scale, synth_time, throughput
 
 FLAVOURS = ("sklearn", "pytorch", "xgboost")
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -45,9 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         help="training flavours for --scale, comma-separated (default: all)",
     )
     parser.add_argument("--plot", type=Path, default=Path(__file__).parent / "scale.png")
+    parser.add_argument(
+        "--realtime", action="store_true", help="the real-time serving figures only, added to the results file"
+    )
     args = parser.parse_args(argv)
     if args.scale:
         return _scale(args)
+    if args.realtime:
+        return _realtime(args)
     results = {"machine": _machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
@@ -59,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                 max_bytes=256 * 1024 if args.quick else throughput.REQUEST_BYTES,
             )
             for flavour in FLAVOURS
+        }
+        results["realtime"] = {
+            flavour: realtime.measure(trained[flavour], requests=20 if args.quick else 300) for flavour in FLAVOURS
         }
         quick = QUICK_HYPERPARAMETERS if args.quick else None
         results["classification"] = classification.measure(work, FLAVOURS, quick)
@@ -91,6 +101,23 @@ def _scale(args) -> int:
     scale.plot(results["scale"], args.plot)
     print(scale.table(results["scale"]))
     print(f"\nwritten to {args.output} and {args.plot}")
+    return 0
+
+
+def _realtime(args) -> int:
+    """The real-time figures alone (each flavour trained as `make bench` trains it), added to the results file."""
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        processed = artifacts.build_features(artifacts.housing(3000 if args.quick else None), work)
+        measured = {}
+        for flavour in FLAVOURS:
+            trained = artifacts.train(flavour, processed, work, QUICK_HYPERPARAMETERS[flavour] if args.quick else None)
+            measured[flavour] = realtime.measure(trained, requests=20 if args.quick else 300)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results["realtime"] = {**measured, "machine": _machine()}
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join("  ".join(row).rstrip() for row in realtime.table_rows(measured)))
+    print(f"\nwritten to {args.output}")
     return 0
 
 
@@ -170,6 +197,7 @@ def table(results: dict) -> str:
         extra = f" (trained in {figures['train_seconds']} s)" if "train_seconds" in figures else ""
         rows.append((f"test RMSE {flavour}", f"{figures['rmse']:.4f}{extra}", goal))
     rows += classification.table_rows(results.get("classification", {}))
+    rows += realtime.table_rows(results.get("realtime", {}))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 

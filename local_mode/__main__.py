@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--data", type=Path, help="your own CSV with a header (instead of --dataset)")
     demo.add_argument("--target", help="the column of --data to predict")
+    demo.add_argument(
+        "--realtime",
+        action="store_true",
+        help="deploy the real-time endpoint and API too; end with one row's real-time and batch predictions",
+    )
     _settings_argument(demo)
     demo.add_argument("--home", type=Path, default=Path(".scoreline/demo"), help="where the report and logs go")
     serve = commands.add_parser("serve", help="run the local cloud for the AWS CLI until stopped")
@@ -64,7 +69,13 @@ def _demo(args) -> int:
 
     settings = parse_settings(args.context)
     result = run_demo(
-        args.flavour, args.data, args.target, home=args.home.resolve(), settings=settings, dataset=args.dataset
+        args.flavour,
+        args.data,
+        args.target,
+        home=args.home.resolve(),
+        settings=settings,
+        dataset=args.dataset,
+        realtime=args.realtime,
     )
     print(f"  evaluation report: {result.report}")
     print(result.summary_line())
@@ -102,7 +113,7 @@ def _serve(args) -> int:
     print(f"  pipelines: {', '.join(deployment.pipelines)}; data bucket: {deployment.bucket_for('DataBucket')}")
     print(f"  schedules: {', '.join(deployment.schedules)}; logs and job folders under .scoreline/serve")
     print(f"  try: aws --endpoint-url {cloud.endpoint} sagemaker list-pipelines")
-    api = _predictions_api(cloud, args.port)
+    api = _predictions_api(cloud, args.cdk_out, args.port)
     print("Ctrl-C stops it.")
     try:
         while True:
@@ -114,14 +125,15 @@ def _serve(args) -> int:
     return 0
 
 
-def _predictions_api(cloud, port: int):
+def _predictions_api(cloud, cdk_out: Path, port: int):
     """The serving stack's API on the next port, when the app was synthesized with realtime=true."""
     from local_mode.endpoints import PredictionsApi
 
     if cloud.endpoints is None:
         return None
-    api = PredictionsApi(cloud.endpoints, cloud.real_time_endpoint_name(), port=port + 1 if port else 0).start()
-    print(f"  predictions API: {api.url} (POST text/csv rows once a version is approved)")
+    api = PredictionsApi.for_cloud(cloud, cdk_out, port=port + 1 if port else 0).start()
+    print(f"  predictions API: {api.url} (POST text/csv rows once a version is approved, signed with SigV4:")
+    print(f'    curl --aws-sigv4 "aws:amz:{cloud.region}:execute-api" --user local:local ...)')
     return api
 
 

@@ -5,7 +5,7 @@
   was given, as DescribeEndpoint returns it (LastDeploymentConfig).
 - LocalEndpoints: serve an endpoint's configuration with both containers' handlers (serving.load_container, as batch
   transform loads them) and answer InvokeEndpoint as SageMaker Runtime does (ModelError for a container's error).
-- PredictionsApi: the serving stack's API on 127.0.0.1 with the same checks and error mapping.
+- PredictionsApi: the serving stack's API on 127.0.0.1 with its IAM authorization, checks and error mapping.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from local_mode.api_auth import ApiAuthorizer, rest_api_id
 from local_mode.serving import Container, TransformError, load_container
 
 ACCOUNT = "123456789012"  # moto's default account, as local_mode.cloud uses it
@@ -205,27 +206,34 @@ def api_answer(endpoints: LocalEndpoints, endpoint_name: str, body: bytes, conte
 
 
 class PredictionsApi:
-    """The predictions API on 127.0.0.1: POST /v1/predictions, as the serving stack's stage and resource.
+    """The predictions API on 127.0.0.1: POST /v1/predictions, as the serving stack's stage and resource, with its
+    IAM authorization (local_mode/api_auth.py) before the method's checks and the integration (api_answer)."""
 
-    Requests are not SigV4-checked: local mode does not enforce IAM (README, Local mode)."""
+    STAGE, RESOURCE = "v1", "/predictions"
+    PATH = f"/{STAGE}{RESOURCE}"
 
-    PATH = "/v1/predictions"
-
-    def __init__(self, endpoints: LocalEndpoints, endpoint_name: str, port: int = 0):
-        api = self
+    def __init__(self, endpoints: LocalEndpoints, endpoint_name: str, authorizer: ApiAuthorizer, port: int = 0):
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                if self.path.split("?")[0] != api.PATH:
-                    answer = _message(404, f"no resource {self.path}; POST rows to {api.PATH}")
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                    answer = api_answer(endpoints, endpoint_name, body, self.headers.get("Content-Type"))
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(answer.body)))
+            def _answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                refusal = authorizer.refusal(self.command, self.path, self.headers, body)
+                if refusal:
+                    self._send(refusal.status, "application/json", refusal.encoded(), refusal.error_type)
+                    return
+                answer = api_answer(endpoints, endpoint_name, body, self.headers.get("Content-Type"))
+                self._send(answer.status, answer.content_type, answer.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer  # noqa: N815 (http.server's names)
+
+            def _send(self, status: int, content_type: str, body: bytes, error_type: str = "") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                if error_type:
+                    self.send_header("x-amzn-ErrorType", error_type)
                 self.end_headers()
-                self.wfile.write(answer.body)
+                self.wfile.write(body)
 
             def log_message(self, *args):  # no line per request
                 pass
@@ -234,6 +242,20 @@ class PredictionsApi:
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True, name="local-predictions-api"
         )
+
+    @classmethod
+    def for_cloud(cls, cloud, cdk_out: Path, port: int = 0) -> PredictionsApi:
+        """The API of the app deployed in `cloud` from `cdk_out`: the method ARN names the deployed API's id, so the
+        deployed InvokePredictionsPolicy grants it."""
+        authorizer = ApiAuthorizer(
+            cloud.authorizer.roles,
+            cloud.region,
+            ACCOUNT,
+            rest_api_id(cdk_out),
+            cls.STAGE,
+            {("POST", cls.RESOURCE)},
+        )
+        return cls(cloud.endpoints, cloud.real_time_endpoint_name(), authorizer, port)
 
     @property
     def url(self) -> str:

@@ -193,6 +193,7 @@ class ScoringStack(Stack):
             self,
             "ScoringFunction",
             code_dir=FUNCTION_CODE,
+            follow_symlinks=True,  # model_registry.py, shared with the other functions (functions/common)
             description="Starts batch transform with the latest approved two-container model",
             role_description="Scoreline scoring function: create and stop its own models and transform jobs",
             timeout=Duration.minutes(1),

@@ -94,7 +94,7 @@ class ServingStack(Stack):
             self,
             "ServingFunction",
             code_dir=FUNCTION_CODE,
-            follow_symlinks=True,  # scoring_model.py: the scoring function's model building, shared
+            follow_symlinks=True,  # model_registry.py, shared with the other functions (functions/common)
             description="Keeps the real-time endpoint on the approved version, with blue/green rollouts",
             role_description="Scoreline serving function: its models, endpoint configurations, endpoint, alarms",
             timeout=Duration.minutes(1),

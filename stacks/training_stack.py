@@ -238,6 +238,7 @@ class TrainingStack(Stack):
             self,
             "TrainingDataFunction",
             code_dir=TRAINING_DATA_CODE,
+            follow_symlinks=True,  # model_registry.py, shared with the other functions (functions/common)
             description="Scoreline pipeline step: name the training data by its content, find the champion",
             role_description=(
                 "Scoreline TrainingData step: list the training input, write its manifest, find the champion"

@@ -12,8 +12,8 @@ The endpoint's tags hold what was asked: `scoreline:requested-config` (the confi
 them with what DescribeEndpoint says serves, so duplicate or late events change nothing, and a configuration that
 SageMaker rolled back is alerted once and not deployed again until another approval asks for it.
 
-Models are built as the scoring function builds them (its module ships beside this one as scoring_model.py): the
-package's containers, in order, as one serial-inference model with network isolation, named by a digest.
+Models are built as the scoring function builds them (model_registry.py, shared with it and linked into this folder):
+the package's containers, in order, as one serial-inference model with network isolation, named by a digest.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import os
 from dataclasses import dataclass
 
 import boto3
-import scoring_model
+import model_registry as registry
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from model_registry import ConfigurationError
 
 PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
@@ -66,15 +67,11 @@ NUMBERS = (
 )
 
 
-class ConfigurationError(RuntimeError):
-    """The function's settings are missing or unusable: a deployment problem that retrying cannot fix."""
-
-
 @dataclass(frozen=True)
 class Settings:
     group: str
     execution_role_arn: str
-    name_prefix: str  # read by scoring_model.model_request too
+    name_prefix: str
     endpoint_name: str
     kms_key_arn: str
     instance_type: str
@@ -99,7 +96,7 @@ def handler(event, context):
         return _on_package_change(sagemaker, settings, event)
     if detail_type == ENDPOINT_STATE_CHANGE:
         return converge(sagemaker, settings, "endpoint_state")
-    raise scoring_model.MalformedEvent(
+    raise registry.MalformedEvent(
         f"event field 'detail-type' must be {PACKAGE_STATE_CHANGE!r} or {ENDPOINT_STATE_CHANGE!r}, got {detail_type!r}"
     )
 
@@ -124,7 +121,7 @@ def load_settings() -> Settings:
 
 
 def _on_package_change(sagemaker, settings: Settings, event: dict) -> dict:
-    request = scoring_model.parse_event(event)
+    request = registry.parse_state_change(event)
     if request.group != settings.group:
         return log_decision("ignored", request.version, f"model package group {request.group!r} is not this app's")
     package = sagemaker.describe_model_package(ModelPackageName=request.package_arn)
@@ -135,7 +132,7 @@ def _on_package_change(sagemaker, settings: Settings, event: dict) -> dict:
         return log_decision("ignored", request.version, f"version {request.version} is {status}")
     if request.version not in _versions_in_play(sagemaker, settings):
         return log_decision("ignored", request.version, f"version {request.version} is not being served")
-    newest = scoring_model.newest_approved(sagemaker, settings.group)
+    newest = registry.newest_approved(sagemaker, settings.group)
     if newest is None:
         reason = f"version {request.version} was rejected and no other version is approved: it keeps serving"
         return _alert(settings, request.version, reason)
@@ -143,12 +140,12 @@ def _on_package_change(sagemaker, settings: Settings, event: dict) -> dict:
 
 
 def _request_version(sagemaker, settings: Settings, package: dict, trigger: str) -> dict:
-    containers, refused = scoring_model.model_containers(package)
+    containers, refused = registry.model_containers(package)
     if refused:
         return _alert(settings, package["ModelPackageVersion"], refused)
-    model = scoring_model.model_request(settings, package, containers)
+    model = registry.model_request(settings.name_prefix, settings.execution_role_arn, package, containers)
     config = endpoint_config_request(settings, model["ModelName"], package)
-    scoring_model._ensure_model(sagemaker, model)
+    registry.ensure_model(sagemaker, model)
     _ensure_endpoint_config(sagemaker, config)
     if _endpoint(sagemaker, settings) is not None:
         _tag_endpoint(sagemaker, settings, {REQUESTED: config["EndpointConfigName"]})
@@ -194,7 +191,7 @@ def _create_endpoint(sagemaker, settings: Settings, config_name: str, trigger: s
     try:
         sagemaker.create_endpoint(EndpointName=settings.endpoint_name, EndpointConfigName=config_name, Tags=tags)
     except ClientError as error:
-        if "already exist" not in scoring_model._message(error):  # a concurrent event created it first
+        if "already exist" not in registry.error_message(error):  # a concurrent event created it first
             raise
         _tag_endpoint(sagemaker, settings, {REQUESTED: config_name})
         return converge(sagemaker, settings, trigger)
@@ -318,9 +315,7 @@ def endpoint_config_request(settings: Settings, model_name: str, package: dict) 
     # hardware encrypts; the ML storage volume of the others is encrypted with the data key.
     if not settings.instance_storage:
         request["KmsKeyId"] = settings.kms_key_arn
-    name = scoring_model._name(
-        settings.name_prefix, f"v{package['ModelPackageVersion']}", scoring_model._digest(request)
-    )
+    name = registry.name(settings.name_prefix, f"v{package['ModelPackageVersion']}", registry.digest(request))
     tags = [{"Key": "scoreline:model-package-arn", "Value": package["ModelPackageArn"]}]
     return {"EndpointConfigName": name, **request, "Tags": tags}
 
@@ -339,12 +334,12 @@ def _ensure_endpoint_config(sagemaker, config: dict) -> None:
         sagemaker.describe_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
         return  # the name is a digest of the request: an existing one is this very configuration
     except ClientError as error:
-        if scoring_model._code(error) not in scoring_model.ABSENT:
+        if registry.error_code(error) not in registry.ABSENT:
             raise
     try:
         sagemaker.create_endpoint_config(**config)
     except ClientError as error:
-        if "already exist" not in scoring_model._message(error):
+        if "already exist" not in registry.error_message(error):
             raise
 
 
@@ -352,7 +347,7 @@ def _endpoint(sagemaker, settings: Settings) -> dict | None:
     try:
         return sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
     except ClientError as error:
-        if scoring_model._code(error) in scoring_model.ABSENT:
+        if registry.error_code(error) in registry.ABSENT:
             return None
         raise
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 
 import boto3
+import model_registry  # shared with the scoring and serving functions (functions/common)
 
 NONE = "none"  # Lambda step outputs are strings; Evaluate reads "none" as "no champion"
 
@@ -64,21 +65,13 @@ def _listing(bucket: str, prefix: str) -> list[tuple[str, str]]:
 
 def champion(group: str) -> dict[str, str]:
     """The newest Approved version of `group` and its features and model artifacts, or "none" for each."""
-    sagemaker = boto3.client("sagemaker")
-    versions = sagemaker.list_model_packages(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="Approved",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )["ModelPackageSummaryList"]
-    if not versions:
+    package = model_registry.newest_approved(boto3.client("sagemaker"), group)
+    if package is None:
         return {"ChampionArn": NONE, "ChampionFeaturesModelUri": NONE, "ChampionModelUri": NONE}
-    arn = versions[0]["ModelPackageArn"]
-    containers = sagemaker.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]["Containers"]
+    containers = package["InferenceSpecification"]["Containers"]
     # Registered in serving order: the features container, then the model container.
     return {
-        "ChampionArn": arn,
+        "ChampionArn": package["ModelPackageArn"],
         "ChampionFeaturesModelUri": containers[0]["ModelDataUrl"],
         "ChampionModelUri": containers[-1]["ModelDataUrl"],
     }

@@ -1,4 +1,4 @@
-"""`python -m benchmarks --quick` runs every benchmark on a tiny input and writes all four figures."""
+"""`python -m benchmarks --quick` runs every benchmark on a tiny input and writes all their figures."""
 
 from __future__ import annotations
 
@@ -39,7 +39,13 @@ def test_quick_run_writes_all_four_figures(tmp_path):
     assert {"synth", "deploy", "Train Succeeded", "approval to scored output"} <= set(
         results["local_end_to_end"]["stages"]
     )
+    for flavour in ("sklearn", "pytorch", "xgboost"):
+        for size in ("1_row", "100_rows"):
+            figures = results["realtime"][flavour][size]
+            assert figures["api"]["requests_per_s"] > 0 and figures["limit"]["requests_per_s"] > 0
+            assert 0 < figures["api"]["p50_ms"] <= figures["api"]["p99_ms"]
     assert "ours / limit" in process.stdout
+    assert "real-time sklearn, 100 rows" in process.stdout
     assert "breast-cancer (binary" in process.stdout
 
 

@@ -148,14 +148,27 @@ class ScoringWorld:
         return sagemaker_backends[ACCOUNT][REGION]
 
 
-@pytest.fixture(scope="session")
-def app():
-    """The shipped function module, loaded from its file as Lambda would."""
-    spec = importlib.util.spec_from_file_location("scoring_app", REPO_ROOT / "functions" / "scoring" / "app.py")
+def load_function(folder: str, module_name: str):
+    """A shipped function's app.py, loaded as Lambda loads it: `import model_registry` finds the module in the
+    function's own folder (not by putting the folder on sys.path, where its app.py would hide the CDK app's)."""
+    code_dir = REPO_ROOT / "functions" / folder
+    if "model_registry" not in sys.modules:
+        _load(code_dir / "model_registry.py", "model_registry")
+    return _load(code_dir / "app.py", module_name)
+
+
+def _load(path: Path, module_name: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there, as after a normal import
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The shipped scoring function module."""
+    return load_function("scoring", "scoring_app")
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@ endpoint's state changes continue or report a rollout, and duplicate events chan
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import boto3
 import pytest
 
 from local_mode.endpoints import add_update_endpoint
-from tests.functions.conftest import ACCOUNT, REGION, REPO_ROOT, SETTINGS, load_event, on_request, two_containers
+from tests.functions.conftest import ACCOUNT, REGION, SETTINGS, load_event, load_function, on_request, two_containers
 
-SERVING_DIR = REPO_ROOT / "functions" / "serving"
 ENDPOINT = "scoreline-realtime"
 SERVING_SETTINGS = {
     "MODEL_PACKAGE_GROUP_NAME": SETTINGS["MODEL_PACKAGE_GROUP_NAME"],
@@ -59,13 +56,8 @@ def rejected(version: int) -> dict:
 
 @pytest.fixture(scope="session")
 def serving():
-    """The shipped function, loaded as Lambda loads it: its folder (with scoring_model.py) on the path."""
-    sys.path.insert(0, str(SERVING_DIR))
-    spec = importlib.util.spec_from_file_location("serving_app", SERVING_DIR / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The shipped function, loaded as Lambda loads it: its folder (with model_registry.py) on the path."""
+    return load_function("serving", "serving_app")
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ version; bad input is one sentence."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import boto3
 import pytest
 
-from tests.functions.conftest import BUCKET, GROUP, REGION, REPO_ROOT, two_containers
+from tests.functions.conftest import BUCKET, GROUP, REGION, load_function, two_containers
 
 INPUT = f"s3://{BUCKET}/training/input/"
 EVENT = {"InputDataUri": INPUT, "ManifestPrefix": f"s3://{BUCKET}/training/manifests/", "ModelPackageGroupName": GROUP}
@@ -19,12 +17,7 @@ EVENT = {"InputDataUri": INPUT, "ManifestPrefix": f"s3://{BUCKET}/training/manif
 
 @pytest.fixture(scope="module")
 def function():
-    path = REPO_ROOT / "functions" / "training_data" / "app.py"
-    spec = importlib.util.spec_from_file_location("training_data_app", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_function("training_data", "training_data_app")
 
 
 @pytest.fixture

@@ -15,7 +15,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local_mode import storage
+from local_mode.api_auth import ApiAuthorizer, signed_headers
+from local_mode.clients import ADMIN_CREDENTIALS
+from local_mode.demo import DemoFailed, same_prediction, signed_post
 from local_mode.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
+from local_mode.iam import Roles
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
 from stacks.tarballs import deterministic_tarball
@@ -25,6 +29,7 @@ FEATURES_CODE = REPO_ROOT / "container_code" / "features"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
 BUCKET = "scoreline-endpoints-test"
 ENDPOINT = "scoreline-realtime"
+ACCOUNT, REGION, API_ID = "123456789012", "us-east-1", "localapi"
 # Container 2: reads the features container's .npy matrix, predicts the sum of each row's features.
 SUM_MODEL = """
 import io
@@ -100,21 +105,42 @@ def served(tmp_path, monkeypatch):
         changes = []
         endpoints = LocalEndpoints(tmp_path / "endpoints", lambda name, status: changes.append((name, status)))
         endpoints.deployed(ENDPOINT)
-        api = PredictionsApi(endpoints, ENDPOINT).start()
+        roles = Roles(ACCOUNT)
+        api = PredictionsApi(endpoints, ENDPOINT, authorizer(roles)).start()
         try:
-            yield {"endpoints": endpoints, "api": api, "changes": changes, "uris": uris, "transformer": transformer}
+            yield {
+                "endpoints": endpoints,
+                "api": api,
+                "roles": roles,
+                "changes": changes,
+                "uris": uris,
+                "transformer": transformer,
+            }
         finally:
             api.stop()
 
 
-def post(url: str, body: bytes, content_type: str | None = "text/csv") -> tuple[int, str, bytes]:
-    """POST with exactly these headers (urllib would add a form Content-Type when none is given)."""
+def authorizer(roles: Roles) -> ApiAuthorizer:
+    return ApiAuthorizer(roles, REGION, ACCOUNT, API_ID, "v1", {("POST", "/predictions")})
+
+
+def post(
+    url: str,
+    body: bytes,
+    content_type: str | None = "text/csv",
+    credentials: dict | None = ADMIN_CREDENTIALS,
+    method: str = "POST",
+) -> tuple[int, str, bytes]:
+    """A request as a caller sends it: signed with SigV4 by botocore (unsigned when `credentials` is None), with
+    exactly these headers (urllib would add a form Content-Type when none is given)."""
+    if credentials is None:
+        headers = {"Content-Type": content_type} if content_type else {}
+    else:
+        headers = signed_headers(url, body, content_type, REGION, credentials, method)
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        connection.request(
-            "POST", parts.path, body=body, headers={"Content-Type": content_type} if content_type else {}
-        )
+        connection.request(method, parts.path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type"), response.read()
     finally:
@@ -168,7 +194,7 @@ def test_the_api_checks_the_content_type_before_the_endpoint(served, content_typ
 
 
 def test_no_endpoint_yet_is_a_503(served, tmp_path):
-    empty = PredictionsApi(LocalEndpoints(tmp_path / "none"), ENDPOINT).start()
+    empty = PredictionsApi(LocalEndpoints(tmp_path / "none"), ENDPOINT, authorizer(served["roles"])).start()
     try:
         status, _, body = post(empty.url, b"3,10,a\n")
     finally:
@@ -205,3 +231,121 @@ def test_invoke_endpoint_through_the_sdk(served, monkeypatch):
     assert len(answer["Body"].read().decode().splitlines()) == 1
     assert refused.value.response["Error"]["Code"] == "ModelError"
     assert refused.value.response["OriginalMessage"] == "row 1: column 'age' has a non-numeric value 'x'"
+
+
+# --- IAM authorization of the API (local_mode/api_auth.py), as API Gateway's AWS_IAM authorization answers ---------
+
+METHOD_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/v1/POST/predictions"
+
+
+def caller_role(roles: Roles, allowed: bool) -> dict:
+    """A role's credentials; `allowed` attaches an inline policy granting execute-api:Invoke on the method."""
+    iam = boto3.client("iam")
+    name = "allowed-caller" if allowed else "other-caller"
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Statement": []}))["Role"]["Arn"]
+    if allowed:
+        statement = {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": METHOD_ARN}
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="invoke",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+    return roles.register(arn)
+
+
+def test_an_unsigned_request_or_an_unknown_resource_is_missing_authentication_token(served):
+    url = served["api"].url
+    for status, _, body in (
+        post(url, b"3,10,a\n", credentials=None),
+        post(url.replace("/predictions", "/other"), b"3,10,a\n"),
+        post(url, b"", method="GET"),
+    ):
+        assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_a_wrong_secret_or_an_unknown_key_is_refused(served):
+    wrong_secret = {**ADMIN_CREDENTIALS, "aws_secret_access_key": "not-the-secret"}
+    unknown_key = {"aws_access_key_id": "AKIAUNKNOWN", "aws_secret_access_key": "local"}
+
+    mismatch = post(served["api"].url, b"3,10,a\n", credentials=wrong_secret)
+    unknown = post(served["api"].url, b"3,10,a\n", credentials=unknown_key)
+
+    assert mismatch[0] == 403
+    assert json.loads(mismatch[2])["message"].startswith(
+        "The request signature we calculated does not match the signature you provided."
+    )
+    assert (unknown[0], json.loads(unknown[2])) == (
+        403,
+        {"message": "The security token included in the request is invalid."},
+    )
+
+
+def test_a_role_needs_execute_api_invoke_on_the_method(served):
+    refused = post(served["api"].url, b"3,10,a\n", credentials=caller_role(served["roles"], allowed=False))
+    allowed = post(served["api"].url, b"3,10,a\n", credentials=caller_role(served["roles"], allowed=True))
+    administrator = post(served["api"].url, b"3,10,a\n")
+
+    assert (refused[0], json.loads(refused[2])) == (
+        403,
+        {
+            "Message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/other-caller/local is not authorized to perform: "
+            f"execute-api:Invoke on resource: {METHOD_ARN} because no identity-based policy allows the "
+            "execute-api:Invoke action"
+        },
+    )
+    assert allowed[0] == administrator[0] == 200 and allowed[2] == administrator[2]
+
+
+def test_a_signature_older_than_five_minutes_has_expired(served):
+    url = served["api"].url
+    headers = signed_headers(url, b"3,10,a\n", "text/csv", REGION)
+    later = ApiAuthorizer(Roles(ACCOUNT), REGION, ACCOUNT, API_ID, "v1", {("POST", "/predictions")}, now=_in(6))
+
+    refusal = later.refusal("POST", "/v1/predictions", {**headers, "Host": url.split("/")[2]}, b"3,10,a\n")
+
+    assert refusal.error_type == "InvalidSignatureException"
+    assert refusal.body["message"].startswith(f"Signature expired: {headers['X-Amz-Date']} is now earlier than")
+
+
+def _in(minutes: int):
+    from datetime import UTC, datetime, timedelta
+
+    return lambda: datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def test_the_demo_posts_a_signed_row_and_compares_it_with_the_batch_line(served):
+    """The demo's --realtime ending (local_mode.demo), on this endpoint: a matching batch line passes, one within
+    float32 rounding passes and says so, another fails with one sentence naming both predictions. The whole demo:
+    tests/local_mode/test_demo_realtime.py (slow)."""
+    row = "3,10,a\n"
+    status, answer = signed_post(served["api"].url, row.encode(), REGION)
+    transformer = served["transformer"]
+    [expected] = PREPROCESS.transform(PREPROCESS.parse_rows(row.encode(), transformer), transformer).sum(axis=1)
+    batch_line = ["3", "10", "a", f"{expected:.6f}"]  # the transform's output line: the input row, then the prediction
+
+    identical = same_prediction(row, answer, batch_line, 3, 1)
+    rounded = same_prediction(row, answer, [*batch_line[:3], f"{expected + 1e-6:.6f}"], 3, 1)
+    with pytest.raises(DemoFailed) as differs:
+        same_prediction(row, answer, [*batch_line[:3], "0.000000"], 3, 1)
+
+    assert status == 200 and identical == {
+        "row": "3,10,a",
+        "realtime": f"{expected:.6f}",
+        "batch": f"{expected:.6f}",
+        "match": "identical",
+    }
+    assert rounded["match"] == "within float32 rounding"
+    assert str(differs.value) == (
+        f"the real-time prediction '{expected:.6f}' differs from the batch prediction '0.000000' for row 1 (3,10,a) "
+        "of version 1"
+    )
+
+
+def test_labels_must_be_the_same_text_and_numbers_agree_within_float32_rounding():
+    pytorch_demo = ["8.3", "2.4880222621327812"]  # measured: the batch line of the pytorch demo's row 1
+
+    assert same_prediction("8.3", "2.488022021422772", pytorch_demo, 1, 1)["match"] == "within float32 rounding"
+    with pytest.raises(DemoFailed):
+        same_prediction("8.3", "2.4880", pytorch_demo, 1, 1)
+    with pytest.raises(DemoFailed):
+        same_prediction("5.1", "setosa,0.600000,0.400000", ["5.1", "versicolor", "0.600000", "0.400000"], 1, 1)

@@ -17,6 +17,7 @@ from tests.local_mode.conftest import wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 
 ENDPOINT = "scoreline-realtime"
+ACCOUNT = "123456789012"
 GROUP = "scoreline-models"
 
 
@@ -27,7 +28,7 @@ def realtime(tmp_path_factory):
     with LocalCloud(out_dir.parent / "cloud") as cloud:
         deployment = cloud.deploy(out_dir)
         assert cloud.real_time_endpoint_name() == ENDPOINT
-        api = PredictionsApi(cloud.endpoints, ENDPOINT).start()
+        api = PredictionsApi.for_cloud(cloud, out_dir).start()
         try:
             yield {"cloud": cloud, "api": api, "bucket": deployment.bucket_for("DataBucket")}
         finally:
@@ -74,6 +75,15 @@ def test_approval_serves_rejection_rolls_back(realtime, tmp_path):
     assert (status, content_type) == (200, "text/csv") and len(body.splitlines()) == 2
     bad = post(realtime["api"].url, b"3,10,a\n6,x,b\n")
     assert (bad[0], json.loads(bad[2])) == (400, {"message": "row 2: column 'age' has a non-numeric value 'x'"})
+    # A caller's role needs the deployed InvokePredictionsPolicy (execute-api:Invoke on this API's method ARN).
+    iam = boto3.client("iam")
+    role_arn = iam.create_role(RoleName="app-caller", AssumeRolePolicyDocument='{"Statement": []}')["Role"]["Arn"]
+    caller = realtime["cloud"].authorizer.roles.register(role_arn)
+    assert post(realtime["api"].url, b"3,10,a\n", credentials=caller)[0] == 403
+    iam.attach_role_policy(
+        RoleName="app-caller", PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/scoreline-invoke-predictions"
+    )
+    assert post(realtime["api"].url, b"3,10,a\n", credentials=caller)[0] == 200
 
     second = register(realtime, 2, tmp_path / "v2")
     set_status(second, "Approved")

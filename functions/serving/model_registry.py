@@ -1,0 +1,1 @@
+../common/model_registry.py
