@@ -12,7 +12,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_mode.assembly import AssemblyError
+from local_mode.cloudformation.assembly import AssemblyError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +116,7 @@ def _serve(args) -> int:
 
 def _predictions_api(cloud, port: int):
     """The serving stack's API on the next port, when the app was synthesized with realtime=true."""
-    from local_mode.endpoints import PredictionsApi
+    from local_mode.sagemaker.endpoints import PredictionsApi
 
     if cloud.endpoints is None:
         return None

@@ -10,7 +10,7 @@ import threading
 import boto3
 from botocore.config import Config
 
-from local_mode.iam import Roles
+from local_mode.iam.evaluator import Roles
 
 ADMIN_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 _CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})  # an AccessDenied is an answer, not a retry

@@ -29,16 +29,16 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from local_mode import moto_patches
-from local_mode.api_requests import access_denied_response, call_from_environ, requests_for
+from local_mode.iam.requests import access_denied_response, call_from_environ, requests_for
 from local_mode.clients import Clients
-from local_mode.deploy import Deployment, deploy
-from local_mode.endpoints import LocalEndpoints, attach_endpoints, detach_endpoints
-from local_mode.events import EventBus, OneTimeSchedules, Scheduler
-from local_mode.iam import AccessDenied, Authorizer, Request
-from local_mode.jobs import JobResult, Workspace, run_processing, run_training
-from local_mode.lambda_runtime import ExecutionEnvironment
-from local_mode.pipelines import PipelineRun, StepCache, StepFailed
-from local_mode.serving import NetworkIsolationError, load_container, run_transform
+from local_mode.cloudformation.deploy import Deployment, deploy
+from local_mode.sagemaker.endpoints import LocalEndpoints, attach_endpoints, detach_endpoints
+from local_mode.events.bus import EventBus, OneTimeSchedules, Scheduler
+from local_mode.iam.evaluator import AccessDenied, Authorizer, Request
+from local_mode.sagemaker.jobs import JobResult, Workspace, run_processing, run_training
+from local_mode.lambda_.runtime import ExecutionEnvironment
+from local_mode.sagemaker.pipelines import PipelineRun, StepCache, StepFailed
+from local_mode.sagemaker.transform import NetworkIsolationError, load_container, run_transform
 
 ACCOUNT = "123456789012"  # moto's default account
 log = logging.getLogger("local_mode")

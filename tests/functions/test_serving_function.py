@@ -10,7 +10,7 @@ import sys
 import boto3
 import pytest
 
-from local_mode.endpoints import add_update_endpoint
+from local_mode.sagemaker.endpoints import add_update_endpoint
 from tests.functions.conftest import ACCOUNT, REGION, REPO_ROOT, SETTINGS, load_event, on_request, two_containers
 
 SERVING_DIR = REPO_ROOT / "functions" / "serving"

@@ -1,4 +1,4 @@
-"""Local real-time endpoints (local_mode/endpoints.py): the features container's real handlers and a small model
+"""Local real-time endpoints (local_mode/sagemaker/endpoints.py): the features container's real handlers and a small model
 container behind InvokeEndpoint and the predictions API on 127.0.0.1, against moto in this process."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local_mode import storage
-from local_mode.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
+from local_mode.sagemaker.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
 from stacks.tarballs import deterministic_tarball
@@ -179,7 +179,7 @@ def test_no_endpoint_yet_is_a_503(served, tmp_path):
 
 def test_an_update_that_cannot_load_rolls_back_to_the_serving_version(served):
     sagemaker = boto3.client("sagemaker")
-    # A network-isolated model whose code is an S3 location cannot start (local_mode.serving's refusal).
+    # A network-isolated model whose code is an S3 location cannot start (local_mode.sagemaker.transform's refusal).
     broken = _deploy_config(sagemaker, "v2", served["uris"], submit_directory=f"s3://{BUCKET}/code.tar.gz")
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=broken)
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from local_mode.cloud import LocalCloud
 from local_mode.demo import synthesize
-from local_mode.endpoints import PredictionsApi
+from local_mode.sagemaker.endpoints import PredictionsApi
 from tests.local_mode.conftest import wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 

@@ -28,7 +28,7 @@ from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from local_mode.serving import Container, TransformError, load_container
+from local_mode.sagemaker.transform import Container, TransformError, load_container
 
 ACCOUNT = "123456789012"  # moto's default account, as local_mode.cloud uses it
 

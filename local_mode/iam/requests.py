@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
-from local_mode.iam import AccessDenied, Request
+from local_mode.iam.evaluator import AccessDenied, Request
 
 
 @dataclass

@@ -2,7 +2,7 @@
 the synthesized templates, stack by stack, with intrinsic functions resolved.
 
 IAM roles and their policies, topic and queue policies, Lambda permissions and key policies are deployed as AWS
-stores them, because the local cloud evaluates them (local_mode/iam.py). Resources local mode has no behaviour for
+stores them, because the local cloud evaluates them (local_mode/iam/evaluator.py). Resources local mode has no behaviour for
 (dashboards, bucket policies, log groups' settings) are recorded as skipped.
 
 LIMITATIONS: no updates or deletes (each deploy starts from an empty account), no custom resources, no nested
@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from local_mode.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
+from local_mode.cloudformation.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_mode import storage
-from local_mode.images import python_for, toolkit_failure
+from local_mode.sagemaker.images import python_for, toolkit_failure
 from stacks.tarballs import deterministic_tarball
 
 OPT_ML = "/opt/ml"
@@ -188,7 +188,7 @@ def _training_failure(workspace: Workspace, exit_code: int, command: list[str], 
     """SageMaker returns /opt/ml/output/failure as FailureReason ("How Amazon SageMaker AI Processes Training
     Output"), prefixed "AlgorithmError: " as failed jobs show it. A script that wrote none gets what the framework
     images' training toolkit writes for it (sagemaker-training's ExecuteUserScriptError)."""
-    written = toolkit_failure(image, command) or workspace.output_text("failure")  # local_mode/images.py
+    written = toolkit_failure(image, command) or workspace.output_text("failure")  # local_mode/sagemaker/images.py
     if not written:
         written = (
             f'ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage "{workspace.last_log_line()}"\n'

@@ -1,6 +1,6 @@
 """Events as AWS sends them, matched against the deployed rules with moto's EventBridge pattern matcher, and
 schedules fired on their cron (or on demand); targets are the deployed functions (each in its own execution
-environment, local_mode/lambda_runtime.py), SNS topics and SQS queues. Functions are invoked asynchronously, as rules
+environment, local_mode/lambda_/runtime.py), SNS topics and SQS queues. Functions are invoked asynchronously, as rules
 and schedules invoke them: a function error gets Lambda's retries from the function's event invoke config (waits
 scaled by ASYNC_TIME_SCALE), then the record goes to its on-failure destination, written with the function's role.
 
@@ -34,11 +34,11 @@ from botocore.exceptions import ClientError
 from cronsim import CronSim
 from moto.events.models import EventPattern
 
-from local_mode.api_requests import key_arn
+from local_mode.iam.requests import key_arn
 from local_mode.clients import Clients
-from local_mode.deploy import Deployment, Function, Rule, Target, target_from_definition
-from local_mode.iam import AccessDenied, Authorizer, Request
-from local_mode.lambda_runtime import ExecutionEnvironment
+from local_mode.cloudformation.deploy import Deployment, Function, Rule, Target, target_from_definition
+from local_mode.iam.evaluator import AccessDenied, Authorizer, Request
+from local_mode.lambda_.runtime import ExecutionEnvironment
 
 log = logging.getLogger("local_mode")
 # Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second; local

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from local_mode import storage
-from local_mode.images import python_for
+from local_mode.sagemaker.images import python_for
 from local_mode.modules import load_module
 
 _UTF8_TYPES = ("text/csv", "application/json")  # sagemaker_inference.content_types.UTF8_TYPES

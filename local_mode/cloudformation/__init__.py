@@ -1,0 +1,1 @@
+"""CloudFormation: the synthesized cloud assembly read and deployed into moto."""

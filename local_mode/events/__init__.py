@@ -1,0 +1,1 @@
+"""EventBridge: events matched against the deployed rules and delivered to their targets."""

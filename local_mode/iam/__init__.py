@@ -1,0 +1,1 @@
+"""IAM: the deployed policies evaluated for every request a principal signs."""

@@ -1,0 +1,1 @@
+"""SageMaker: jobs, pipeline executions, batch transform and real-time endpoints run on this machine."""
