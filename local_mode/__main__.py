@@ -102,6 +102,8 @@ def _serve(args) -> int:
     print(f"  pipelines: {', '.join(deployment.pipelines)}; data bucket: {deployment.bucket_for('DataBucket')}")
     print(f"  schedules: {', '.join(deployment.schedules)}; logs and job folders under .scoreline/serve")
     print(f"  try: aws --endpoint-url {cloud.endpoint} sagemaker list-pipelines")
+    # The cloud changes no environment: a shell that wants every SDK and CLI call to reach it sets these itself.
+    print(f"  or, in your shell: export {' '.join(f'{name}={value}' for name, value in cloud.environment().items())}")
     api = _predictions_api(cloud, args.port)
     print("Ctrl-C stops it.")
     try:
@@ -116,7 +118,7 @@ def _serve(args) -> int:
 
 def _predictions_api(cloud, port: int):
     """The serving stack's API on the next port, when the app was synthesized with realtime=true."""
-    from local_mode.sagemaker.endpoints import PredictionsApi
+    from local_mode.apigateway.predictions import PredictionsApi
 
     if cloud.endpoints is None:
         return None

@@ -36,9 +36,10 @@ class Clients:
                 )
             return self._cache[key]
 
-    def environment(self, role_arn: str) -> dict[str, str]:
-        """The variables a process signing as `role_arn` needs (a function's execution environment)."""
-        credentials = self._roles.register(role_arn)
+    def environment(self, role_arn: str | None = None) -> dict[str, str]:
+        """The variables a process signing as `role_arn` (or the administrator) needs: a function's execution
+        environment, a test's or a shell's."""
+        credentials = self._roles.register(role_arn) if role_arn else ADMIN_CREDENTIALS
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],

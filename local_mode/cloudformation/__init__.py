@@ -1,1 +1,0 @@
-"""CloudFormation: the synthesized cloud assembly read and deployed into moto."""

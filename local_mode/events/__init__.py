@@ -1,1 +1,0 @@
-"""EventBridge: events matched against the deployed rules and delivered to their targets."""

@@ -1,1 +1,0 @@
-"""IAM: the deployed policies evaluated for every request a principal signs."""

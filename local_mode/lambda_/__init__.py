@@ -1,1 +1,0 @@
-"""Lambda: each deployed function in its own execution environment, invoked as Lambda invokes it."""

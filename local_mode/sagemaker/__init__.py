@@ -1,1 +1,0 @@
-"""SageMaker: jobs, pipeline executions, batch transform and real-time endpoints run on this machine."""

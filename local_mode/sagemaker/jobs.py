@@ -66,7 +66,7 @@ class Workspace:
 
     def run(self, command: list[str], environment: dict[str, str], timeout: int) -> int | None:
         """The script's exit code, or None when it ran past MaxRuntimeInSeconds."""
-        env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}  # a child's copy: this process's is unchanged
         with self.log_file.open("ab") as log:
             try:
                 process = subprocess.run(

@@ -10,7 +10,7 @@ import sys
 import boto3
 import pytest
 
-from local_mode.sagemaker.endpoints import add_update_endpoint
+from local_mode.moto_patches import install as install_moto_patches
 from tests.functions.conftest import ACCOUNT, REGION, REPO_ROOT, SETTINGS, load_event, on_request, two_containers
 
 SERVING_DIR = REPO_ROOT / "functions" / "serving"
@@ -70,7 +70,7 @@ def serving():
 
 @pytest.fixture
 def registry(world, monkeypatch):
-    add_update_endpoint()
+    install_moto_patches("update_endpoint")
     for name, value in {**SERVING_SETTINGS, "ALERT_TOPIC_ARN": world.topic_arn}.items():
         monkeypatch.setenv(name, value)
     return world

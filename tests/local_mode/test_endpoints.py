@@ -1,5 +1,5 @@
-"""Local real-time endpoints (local_mode/sagemaker/endpoints.py): the features container's real handlers and a small model
-container behind InvokeEndpoint and the predictions API on 127.0.0.1, against moto in this process."""
+"""Local real-time endpoints (local_mode/sagemaker/endpoints.py): the features container's real handlers and a small
+model container behind InvokeEndpoint and the predictions API on 127.0.0.1, against moto in this process."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
 
 from local_mode import storage
-from local_mode.sagemaker.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
+from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
+from local_mode.sagemaker.endpoints import LocalEndpoints
 from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
@@ -89,8 +91,7 @@ def served(tmp_path, monkeypatch):
     """An endpoint serving the real features container and the sum model; the API in front of it."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
         monkeypatch.delenv(name, raising=False)
-    add_update_endpoint()
-    install_moto_patches()  # moto drops EnableNetworkIsolation; the local cloud keeps it
+    install_moto_patches()  # UpdateEndpoint; moto drops EnableNetworkIsolation, the local cloud keeps it
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         sagemaker = boto3.client("sagemaker")
@@ -98,11 +99,21 @@ def served(tmp_path, monkeypatch):
         uris = artifacts(tmp_path / "artifacts", transformer)
         sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=_deploy_config(sagemaker, "v1", uris))
         changes = []
-        endpoints = LocalEndpoints(tmp_path / "endpoints", lambda name, status: changes.append((name, status)))
+        backend = sagemaker_backends["123456789012"][sagemaker.meta.region_name]
+        endpoints = LocalEndpoints(
+            tmp_path / "endpoints", sagemaker, backend, lambda name, status: changes.append((name, status))
+        )
         endpoints.deployed(ENDPOINT)
         api = PredictionsApi(endpoints, ENDPOINT).start()
         try:
-            yield {"endpoints": endpoints, "api": api, "changes": changes, "uris": uris, "transformer": transformer}
+            yield {
+                "endpoints": endpoints,
+                "api": api,
+                "changes": changes,
+                "uris": uris,
+                "transformer": transformer,
+                "backend": backend,
+            }
         finally:
             api.stop()
 
@@ -168,7 +179,7 @@ def test_the_api_checks_the_content_type_before_the_endpoint(served, content_typ
 
 
 def test_no_endpoint_yet_is_a_503(served, tmp_path):
-    empty = PredictionsApi(LocalEndpoints(tmp_path / "none"), ENDPOINT).start()
+    empty = PredictionsApi(LocalEndpoints(tmp_path / "none", None, served["backend"]), ENDPOINT).start()
     try:
         status, _, body = post(empty.url, b"3,10,a\n")
     finally:
@@ -191,11 +202,10 @@ def test_an_update_that_cannot_load_rolls_back_to_the_serving_version(served):
     assert post(served["api"].url, b"3,10,a\n")[0] == 200
 
 
-def test_invoke_endpoint_through_the_sdk(served, monkeypatch):
-    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
-
-    monkeypatch.setattr(SageMakerRuntimeResponse, "invoke_endpoint", SageMakerRuntimeResponse.invoke_endpoint)
-    add_invoke_endpoint(served["endpoints"])
+def test_invoke_endpoint_through_the_sdk(served):
+    # InvokeEndpoint is answered by the endpoints the SageMaker backend serves, as the local cloud attaches them
+    # (mock_aws resets the backend, and this attribute with it, when the fixture ends).
+    served["backend"].local_endpoints = served["endpoints"]
     runtime = boto3.client("sagemaker-runtime")
 
     answer = runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=b"3,10,a\n", ContentType="text/csv")

@@ -10,10 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_mode.cloud import LocalCloud
+from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.demo import synthesize
-from local_mode.sagemaker.endpoints import PredictionsApi
-from tests.local_mode.conftest import wait_for
+from tests.local_mode.conftest import local_cloud, wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 
 ENDPOINT = "scoreline-realtime"
@@ -24,7 +23,7 @@ GROUP = "scoreline-models"
 def realtime(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("realtime-cloud") / "cdk.out"
     synthesize(out_dir, {"realtime": "true"})
-    with LocalCloud(out_dir.parent / "cloud") as cloud:
+    with local_cloud(out_dir.parent / "cloud") as cloud:
         deployment = cloud.deploy(out_dir)
         assert cloud.real_time_endpoint_name() == ENDPOINT
         api = PredictionsApi(cloud.endpoints, ENDPOINT).start()
