@@ -10,8 +10,9 @@ images' training toolkit does, with the exit code and the last line of the scrip
 and outputs written with the job's role (its S3 client), so the role's policies decide them.
 
 LIMITATIONS: one instance (InstanceCount is ignored); File input mode only; no VPC, volume or output encryption
-(VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls, if any, are not signed as the job role; the
-framework's Python is this machine's."""
+(VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls are signed as the job role only when the
+local cloud runs it (sagemaker/provider.py gives it the role's credentials); the framework's Python is this
+machine's."""
 
 from __future__ import annotations
 

@@ -7,9 +7,10 @@ SageMaker assumes a job's role (its trust policy, with the job as aws:SourceArn)
 it; a pipeline execution runs with the pipeline's role, which starts the jobs, registers versions and invokes the
 Lambda steps' functions.
 
-LIMITATIONS: two jobs and four pipeline executions run at a time; a role that SageMaker cannot assume fails the job
-when it runs, where AWS refuses the CreateX call; StopProcessingJob and StopTrainingJob are moto's (they do not stop
-the local work); see jobs.py, pipelines.py, transform.py and endpoints.py for each kind of work."""
+LIMITATIONS: two jobs and four pipeline executions run at a time; a job's scripts inherit this process's other
+environment variables (an AWS_PROFILE set here breaks their SDK calls); a role that SageMaker cannot assume fails
+the job when it runs, where AWS refuses the CreateX call; StopProcessingJob and StopTrainingJob are moto's (they do
+not stop the local work); see jobs.py, pipelines.py, transform.py and endpoints.py for each kind of work."""
 
 from __future__ import annotations
 
@@ -95,8 +96,13 @@ class SageMaker:
     # Jobs ---------------------------------------------------------------------------------------------------------
     def _run_job(self, kind: _JobKind, name: str) -> None:
         job = kind.stored(self._backend)[name]
-        workspace = Workspace(self._home / "jobs" / kind.name / name, self._home / "logs" / kind.name / f"{name}.log")
         request = kind.describe(self._clients.client("sagemaker"), name)
+        role = request.get("RoleArn")  # processing and training scripts; a transform runs in this process
+        workspace = _JobWorkspace(
+            self._home / "jobs" / kind.name / name,
+            self._home / "logs" / kind.name / f"{name}.log",
+            self._clients.environment(role) if role else {},
+        )
         if kind.name == "training":
             job.secondary_status = "Training"
         try:
@@ -231,6 +237,19 @@ class SageMaker:
             "EndpointStatus": status,
         }
         self._bus.put_event("aws.sagemaker", "SageMaker Endpoint State Change", detail, [endpoint["EndpointArn"]])
+
+
+class _JobWorkspace(Workspace):
+    """A job's scripts get what SageMaker gives its container: credentials of the job's role (CreateProcessingJob,
+    CreateTrainingJob RoleArn: "an IAM role that Amazon SageMaker can assume to perform tasks on your behalf"), so
+    their own AWS calls (say Evaluate reading the champion's artifacts) reach the local cloud signed as that role."""
+
+    def __init__(self, root: Path, log_file: Path, aws_environment: dict[str, str]):
+        super().__init__(root, log_file)
+        self._aws_environment = aws_environment
+
+    def run(self, command: list[str], environment: dict[str, str], timeout: int) -> int | None:
+        return super().run(command, {**self._aws_environment, **environment}, timeout)
 
 
 @dataclass(frozen=True)
