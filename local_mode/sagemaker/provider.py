@@ -68,7 +68,8 @@ class SageMaker:
             self._backend,
             self._endpoint_event,
             self._bus.later,
-            s3_for_role=lambda role_arn: self._clients.client("s3", role_arn),  # SageMaker reads as the model's role
+            # CreateModel ExecutionRoleArn: "the IAM role that SageMaker can assume to access model artifacts".
+            s3_for_role=lambda role_arn: self._clients.client("s3", role_arn),
         )
 
     def stop(self) -> None:

@@ -34,7 +34,8 @@ def realtime(tmp_path_factory):
 
 
 def register(realtime, version: int, tmp_path) -> str:
-    uris = artifacts(tmp_path, fitted_transformer(), f"s3://{realtime['bucket']}/models/v{version}")
+    # Under the pipeline's prefix, where registered versions' artifacts live: the model's role reads them there.
+    uris = artifacts(tmp_path, fitted_transformer(), f"s3://{realtime['bucket']}/pipeline/models/v{version}")
     environment = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
     return boto3.client("sagemaker").create_model_package(
         ModelPackageGroupName=GROUP,
