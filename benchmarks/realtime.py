@@ -26,14 +26,16 @@ from pathlib import Path
 
 import boto3
 from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
 
 from benchmarks.artifacts import CODE, REPO_ROOT, TARGET, Artifacts, housing
 from benchmarks.throughput import _module
 from local_mode import storage
-from local_mode.api_auth import ApiAuthorizer, signed_headers
-from local_mode.endpoints import LocalEndpoints, PredictionsApi, add_update_endpoint
-from local_mode.iam import Roles
+from local_mode.apigateway.auth import ApiAuthorizer, signed_headers
+from local_mode.apigateway.predictions import PredictionsApi
+from local_mode.iam.evaluator import Roles
 from local_mode.moto_patches import install as install_moto_patches
+from local_mode.sagemaker.endpoints import LocalEndpoints
 from stacks.tarballs import deterministic_tarball
 
 ACCOUNT, REGION, ENDPOINT, BUCKET = "123456789012", "us-east-1", "scoreline-realtime", "scoreline-bench"
@@ -136,7 +138,6 @@ class _served:
         self._saved = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("AWS_ENDPOINT_URL")}
         self._saved["AWS_DEFAULT_REGION"] = os.environ.get("AWS_DEFAULT_REGION")
         os.environ["AWS_DEFAULT_REGION"] = REGION  # the clients the local endpoint creates
-        add_update_endpoint()
         install_moto_patches()
         self._mock.start()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
@@ -162,7 +163,7 @@ class _served:
             EndpointConfigName="bench", ProductionVariants=[{**variant, "InitialInstanceCount": 1}]
         )
         sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="bench")
-        endpoints = LocalEndpoints(self._work / "endpoints")
+        endpoints = LocalEndpoints(self._work / "endpoints", sagemaker, sagemaker_backends[ACCOUNT][REGION])
         endpoints.deployed(ENDPOINT)
         authorizer = ApiAuthorizer(Roles(ACCOUNT), REGION, ACCOUNT, "bench", "v1", {("POST", "/predictions")})
         self._api = PredictionsApi(endpoints, ENDPOINT, authorizer).start()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_mode.assembly import AssemblyError
+from local_mode.cloudformation.assembly import AssemblyError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +113,8 @@ def _serve(args) -> int:
     print(f"  pipelines: {', '.join(deployment.pipelines)}; data bucket: {deployment.bucket_for('DataBucket')}")
     print(f"  schedules: {', '.join(deployment.schedules)}; logs and job folders under .scoreline/serve")
     print(f"  try: aws --endpoint-url {cloud.endpoint} sagemaker list-pipelines")
+    # The cloud changes no environment: a shell that wants every SDK and CLI call to reach it sets these itself.
+    print(f"  or, in your shell: export {' '.join(f'{name}={value}' for name, value in cloud.environment().items())}")
     api = _predictions_api(cloud, args.cdk_out, args.port)
     print("Ctrl-C stops it.")
     try:
@@ -127,7 +129,7 @@ def _serve(args) -> int:
 
 def _predictions_api(cloud, cdk_out: Path, port: int):
     """The serving stack's API on the next port, when the app was synthesized with realtime=true."""
-    from local_mode.endpoints import PredictionsApi
+    from local_mode.apigateway.predictions import PredictionsApi
 
     if cloud.endpoints is None:
         return None

@@ -10,7 +10,7 @@ import threading
 import boto3
 from botocore.config import Config
 
-from local_mode.iam import Roles
+from local_mode.iam.evaluator import Roles
 
 ADMIN_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 _CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})  # an AccessDenied is an answer, not a retry
@@ -36,9 +36,10 @@ class Clients:
                 )
             return self._cache[key]
 
-    def environment(self, role_arn: str) -> dict[str, str]:
-        """The variables a process signing as `role_arn` needs (a function's execution environment)."""
-        credentials = self._roles.register(role_arn)
+    def environment(self, role_arn: str | None = None) -> dict[str, str]:
+        """The variables a process signing as `role_arn` (or the administrator) needs: a function's execution
+        environment, a test's or a shell's."""
+        credentials = self._roles.register(role_arn) if role_arn else ADMIN_CREDENTIALS
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],

@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
 from local_mode import storage
-from local_mode.api_auth import signed_headers
+from local_mode.apigateway.auth import signed_headers
+from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.cloud import LocalCloud
 from local_mode.datasets import DATASETS
-from local_mode.endpoints import PredictionsApi
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCORING_ROWS = 1000
@@ -200,19 +199,20 @@ def run_demo(
         scoring = deployment.environment_of_function_setting("SCORING_INPUT_URI")
         training_frame, scoring_frame = _split_for_scoring(frame, target)
         bucket = deployment.bucket_for("DataBucket")
-        storage.write_object(f"s3://{bucket}/training/input/data.csv", training_frame.to_csv(index=False).encode())
+        s3 = cloud.client("s3")  # the demo talks to the local cloud as its administrator
+        storage.write_object(f"s3://{bucket}/training/input/data.csv", training_frame.to_csv(index=False).encode(), s3)
         today = datetime.now(UTC).strftime("%Y-%m-%d")
         scoring_uri = scoring["SCORING_INPUT_URI"].replace("{date}", today) + "rows.csv"
         features = scoring_frame.drop(columns=[target])
-        storage.write_object(scoring_uri, features.to_csv(index=False, header=False).encode())
-        package_arn = _train(deployment.pipelines[0], clock, say)
-        version, evaluation = _registered(package_arn)
+        storage.write_object(scoring_uri, features.to_csv(index=False, header=False).encode(), s3)
+        package_arn = _train(cloud.client("sagemaker"), deployment.pipelines[0], clock, say)
+        version, evaluation = _registered(cloud, package_arn)
         problem_type, classes = evaluation.get("problem_type", "regression"), evaluation.get("classes", [])
         metrics = _summary_metrics(evaluation, problem_type)
         say(f"  registered version {version} ({_described(metrics)} on the test rows); approving it")
         output_uri = _approve_and_wait_for_scores(cloud, package_arn, scoring["NAME_PREFIX"])
         clock.lap("approval to scored output")
-        lines = _output_lines(output_uri)
+        lines = _output_lines(output_uri, s3)
         _check_joined(lines, features, len(classes))
         if realtime:
             compared = _realtime_beside_batch(cloud, home / "cdk.out", version, features, lines[0], say)
@@ -248,8 +248,7 @@ def _split_for_scoring(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, 
     return frame.drop(index=scoring.index), scoring
 
 
-def _train(pipeline_name: str, clock: _Stopwatch, say) -> str:
-    sagemaker = boto3.client("sagemaker")
+def _train(sagemaker, pipeline_name: str, clock: _Stopwatch, say) -> str:
     execution = sagemaker.start_pipeline_execution(PipelineName=pipeline_name)["PipelineExecutionArn"]
     say(f"  pipeline {pipeline_name} started")
     seen: dict[str, str] = {}
@@ -272,11 +271,11 @@ def _train(pipeline_name: str, clock: _Stopwatch, say) -> str:
     return register["Metadata"]["RegisterModel"]["Arn"]
 
 
-def _registered(package_arn: str) -> tuple[int, dict]:
+def _registered(cloud: LocalCloud, package_arn: str) -> tuple[int, dict]:
     """The version number and its evaluation report, found as a user finds it: the package's model quality."""
-    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    package = cloud.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
     evaluation_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    return package["ModelPackageVersion"], json.loads(storage.read_object(evaluation_uri))
+    return package["ModelPackageVersion"], json.loads(storage.read_object(evaluation_uri, cloud.client("s3")))
 
 
 def _summary_metrics(evaluation: dict, problem_type: str) -> dict[str, float]:
@@ -294,7 +293,7 @@ def _described(metrics: dict[str, float]) -> str:
 
 
 def _approve_and_wait_for_scores(cloud: LocalCloud, package_arn: str, name_prefix: str, timeout: float = 300) -> str:
-    sagemaker = boto3.client("sagemaker")
+    sagemaker = cloud.client("sagemaker")
     sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -373,7 +372,7 @@ def _within_float32_rounding(realtime: list[str], batch: list[str]) -> bool:
 
 def _wait_for_endpoint(cloud: LocalCloud, version: int, timeout: float = 120) -> None:
     """Until the serving function's endpoint serves `version` (its configuration is named <prefix>-v<version>-...)."""
-    sagemaker = boto3.client("sagemaker")
+    sagemaker = cloud.client("sagemaker")
     name = cloud.real_time_endpoint_name()
     prefix = cloud.deployment.environment_of_function_setting("SERVING_NAME_PREFIX")["SERVING_NAME_PREFIX"]
     deadline = time.monotonic() + timeout
@@ -406,10 +405,10 @@ def signed_post(url: str, body: bytes, region: str) -> tuple[int, str]:
         connection.close()
 
 
-def _output_lines(output_uri: str) -> list[list[str]]:
+def _output_lines(output_uri: str, s3) -> list[list[str]]:
     rows = []
-    for key in storage.keys_under(output_uri):
-        text = storage.read_object(f"s3://{storage.split_uri(output_uri)[0]}/{key}").decode()
+    for key in storage.keys_under(output_uri, s3):
+        text = storage.read_object(f"s3://{storage.split_uri(output_uri)[0]}/{key}", s3).decode()
         rows += list(csv.reader(io.StringIO(text)))
     return rows
 

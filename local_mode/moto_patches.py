@@ -5,16 +5,17 @@ ThreadedMotoServer in the same process, so the AWS CLI's requests and boto3's me
 
 What the patches add: jobs and pipeline executions start InProgress and are handed to the local cloud, model package
 changes and new objects of EventBridge-enabled buckets become events, StopTransformJob, ListPipelineExecutionSteps,
-an execution's FailureReason, the request's training metric definitions and a model's EnableNetworkIsolation.
+an execution's FailureReason, the request's training metric definitions and a model's EnableNetworkIsolation;
+UpdateEndpoint, endpoints that load their model in the background, and InvokeEndpoint answered by the loaded model.
 
-The local cloud that hears about new work is the `listener` attribute it sets on the moto backends it serves (moto
-keeps one backend per account and region), so no module state decides who is notified.
+Who hears about new work is an attribute the local cloud sets on the moto backends it serves (moto keeps one backend
+per account and region): `listener` (the SageMaker provider; the event bus for S3) and, on the SageMaker backend,
+`local_endpoints`; no module state decides who is notified. Without them the patched methods behave as moto's.
 
 LIMITATIONS: only the moto behaviour this app needs is changed; everything else is moto's own."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -22,8 +23,9 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.s3.models import S3Backend
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeTransformJob, SageMakerModelBackend
+from moto.sagemaker.models import FakeEndpoint, FakeTransformJob, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 
 class Listener(Protocol):
@@ -39,6 +41,7 @@ class Listener(Protocol):
 
 
 _PATCHES: list[tuple[type, str, Callable]] = []
+_INSTALLED: set[tuple[type, str]] = set()
 
 
 def replaces(cls: type, method_name: str):
@@ -51,9 +54,12 @@ def replaces(cls: type, method_name: str):
     return register
 
 
-@functools.cache
-def install() -> None:
+def install(*only: str) -> None:
+    """Apply every patch (or those of the methods named in `only`, say "stop_transform_job" for the functions' tests
+    with `mock_aws()`) once per process."""
     for cls, name, function in _PATCHES:
+        if (cls, name) in _INSTALLED or (only and name not in only):
+            continue
         original = getattr(cls, name, None)
 
         def method(self, *args, _function=function, _original=original, **kwargs):
@@ -62,13 +68,7 @@ def install() -> None:
         method.__name__ = name
         method.__doc__ = function.__doc__
         setattr(cls, name, method)
-
-
-def add_stop_transform_job() -> None:
-    """StopTransformJob alone (the scoring function's tests use it with `mock_aws()`); `install` includes it."""
-    for cls, name, function in _PATCHES:
-        if name == "stop_transform_job" and not hasattr(cls, name):
-            setattr(cls, name, lambda self, *args, _function=function, **kwargs: _function(None, self, *args, **kwargs))
+        _INSTALLED.add((cls, name))
 
 
 def listener_of(backend: Any) -> Listener | None:
@@ -82,26 +82,14 @@ def find_execution(backend: SageMakerModelBackend, execution_arn: str):
     return None
 
 
-# Jobs -------------------------------------------------------------------------------------------------------------
-_JOB_STATUS = {"processing": "processing_job_status", "training": "training_job_status"}
-_JOB_STATUS["transform"] = "transform_job_status"
-
-
-def _job_started(kind: str, backend: SageMakerModelBackend, job: Any) -> Any:
-    """Jobs start InProgress and run on the local cloud (moto would call them Completed at once)."""
-    listener = listener_of(backend)
-    if listener is not None:
-        setattr(job, _JOB_STATUS[kind], "InProgress")
-        if kind == "training":
-            job.secondary_status = "Starting"
-            job.final_metric_data_list = []
-        listener.job_created(kind, getattr(job, f"{kind}_job_name"))
-    return job
-
-
+# Jobs start InProgress and run on the local cloud (moto would call them Completed at once) -------------------------
 @replaces(SageMakerModelBackend, "create_processing_job")
 def _create_processing_job(original, backend, *args, **kwargs):
-    return _job_started("processing", backend, original(backend, *args, **kwargs))
+    job = original(backend, *args, **kwargs)
+    if listener_of(backend) is not None:
+        job.processing_job_status = "InProgress"
+        listener_of(backend).job_created("processing", job.processing_job_name)
+    return job
 
 
 @replaces(SageMakerModelBackend, "create_training_job")
@@ -110,12 +98,19 @@ def _create_training_job(original, backend, *args, **kwargs):
     requested = list((kwargs.get("algorithm_specification") or {}).get("MetricDefinitions", []))
     job = original(backend, *args, **kwargs)
     job.algorithm_specification["MetricDefinitions"] = requested
-    return _job_started("training", backend, job)
+    if listener_of(backend) is not None:
+        job.training_job_status, job.secondary_status, job.final_metric_data_list = "InProgress", "Starting", []
+        listener_of(backend).job_created("training", job.training_job_name)
+    return job
 
 
 @replaces(SageMakerModelBackend, "create_transform_job")
 def _create_transform_job(original, backend, *args, **kwargs):
-    return _job_started("transform", backend, original(backend, *args, **kwargs))
+    job = original(backend, *args, **kwargs)
+    if listener_of(backend) is not None:
+        job.transform_job_status = "InProgress"
+        listener_of(backend).job_created("transform", job.transform_job_name)
+    return job
 
 
 @replaces(SageMakerModelBackend, "stop_transform_job")
@@ -201,3 +196,71 @@ def _put_object(original, backend, bucket_name: str, key_name: str, *args, **kwa
     if listener is not None and configuration is not None and configuration.event_bridge is not None:
         listener.object_created(bucket_name, key)
     return key
+
+
+# Real-time endpoints ----------------------------------------------------------------------------------------------
+# UpdateEndpoint: "You must wait for the endpoint to be InService (or Failed) before calling UpdateEndpoint"
+# is how AWS answers an update of an endpoint in progress (ValidationException).
+_UPDATABLE = ("InService", "Failed")
+
+
+def _loads_in_background(backend: SageMakerModelBackend, endpoint: FakeEndpoint, status: str) -> FakeEndpoint:
+    """With local endpoints, a new or updated endpoint is Creating or Updating until its model has loaded."""
+    endpoints = getattr(backend, "local_endpoints", None)
+    if endpoints is not None:
+        endpoint.endpoint_status = status
+        endpoints.run_later(endpoints.deployed, endpoint.endpoint_name)
+    return endpoint
+
+
+@replaces(SageMakerModelBackend, "create_endpoint")
+def _create_endpoint(original, backend, *args, **kwargs):
+    return _loads_in_background(backend, original(backend, *args, **kwargs), "Creating")
+
+
+@replaces(SageMakerModelBackend, "update_endpoint")
+def _update_endpoint(original, backend, endpoint_name: str, endpoint_config_name: str, deployment_config) -> Any:
+    """moto 5.2.5 lacks UpdateEndpoint: the new configuration, and the DeploymentConfig it was given, as
+    DescribeEndpoint returns it (LastDeploymentConfig)."""
+    endpoint = backend.endpoints.get(endpoint_name)
+    if endpoint is None:
+        arn = FakeEndpoint.arn_formatter(endpoint_name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    if endpoint.endpoint_status not in _UPDATABLE:
+        raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+    config = backend.describe_endpoint_config(endpoint_config_name)  # ValidationError when it does not exist
+    endpoint.endpoint_config_name = endpoint_config_name
+    endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+    endpoint.last_deployment_config = deployment_config
+    endpoint.endpoint_status = "InService"
+    endpoint.last_modified_time = utcnow()
+    return _loads_in_background(backend, endpoint, "Updating")
+
+
+@replaces(SageMakerResponse, "update_endpoint")
+def _update_endpoint_response(original, response) -> ActionResult:
+    endpoint = response.sagemaker_backend.update_endpoint(
+        response._get_param("EndpointName"),
+        response._get_param("EndpointConfigName"),
+        response._get_param("DeploymentConfig"),
+    )
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+@replaces(SageMakerRuntimeResponse, "invoke_endpoint")
+def _invoke_endpoint(original, response):
+    """InvokeEndpoint answered by the local endpoint (moto's returns canned data), for the AWS CLI and SDKs."""
+    endpoints = getattr(sagemaker_backends[response.current_account][response.region], "local_endpoints", None)
+    if endpoints is None:
+        return original(response)
+    answer = endpoints.invoke(
+        # raw_body: the request's bytes (moto decodes `body` to text, which would break npy bodies)
+        response.path.split("/")[2],
+        response.raw_body or b"",
+        response.headers.get("Content-Type") or "",
+        response.headers.get("Accept") or "text/csv",
+    )
+    headers = {"Content-Type": answer.content_type, "status": answer.status}  # moto reads the status here
+    if answer.status != 200:
+        headers["x-amzn-ErrorType"] = "ModelError" if answer.status == 424 else answer.json().get("__type", "")
+    return answer.status, headers, answer.body

@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
-from local_mode.moto_additions import add_stop_transform_job
+from local_mode.moto_patches import install as install_moto_patches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -178,7 +178,7 @@ def aws(monkeypatch):
         if name.startswith("AWS_ENDPOINT_URL"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    add_stop_transform_job()
+    install_moto_patches("stop_transform_job")
     with mock_aws():  # which sets boto3.DEFAULT_SESSION aside until it ends
         # One session for all tests: it caches the service models, which take longer to load than a test runs.
         boto3.DEFAULT_SESSION = _SHARED_SESSION

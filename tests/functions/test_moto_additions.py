@@ -1,4 +1,4 @@
-"""local_mode.moto_additions: StopTransformJob in moto, in-process and through a ThreadedMotoServer."""
+"""local_mode.moto_patches.install("stop_transform_job"): StopTransformJob in moto, in-process and in a moto server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from local_mode.moto_additions import add_stop_transform_job
+from local_mode.moto_patches import install as install_moto_patches
 from tests.functions.conftest import ACCOUNT, REGION
 
 JOB = "scoreline-scoring-v1-schedule-20261125T060000Z"
@@ -31,7 +31,7 @@ def _status(sagemaker) -> str:
 
 
 def test_stop_transform_job_in_process(aws):
-    add_stop_transform_job()  # a second call changes nothing
+    install_moto_patches("stop_transform_job")  # a second call changes nothing
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     _start_job(sagemaker)
 
@@ -56,7 +56,7 @@ def test_a_finished_job_keeps_its_status(aws):
 
 def test_stop_transform_job_through_a_threaded_moto_server(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    add_stop_transform_job()
+    install_moto_patches("stop_transform_job")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from local_mode.endpoints import add_update_endpoint
+from local_mode.moto_patches import install as install_moto_patches
 from tests.functions.conftest import ACCOUNT, REGION, SETTINGS, load_event, load_function, on_request, two_containers
 
 ENDPOINT = "scoreline-realtime"
@@ -62,7 +62,7 @@ def serving():
 
 @pytest.fixture
 def registry(world, monkeypatch):
-    add_update_endpoint()
+    install_moto_patches("update_endpoint")
     for name, value in {**SERVING_SETTINGS, "ALERT_TOPIC_ARN": world.topic_arn}.items():
         monkeypatch.setenv(name, value)
     return world

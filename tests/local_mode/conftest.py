@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import boto3
 import pytest
@@ -28,10 +31,22 @@ def cloud_assembly(tmp_path_factory):
     return out_dir
 
 
+@contextmanager
+def local_cloud(home: Path) -> Iterator[LocalCloud]:
+    """A local cloud, with this process's AWS clients pointed at it until it stops (the cloud itself changes no
+    environment variable: the tests' boto3 clients find it through these)."""
+    with LocalCloud(home) as cloud, pytest.MonkeyPatch.context() as environment:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            environment.delenv(name, raising=False)
+        for name, value in cloud.environment().items():
+            environment.setenv(name, value)
+        yield cloud
+
+
 @pytest.fixture(scope="module")
 def cloud(cloud_assembly, housing):
-    """Module-scoped: the local cloud points this process's AWS clients at itself until it stops."""
-    with LocalCloud(cloud_assembly.parent / "cloud") as cloud:
+    """Module-scoped: the local cloud, with this process's AWS clients pointed at it until it stops."""
+    with local_cloud(cloud_assembly.parent / "cloud") as cloud:
         deployment = cloud.deploy(cloud_assembly)
         bucket = deployment.bucket_for("DataBucket")
         storage.write_object(f"s3://{bucket}/training/input/data.csv", housing.to_csv(index=False).encode())

@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_mode.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
+from local_mode.cloudformation.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
 
 TEMPLATE = {
     "Mappings": {"Images": {"eu-west-1": {"Sklearn": "sklearn-image-eu"}}},

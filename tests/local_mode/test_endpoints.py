@@ -1,5 +1,5 @@
-"""Local real-time endpoints (local_mode/endpoints.py): the features container's real handlers and a small model
-container behind InvokeEndpoint and the predictions API on 127.0.0.1, against moto in this process."""
+"""Local real-time endpoints (local_mode/sagemaker/endpoints.py): the features container's real handlers and a small
+model container behind InvokeEndpoint and the predictions API on 127.0.0.1, against moto in this process."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
 
 from local_mode import storage
-from local_mode.api_auth import ApiAuthorizer, signed_headers
+from local_mode.apigateway.auth import ApiAuthorizer, signed_headers
+from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.clients import ADMIN_CREDENTIALS
 from local_mode.demo import DemoFailed, same_prediction, signed_post
-from local_mode.endpoints import LocalEndpoints, PredictionsApi, add_invoke_endpoint, add_update_endpoint
-from local_mode.iam import Roles
+from local_mode.iam.evaluator import Roles
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
+from local_mode.sagemaker.endpoints import LocalEndpoints
 from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
@@ -94,8 +96,7 @@ def served(tmp_path, monkeypatch):
     """An endpoint serving the real features container and the sum model; the API in front of it."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
         monkeypatch.delenv(name, raising=False)
-    add_update_endpoint()
-    install_moto_patches()  # moto drops EnableNetworkIsolation; the local cloud keeps it
+    install_moto_patches()  # UpdateEndpoint; moto drops EnableNetworkIsolation, the local cloud keeps it
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         sagemaker = boto3.client("sagemaker")
@@ -103,7 +104,10 @@ def served(tmp_path, monkeypatch):
         uris = artifacts(tmp_path / "artifacts", transformer)
         sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=_deploy_config(sagemaker, "v1", uris))
         changes = []
-        endpoints = LocalEndpoints(tmp_path / "endpoints", lambda name, status: changes.append((name, status)))
+        backend = sagemaker_backends["123456789012"][sagemaker.meta.region_name]
+        endpoints = LocalEndpoints(
+            tmp_path / "endpoints", sagemaker, backend, lambda name, status: changes.append((name, status))
+        )
         endpoints.deployed(ENDPOINT)
         roles = Roles(ACCOUNT)
         api = PredictionsApi(endpoints, ENDPOINT, authorizer(roles)).start()
@@ -115,6 +119,7 @@ def served(tmp_path, monkeypatch):
                 "changes": changes,
                 "uris": uris,
                 "transformer": transformer,
+                "backend": backend,
             }
         finally:
             api.stop()
@@ -194,7 +199,9 @@ def test_the_api_checks_the_content_type_before_the_endpoint(served, content_typ
 
 
 def test_no_endpoint_yet_is_a_503(served, tmp_path):
-    empty = PredictionsApi(LocalEndpoints(tmp_path / "none"), ENDPOINT, authorizer(served["roles"])).start()
+    empty = PredictionsApi(
+        LocalEndpoints(tmp_path / "none", None, served["backend"]), ENDPOINT, authorizer(served["roles"])
+    ).start()
     try:
         status, _, body = post(empty.url, b"3,10,a\n")
     finally:
@@ -205,7 +212,7 @@ def test_no_endpoint_yet_is_a_503(served, tmp_path):
 
 def test_an_update_that_cannot_load_rolls_back_to_the_serving_version(served):
     sagemaker = boto3.client("sagemaker")
-    # A network-isolated model whose code is an S3 location cannot start (local_mode.serving's refusal).
+    # A network-isolated model whose code is an S3 location cannot start (local_mode.sagemaker.transform's refusal).
     broken = _deploy_config(sagemaker, "v2", served["uris"], submit_directory=f"s3://{BUCKET}/code.tar.gz")
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=broken)
 
@@ -217,11 +224,10 @@ def test_an_update_that_cannot_load_rolls_back_to_the_serving_version(served):
     assert post(served["api"].url, b"3,10,a\n")[0] == 200
 
 
-def test_invoke_endpoint_through_the_sdk(served, monkeypatch):
-    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
-
-    monkeypatch.setattr(SageMakerRuntimeResponse, "invoke_endpoint", SageMakerRuntimeResponse.invoke_endpoint)
-    add_invoke_endpoint(served["endpoints"])
+def test_invoke_endpoint_through_the_sdk(served):
+    # InvokeEndpoint is answered by the endpoints the SageMaker backend serves, as the local cloud attaches them
+    # (mock_aws resets the backend, and this attribute with it, when the fixture ends).
+    served["backend"].local_endpoints = served["endpoints"]
     runtime = boto3.client("sagemaker-runtime")
 
     answer = runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=b"3,10,a\n", ContentType="text/csv")
@@ -233,7 +239,7 @@ def test_invoke_endpoint_through_the_sdk(served, monkeypatch):
     assert refused.value.response["OriginalMessage"] == "row 1: column 'age' has a non-numeric value 'x'"
 
 
-# --- IAM authorization of the API (local_mode/api_auth.py), as API Gateway's AWS_IAM authorization answers ---------
+# --- IAM authorization of the API (local_mode/apigateway/auth.py), as API Gateway's AWS_IAM authorization answers ---
 
 METHOD_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/v1/POST/predictions"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import boto3
 
 from local_mode import storage
-from local_mode.jobs import PROCESSING_FAILURE
+from local_mode.sagemaker.jobs import PROCESSING_FAILURE
 from tests.local_mode.conftest import run_pipeline
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from local_mode.api_requests import ApiCall, requests_for
-from local_mode.iam import Request, evaluate
+from local_mode.iam.evaluator import Request, evaluate
+from local_mode.iam.requests import ApiCall, requests_for
 
 RULE = "arn:aws:events:us-east-1:123456789012:rule/scoreline-pipeline-failed"
 TOPIC_POLICY = {

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from local_mode.images import LOCAL_IMAGES_VARIABLE, UnmappedImageError, python_for, toolkit_failure
+from local_mode.sagemaker.images import LOCAL_IMAGES_VARIABLE, UnmappedImageError, python_for, toolkit_failure
 
 XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 CUSTOM = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/train:1.0"

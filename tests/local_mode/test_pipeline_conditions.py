@@ -6,7 +6,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from sagemaker.core.workflow.conditions import ConditionEquals, ConditionIn, ConditionNot, ConditionOr  # noqa: E402
 
-from local_mode.pipelines import PipelineRun, StepCache  # noqa: E402
+from local_mode.sagemaker.pipelines import PipelineRun, StepCache  # noqa: E402
 
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abc"
 

@@ -10,10 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_mode.cloud import LocalCloud
+from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.demo import synthesize
-from local_mode.endpoints import PredictionsApi
-from tests.local_mode.conftest import wait_for
+from tests.local_mode.conftest import local_cloud, wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 
 ENDPOINT = "scoreline-realtime"
@@ -25,7 +24,7 @@ GROUP = "scoreline-models"
 def realtime(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("realtime-cloud") / "cdk.out"
     synthesize(out_dir, {"realtime": "true"})
-    with LocalCloud(out_dir.parent / "cloud") as cloud:
+    with local_cloud(out_dir.parent / "cloud") as cloud:
         deployment = cloud.deploy(out_dir)
         assert cloud.real_time_endpoint_name() == ENDPOINT
         api = PredictionsApi.for_cloud(cloud, out_dir).start()
@@ -36,7 +35,8 @@ def realtime(tmp_path_factory):
 
 
 def register(realtime, version: int, tmp_path) -> str:
-    uris = artifacts(tmp_path, fitted_transformer(), f"s3://{realtime['bucket']}/models/v{version}")
+    # Under the pipeline's prefix, where registered versions' artifacts live: the model's role reads them there.
+    uris = artifacts(tmp_path, fitted_transformer(), f"s3://{realtime['bucket']}/pipeline/models/v{version}")
     environment = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
     return boto3.client("sagemaker").create_model_package(
         ModelPackageGroupName=GROUP,

@@ -10,7 +10,7 @@ import pytest
 
 from local_mode.cloud import LocalCloud
 from local_mode.demo import synthesize
-from tests.local_mode.conftest import TERMINAL, wait_for
+from tests.local_mode.conftest import TERMINAL, local_cloud, wait_for
 
 DEBOUNCE_SECONDS = 5  # far above the gap between two uploads' events, even on a busy machine
 RETRAINING = {
@@ -25,7 +25,7 @@ def retraining_cloud(tmp_path_factory):
     """The app with both training triggers on, deployed, its schedules running."""
     out_dir = tmp_path_factory.mktemp("retraining") / "cdk.out"
     synthesize(out_dir, RETRAINING)
-    with LocalCloud(out_dir.parent / "cloud") as cloud:
+    with local_cloud(out_dir.parent / "cloud") as cloud:
         cloud.deploy(out_dir)
         cloud.start_schedules()
         yield cloud

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local_mode.events import next_fire_time, unix_cron
-from local_mode.serving import TransformError, _batches, _json_path
+from local_mode.sagemaker.transform import TransformError, _batches, _json_path
+from local_mode.scheduler.schedules import next_fire_time, unix_cron
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""local_mode/training_cluster.py: a torch_distributed training job runs one torchrun per instance, each with its
-own /opt/ml and resourceconfig.json; the first failing instance's failure file fails the job and no process is left
-waiting. The workers here are plain scripts (torchrun's agents are real), so these stay quick."""
+"""local_mode/sagemaker/training_cluster.py: a torch_distributed training job runs one torchrun per instance, each
+with its own /opt/ml and resourceconfig.json; the first failing instance's failure file fails the job and no process
+is left waiting. The workers here are plain scripts (torchrun's agents are real), so these stay quick."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from local_mode import training_cluster
-from local_mode.jobs import Workspace
+from local_mode.sagemaker import training_cluster
+from local_mode.sagemaker.jobs import Workspace
 
 WORKER = """
 import json, os, pathlib, sys, time

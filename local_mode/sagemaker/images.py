@@ -41,7 +41,8 @@ def python_for(image_uri: str) -> str:
 
 
 def _mapped_images() -> dict[str, str]:
-    pairs = [item.rpartition("=") for item in os.environ.get(LOCAL_IMAGES_VARIABLE, "").split(",") if item.strip()]
+    setting = os.environ.get(LOCAL_IMAGES_VARIABLE, "")  # the user's setting, read only
+    pairs = [item.rpartition("=") for item in setting.split(",") if item.strip()]
     return {image.strip(): python.strip() for image, separator, python in pairs if separator}
 
 

@@ -1,8 +1,7 @@
-"""Events as AWS sends them, matched against the deployed rules with moto's EventBridge pattern matcher, and
-schedules fired on their cron (or on demand); targets are the deployed functions (each in its own execution
-environment, local_mode/lambda_runtime.py), SNS topics and SQS queues. Functions are invoked asynchronously, as rules
-and schedules invoke them: a function error gets Lambda's retries from the function's event invoke config (waits
-scaled by ASYNC_TIME_SCALE), then the record goes to its on-failure destination, written with the function's role.
+"""EventBridge: events as AWS sends them (SageMaker's state changes, S3's "Object Created"), matched against the
+deployed rules with moto's EventPattern matcher, delivered to the deployed functions (asynchronously, through
+local_mode/lambda_/provider.py), SNS topics and SQS queues; schedules and alarms deliver through it too. Events are
+put after the API call that caused them returns, on the bus's own thread, as in AWS.
 
 Every delivery needs what AWS needs: a rule delivers as events.amazonaws.com and an alarm as
 cloudwatch.amazonaws.com, with the rule's or alarm's ARN as aws:SourceArn, so the target's resource policy (Lambda
@@ -12,65 +11,83 @@ whose identity policies must allow the invocation, the universal target's API ca
 
 LIMITATIONS: retries of failed deliveries (universal Scheduler targets) are immediate and a refused delivery is
 never retried (EventBridge documents "no retry attempts" for missing permissions; Scheduler documents only retries
-then its DLQ); one-time schedules fire within a quarter second of their time; the EventBridge and Scheduler
-dead-letter records carry the event and the error attributes but not every field AWS adds; alarms fire only when
-asked (`LocalCloud.alarm`), no metric is evaluated; an SNS topic's subscribers are moto's."""
+then its DLQ); the EventBridge and Scheduler dead-letter records carry the event and the error attributes but not
+every field AWS adds; alarms fire only when asked (`LocalCloud.alarm`), no metric is evaluated; an SNS topic's
+subscribers are moto's; one thread delivers every event in turn."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import threading
-import time
 import traceback
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
-from cronsim import CronSim
 from moto.events.models import EventPattern
 
-from local_mode.api_requests import key_arn
 from local_mode.clients import Clients
-from local_mode.deploy import Deployment, Function, Rule, Target, target_from_definition
-from local_mode.iam import AccessDenied, Authorizer, Request
-from local_mode.lambda_runtime import ExecutionEnvironment
+from local_mode.cloudformation.deploy import Deployment, Rule, Target
+from local_mode.iam.evaluator import AccessDenied, Authorizer, Request
+from local_mode.iam.requests import key_arn, moto_queue, moto_topic
+from local_mode.lambda_.provider import Functions
+from local_mode.store import LocalStore
 
 log = logging.getLogger("local_mode")
-# Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second; local
-# mode runs those waits (and the maximum event age) 600 times faster: 0.1 s and 0.2 s.
-_RETRY_WAITS_SECONDS = (60, 120)
-ASYNC_TIME_SCALE = 1 / 600
 _UNIVERSAL_TARGET = re.compile(r"^arn:[a-z-]+:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 
 
 class EventBus:
-    """Delivers events and schedule firings to the deployed targets, as the delivering service would: a rule
-    delivers as events.amazonaws.com, so the target's resource policy (Lambda permission, topic or queue policy)
-    and an encrypted target's key policy must allow it; a schedule delivers with its execution role, which the
-    Scheduler assumes (its trust policy) and whose policies must allow the call. A refused delivery is not retried
-    and goes to the target's dead-letter queue with ERROR_CODE NO_PERMISSIONS (EventBridge, "Using dead-letter
-    queues to process undelivered events"), or is dropped and logged when there is none or it cannot be written."""
+    """A refused delivery is not retried and goes to the target's dead-letter queue with ERROR_CODE NO_PERMISSIONS
+    (EventBridge, "Using dead-letter queues to process undelivered events"), or is dropped and logged when there is
+    none or it cannot be written."""
 
     def __init__(
-        self,
-        deployment: Deployment,
-        logs_dir: Path,
-        authorizer: Authorizer,
-        clients: Clients,
-        environments: dict[str, ExecutionEnvironment],
+        self, deployment: Deployment, store: LocalStore, authorizer: Authorizer, clients: Clients, functions: Functions
     ):
         self._deployment = deployment
-        self._logs_dir = logs_dir
+        self._store = store
         self._authorizer = authorizer
         self._clients = clients
-        self._environments = environments  # by function ARN
+        self.functions = functions
         self._patterns = [(rule, EventPattern.load(json.dumps(rule.pattern))) for rule in deployment.rules]
-        self.invocations: list[dict[str, Any]] = []
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-events")
+
+    @property
+    def invocations(self) -> list[dict[str, Any]]:
+        return self._store.invocations
+
+    def invoke(self, function, payload: Any, source: str) -> str | None:  # tests call the bus
+        return self.functions.invoke(function, payload, source)
+
+    # Delivery after the API call returns -------------------------------------------------------------------------
+    def later(self, work, *args) -> None:
+        """Events reach rules after the API call returns, as in AWS: `work(*args)` runs on the bus's thread."""
+        self._thread.submit(_guarded, work, *args)
+
+    def wait(self) -> None:
+        """Block until everything handed to `later` so far has run."""
+        self._thread.submit(lambda: None).result()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    def object_created(self, bucket: str, key) -> None:
+        """S3 sends "Object Created" for a new object of a bucket with EventBridge notifications (S3, "EventBridge
+        event message structure"); moto_patches calls this as the S3 backend's listener."""
+        detail = {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key.name, "size": key.size, "etag": key.etag.strip('"'), "version-id": key.version_id},
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": self._deployment.account,
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        }
+        self.later(self.put_event, "aws.s3", "Object Created", detail, [f"arn:aws:s3:::{bucket}"])
 
     def put_event(self, source: str, detail_type: str, detail: dict, resources: list[str]) -> dict:
         event = {
@@ -141,13 +158,13 @@ class EventBus:
             request = Request("lambda:InvokeFunction", function.arn, context)
             self._authorizer.deliver(service, request, [{"Statement": function.permissions}], None, key_context)
         elif target_arn.startswith("arn:aws:sns:"):
-            topic = _moto_topic(self._deployment, target_arn)
+            topic = moto_topic(self._deployment.account, self._deployment.region, target_arn)
             key = key_arn(self._deployment.account, self._deployment.region, topic.kms_master_key_id)
             key_context["kms:EncryptionContext:aws:sns:topicArn"] = target_arn
             request = Request("sns:Publish", target_arn, context)
             self._authorizer.deliver(service, request, [json.loads(topic.policy)], key, key_context)
         elif target_arn in self._deployment.queues:
-            queue = _moto_queue(self._deployment, target_arn)
+            queue = moto_queue(self._deployment.account, self._deployment.region, target_arn)
             key = key_arn(self._deployment.account, self._deployment.region, queue.kms_master_key_id)
             key_context["kms:EncryptionContext:aws:sqs:arn"] = target_arn
             policy = [json.loads(queue.policy)] if queue.policy else []
@@ -190,7 +207,7 @@ class EventBus:
 
     def _send(self, target: Target, payload: Any, source: str) -> None:
         if target.arn in self._deployment.functions:
-            self.invoke_async(self._deployment.functions[target.arn], payload, source)
+            self.functions.invoke_async(self._deployment.functions[target.arn], payload, source)
         elif _UNIVERSAL_TARGET.match(target.arn):
             self._call_api_with_retries(target, payload, source)
         elif target.arn.startswith("arn:aws:sns:"):
@@ -201,52 +218,6 @@ class EventBus:
             )
         else:
             log.warning("%s: target %s is not something local mode can deliver to", source, target.arn)
-
-    def invoke_async(self, function: Function, payload: Any, source: str) -> None:
-        """An asynchronous invocation, as rules and schedules make them: Lambda accepts the event (the delivery has
-        succeeded, so the target's retries and dead-letter queue no longer apply), then runs it; on a function error
-        it runs it again `async_retries` times, waiting 1 and then 2 minutes (scaled by ASYNC_TIME_SCALE), and gives
-        up on an event older than its maximum age; a given-up event's record goes to the on-failure destination
-        (Lambda: "How Lambda handles errors and retries with asynchronous invocation", "Capturing records of Lambda
-        asynchronous invocations")."""
-        accepted, error = time.monotonic(), ""
-        for attempt in range(1 + function.async_retries):
-            if attempt:
-                time.sleep(_RETRY_WAITS_SECONDS[min(attempt, 2) - 1] * ASYNC_TIME_SCALE)
-                if (time.monotonic() - accepted) / ASYNC_TIME_SCALE > function.max_event_age_seconds:
-                    self._give_up(function, payload, "EventAgeExceeded", attempt, error)
-                    return
-            error = self.invoke(function, payload, source)
-            if error is None:
-                return
-        self._give_up(function, payload, "RetriesExhausted", 1 + function.async_retries, error)
-
-    def _give_up(self, function: Function, payload: Any, condition: str, attempts: int, error: str) -> None:
-        log.warning("function %s gave up on an event (%s): %s", function.name, condition, error)
-        if function.on_failure_arn not in self._deployment.queues:
-            return  # no destination: Lambda discards the event
-        error_type, _, error_message = error.partition(": ")
-        record = {
-            "version": "1.0",
-            "timestamp": _now().isoformat(),
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": f"{function.arn}:$LATEST",
-                "condition": condition,
-                "approximateInvokeCount": attempts,
-            },
-            "requestPayload": payload,
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "responsePayload": {"errorType": error_type, "errorMessage": error_message},
-        }
-        # Lambda writes the record with the function's execution role ("Adding a destination").
-        queue_url = self._deployment.queues[function.on_failure_arn]
-        try:
-            self._clients.client("sqs", function.role_arn).send_message(
-                QueueUrl=queue_url, MessageBody=json.dumps(record)
-            )
-        except ClientError as refusal:
-            log.warning("function %s: the on-failure record is dropped: %s", function.name, refusal)
 
     def _call_api_with_retries(self, target: Target, payload: Any, source: str) -> None:
         """A Scheduler universal target, arn:aws:scheduler:::aws-sdk:<service>:<apiAction>: the API call with the
@@ -284,129 +255,9 @@ class EventBus:
         except ClientError as refusal:
             log.warning("%s: the dead letter is dropped, the queue refuses the role: %s", source, refusal)
 
-    # Functions ------------------------------------------------------------------------------------------------
-    def invoke(self, function: Function, payload: Any, source: str) -> str | None:
-        """Run the function in its own execution environment; returns the error, if any."""
-        result, error = self._environments[function.arn].invoke(payload, source)
-        self.invocations.append(
-            {"function": function.name, "source": source, "payload": payload, "result": result, "error": error}
-        )
-        return error
-
 
 _EVENTS = "events.amazonaws.com"
 _CLOUDWATCH = "cloudwatch.amazonaws.com"
-
-
-def _moto_topic(deployment: Deployment, arn: str):
-    from moto.sns.models import sns_backends
-
-    return sns_backends[deployment.account][deployment.region].topics[arn]
-
-
-def _moto_queue(deployment: Deployment, arn: str):
-    from moto.sqs.models import sqs_backends
-
-    return sqs_backends[deployment.account][deployment.region].queues[arn.rsplit(":", 1)[1]]
-
-
-class Scheduler(threading.Thread):
-    """Fires every deployed schedule at its next cron or rate time, in its time zone, until stopped."""
-
-    def __init__(self, bus: EventBus, deployment: Deployment):
-        super().__init__(daemon=True, name="local-scheduler")
-        self._bus = bus
-        self._deployment = deployment
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def run(self) -> None:
-        due = {
-            name: next_fire_time(schedule.expression, schedule.time_zone)
-            for name, schedule in self._deployment.schedules.items()
-        }
-        while due and not self._stopped.is_set():
-            name = min(due, key=due.get)
-            if self._stopped.wait(max(0.0, (due[name] - _now()).total_seconds())):
-                return
-            log.info("schedule %s fires (scheduled time %s)", name, due[name].isoformat())
-            self._bus.fire_schedule(name, due[name])
-            schedule = self._deployment.schedules[name]
-            due[name] = next_fire_time(schedule.expression, schedule.time_zone, after=due[name])
-
-
-class OneTimeSchedules(threading.Thread):
-    """Fires the one-time `at(...)` schedules created through the Scheduler API after deploy (by a function or a
-    user) when their time comes, then deletes those whose ActionAfterCompletion is DELETE (EventBridge Scheduler:
-    "For one-time schedules, this occurs after the schedule has invoked its target once")."""
-
-    def __init__(self, bus: EventBus, clients: Clients, interval: float = 0.25):
-        super().__init__(daemon=True, name="local-one-time-schedules")
-        self._bus = bus
-        self._clients = clients
-        self._interval = interval
-        self._fired: set[tuple[str, str]] = set()  # (schedule ARN, expression) of fired schedules kept (NONE)
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            try:
-                self.fire_due()
-            except Exception:  # keep the scheduler alive; the next round tries again
-                log.error("one-time schedules: %s", traceback.format_exc())
-
-    def fire_due(self) -> None:
-        client = self._clients.client("scheduler")
-        for summary in client.list_schedules()["Schedules"]:
-            schedule = client.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
-            due = one_time_fire_time(schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone", "UTC"))
-            fired = (schedule["Arn"], schedule["ScheduleExpression"])
-            if due is None or due > _now() or schedule.get("State") == "DISABLED" or fired in self._fired:
-                continue
-            if schedule.get("ActionAfterCompletion") == "DELETE":
-                client.delete_schedule(Name=schedule["Name"], GroupName=schedule["GroupName"])
-            else:
-                self._fired.add(fired)
-            log.info("one-time schedule %s fires (scheduled time %s)", schedule["Name"], due.isoformat())
-            target = target_from_definition(schedule["Target"])
-            moment = due.strftime("%Y-%m-%dT%H:%M:%SZ")
-            payload = (target.input or "{}").replace("<aws.scheduler.scheduled-time>", moment)
-            source = f"schedule {schedule['Name']}"
-            self._bus.deliver(target, json.loads(payload), source=source, group=schedule["GroupName"])
-
-
-def one_time_fire_time(expression: str, time_zone: str) -> datetime | None:
-    """The UTC time of a one-time schedule, at(yyyy-mm-ddThh:mm:ss) in its time zone; None for cron and rate."""
-    match = re.fullmatch(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)", expression.strip())
-    if not match:
-        return None
-    return datetime.fromisoformat(match.group(1)).replace(tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
-
-
-def next_fire_time(expression: str, time_zone: str, after: datetime | None = None) -> datetime:
-    """Next time an EventBridge `cron(...)` or `rate(...)` expression fires, in UTC."""
-    after = after or _now()
-    if expression.startswith("rate("):
-        amount, unit = expression[5:-1].split()
-        seconds = int(amount) * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
-        return datetime.fromtimestamp(after.timestamp() + seconds, UTC)
-    local_after = after.astimezone(ZoneInfo(time_zone)).replace(tzinfo=None)
-    upcoming = next(CronSim(unix_cron(expression), local_after))
-    return upcoming.replace(tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
-
-
-def unix_cron(expression: str) -> str:
-    """EventBridge cron (6 fields, year last, `?`, days of week 1-7 from Sunday) as 5-field Unix cron."""
-    minutes, hours, day_of_month, month, day_of_week, _year = expression.strip()[5:-1].split()
-
-    # Day numbers shift down by one (EventBridge counts from 1); the N of "day#N" is an occurrence, not a day.
-    day_of_week = re.sub(r"(?<!#)\d+", lambda match: str(int(match.group()) - 1), day_of_week)
-    return " ".join(part.replace("?", "*") for part in (minutes, hours, day_of_month, month, day_of_week))
 
 
 def _now() -> datetime:
@@ -417,3 +268,11 @@ def _json_default(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
+
+
+def _guarded(work, *args) -> None:
+    """Background work logs its failure instead of vanishing in a thread pool."""
+    try:
+        work(*args)
+    except Exception:
+        log.error("local cloud: %s failed\n%s", getattr(work, "__name__", work), traceback.format_exc())

@@ -29,7 +29,7 @@ import socket
 import subprocess
 import time
 
-from local_mode import jobs
+from local_mode.sagemaker import jobs
 
 DISTRIBUTION = "sagemaker_torch_distributed_enabled"
 GRACE_SECONDS = 20  # how long the other instances may take to notice a failed one before they are stopped
@@ -73,7 +73,7 @@ def _host_workspace(workspace: jobs.Workspace, name: str, index: int) -> jobs.Wo
     if index == 0:
         return workspace
     log_file = workspace.log_file.with_name(f"{workspace.log_file.stem}-{name}{workspace.log_file.suffix}")
-    host = jobs.Workspace(workspace.root / "hosts" / name, log_file)
+    host = jobs.Workspace(workspace.root / "hosts" / name, log_file, workspace.aws_environment)
     shutil.copytree(workspace.opt_ml, host.opt_ml, dirs_exist_ok=True)
     return host
 
@@ -117,7 +117,7 @@ def _start(host: jobs.Workspace, command: list[str], environment: dict[str, str]
         return subprocess.Popen(
             command,
             cwd=host.root,
-            env={**os.environ, **environment, "PYTHONUNBUFFERED": "1"},
+            env=host.child_environment(environment),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -2,8 +2,9 @@
 the synthesized templates, stack by stack, with intrinsic functions resolved.
 
 IAM roles and their policies, topic and queue policies, Lambda permissions and key policies are deployed as AWS
-stores them, because the local cloud evaluates them (local_mode/iam.py). Resources local mode has no behaviour for
-(dashboards, bucket policies, log groups' settings) are recorded as skipped.
+stores them, because the local cloud evaluates them (local_mode/iam/evaluator.py). Resources local mode has no
+behaviour for (dashboards, bucket policies, log groups' settings) are recorded as skipped. Every call is made as the
+account's administrator (the `Clients` it is given), as CloudFormation acts for the user who deploys.
 
 LIMITATIONS: no updates or deletes (each deploy starts from an empty account), no custom resources, no nested
 stacks; S3 bucket policies and bucket encryption are not applied."""
@@ -18,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from local_mode.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
+from local_mode.cloudformation.assembly import AssemblyError, Resolver, StackArtifact, deployment_order, read_assembly
 
 
 @dataclass
@@ -97,23 +96,24 @@ class Deployment:
         return next(f.environment for f in self.functions.values() if variable in f.environment)
 
 
-def deploy(cdk_out: Path, account: str, region: str) -> Deployment:
+def deploy(cdk_out: Path, account: str, clients) -> Deployment:
+    """`clients` is the local cloud's `Clients`: the deploy signs as the administrator."""
+    region = clients.region
     deployment = Deployment(account=account, region=region)
     exports: dict[str, str] = {}
     for stack in read_assembly(cdk_out):
-        _publish_assets(stack, account, region)
+        _publish_assets(stack, account, region, clients.client("s3"))
         resolver = Resolver(stack, account, region, exports)
         for logical_id in deployment_order(stack.template):
             resource = stack.template["Resources"][logical_id]
-            _create(deployment, stack, resolver, logical_id, resource)
+            _create(deployment, stack, resolver, logical_id, resource, clients)
         for output in stack.template.get("Outputs", {}).values():
             if "Export" in output:
                 exports[resolver.resolve(output["Export"]["Name"])] = resolver.resolve(output["Value"])
     return deployment
 
 
-def _publish_assets(stack: StackArtifact, account: str, region: str) -> None:
-    s3 = boto3.client("s3")
+def _publish_assets(stack: StackArtifact, account: str, region: str, s3) -> None:
     for asset in stack.assets:
         bucket = asset.bucket.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
         _ensure_bucket(s3, bucket)
@@ -137,18 +137,18 @@ def _ensure_bucket(s3, bucket: str) -> None:
         s3.create_bucket(Bucket=bucket)
 
 
-def _physical_name(stack: StackArtifact, logical_id: str, limit: int = 63) -> str:
+def physical_name(stack: StackArtifact, logical_id: str, limit: int = 63) -> str:
     return f"{stack.name}-{logical_id}".lower()[:limit]
 
 
-def _create(deployment: Deployment, stack: StackArtifact, resolver: Resolver, logical_id: str, resource: dict):
+def _create(deployment: Deployment, stack: StackArtifact, resolver: Resolver, logical_id: str, resource: dict, clients):
     creator = _CREATORS.get(resource["Type"])
     if creator is None:
         deployment.skipped[resource["Type"]] = deployment.skipped.get(resource["Type"], 0) + 1
-        resolver.refs[logical_id] = _physical_name(stack, logical_id)
+        resolver.refs[logical_id] = physical_name(stack, logical_id)
         return
     properties = resolver.resolve(resource.get("Properties", {}))
-    context = _Context(deployment, stack, logical_id, properties)
+    context = _Context(deployment, stack, logical_id, properties, clients)
     ref, attributes = creator(context)
     resolver.refs[logical_id] = ref
     resolver.attributes[logical_id] = attributes
@@ -160,9 +160,13 @@ class _Context:
     stack: StackArtifact
     logical_id: str
     properties: dict[str, Any]
+    clients: Any  # local_mode.clients.Clients
 
     def name(self, key: str, limit: int = 63) -> str:
-        return self.properties.get(key) or _physical_name(self.stack, self.logical_id, limit)
+        return self.properties.get(key) or physical_name(self.stack, self.logical_id, limit)
+
+    def client(self, service: str):
+        return self.clients.client(service)
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.deployment.region}:{self.deployment.account}:{resource}"
@@ -170,32 +174,32 @@ class _Context:
 
 def _bucket(context: _Context):
     name = context.name("BucketName")
-    _ensure_bucket(boto3.client("s3"), name)
-    _send_bucket_events_to_eventbridge(name, context.properties)
+    _ensure_bucket(context.client("s3"), name)
+    _send_bucket_events_to_eventbridge(context.client("s3"), name, context.properties)
     context.deployment.buckets[context.logical_id] = name
     return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
 
 
-def _send_bucket_events_to_eventbridge(name: str, properties: dict) -> None:
+def _send_bucket_events_to_eventbridge(s3, name: str, properties: dict) -> None:
     """NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled, stored in moto as AWS stores it: the
     local cloud sends the bucket's "Object Created" events to the deployed rules when moto has it."""
     configuration = properties.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {})
     if str(configuration.get("EventBridgeEnabled", "false")).lower() == "true":
-        boto3.client("s3").put_bucket_notification_configuration(
+        s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
 
 
 def _key(context: _Context):
     policy = json.dumps(context.properties.get("KeyPolicy", {}))
-    key = boto3.client("kms").create_key(Description=context.properties.get("Description", ""), Policy=policy)[
+    key = context.client("kms").create_key(Description=context.properties.get("Description", ""), Policy=policy)[
         "KeyMetadata"
     ]
     return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
 
 
 def _alias(context: _Context):
-    boto3.client("kms").create_alias(
+    context.client("kms").create_alias(
         AliasName=context.properties["AliasName"], TargetKeyId=context.properties["TargetKeyId"]
     )
     return context.properties["AliasName"], {}
@@ -204,7 +208,7 @@ def _alias(context: _Context):
 def _model_package_group(context: _Context):
     name = context.properties["ModelPackageGroupName"]
     description = context.properties.get("ModelPackageGroupDescription", name)
-    arn = boto3.client("sagemaker").create_model_package_group(
+    arn = context.client("sagemaker").create_model_package_group(
         ModelPackageGroupName=name, ModelPackageGroupDescription=description
     )["ModelPackageGroupArn"]
     return arn, {"ModelPackageGroupArn": arn}
@@ -216,7 +220,7 @@ def _pipeline(context: _Context):
     body = definition.get("PipelineDefinitionBody")
     if body is None:
         raise AssemblyError(f"pipeline {name}: only PipelineDefinitionBody is supported in local mode")
-    boto3.client("sagemaker").create_pipeline(
+    context.client("sagemaker").create_pipeline(
         PipelineName=name,
         PipelineDefinition=body,
         PipelineDescription=context.properties.get("PipelineDescription", name),
@@ -229,7 +233,7 @@ def _pipeline(context: _Context):
 def _role(context: _Context):
     name = context.name("RoleName", 64)
     document = json.dumps(context.properties.get("AssumeRolePolicyDocument", {}))
-    iam = boto3.client("iam")
+    iam = context.client("iam")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"]
     for policy in context.properties.get("Policies", []):
         iam.put_role_policy(
@@ -245,13 +249,13 @@ def _policy(context: _Context):
     name = context.properties["PolicyName"]
     document = json.dumps(context.properties["PolicyDocument"])
     for role in context.properties.get("Roles", []):
-        boto3.client("iam").put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
+        context.client("iam").put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
     return name, {}
 
 
 def _managed_policy(context: _Context):
     name = context.name("ManagedPolicyName", 128)
-    iam = boto3.client("iam")
+    iam = context.client("iam")
     arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(context.properties["PolicyDocument"]))["Policy"][
         "Arn"
     ]
@@ -267,27 +271,27 @@ def _encryption(properties: dict) -> dict[str, str]:
 
 def _topic(context: _Context):
     name = context.name("TopicName", 256)
-    arn = boto3.client("sns").create_topic(Name=name, Attributes=_encryption(context.properties))["TopicArn"]
+    arn = context.client("sns").create_topic(Name=name, Attributes=_encryption(context.properties))["TopicArn"]
     return arn, {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
 
 
 def _topic_policy(context: _Context):
     document = json.dumps(context.properties["PolicyDocument"])
     for topic_arn in context.properties["Topics"]:
-        boto3.client("sns").set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=document)
+        context.client("sns").set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=document)
     return context.logical_id, {}
 
 
 def _queue_policy(context: _Context):
     document = json.dumps(context.properties["PolicyDocument"])
     for queue_url in context.properties["Queues"]:
-        boto3.client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": document})
+        context.client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": document})
     return context.logical_id, {}
 
 
 def _queue(context: _Context):
     name = context.name("QueueName", 80)
-    url = boto3.client("sqs").create_queue(QueueName=name, Attributes=_encryption(context.properties))["QueueUrl"]
+    url = context.client("sqs").create_queue(QueueName=name, Attributes=_encryption(context.properties))["QueueUrl"]
     arn = context.arn("sqs", name)
     context.deployment.queues[arn] = url
     return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
@@ -295,7 +299,7 @@ def _queue(context: _Context):
 
 def _log_group(context: _Context):
     name = context.name("LogGroupName", 512)
-    boto3.client("logs").create_log_group(logGroupName=name)
+    context.client("logs").create_log_group(logGroupName=name)
     return name, {"Arn": context.arn("logs", f"log-group:{name}:*")}
 
 
@@ -380,7 +384,7 @@ def target_from_definition(properties: dict) -> Target:
 def _rule(context: _Context):
     name = context.name("Name", 64)
     pattern = context.properties.get("EventPattern", {})
-    boto3.client("events").put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+    context.client("events").put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
     arn = context.arn("events", f"rule/{name}")
     targets = [target_from_definition(t) for t in context.properties.get("Targets", [])]
     context.deployment.rules.append(Rule(name, pattern, targets, arn))
@@ -390,7 +394,7 @@ def _rule(context: _Context):
 def _schedule(context: _Context):
     name = context.name("Name", 64)
     target = context.properties["Target"]
-    boto3.client("scheduler").create_schedule(
+    context.client("scheduler").create_schedule(
         Name=name,
         ScheduleExpression=context.properties["ScheduleExpression"],
         ScheduleExpressionTimezone=context.properties.get("ScheduleExpressionTimezone", "UTC"),

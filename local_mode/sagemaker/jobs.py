@@ -10,9 +10,10 @@ images' training toolkit does, with the exit code and the last line of the scrip
 and outputs written with the job's role (its S3 client), so the role's policies decide them.
 
 LIMITATIONS: one instance (InstanceCount is ignored) except for PyTorch's torch_distributed training jobs, which
-run one torchrun per instance (local_mode/training_cluster.py); File input mode only; no VPC, volume or output
-encryption (VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls, if any, are not signed as the job
-role; the framework's Python is this machine's."""
+run one torchrun per instance (sagemaker/training_cluster.py); File input mode only; no VPC, volume or output
+encryption (VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls are signed as the job role only when
+the local cloud runs it (sagemaker/provider.py gives it the role's credentials); the framework's Python is this
+machine's."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_mode import storage, training_cluster
-from local_mode.images import python_for, toolkit_failure
+from local_mode import storage
+from local_mode.sagemaker import training_cluster
+from local_mode.sagemaker.images import python_for, toolkit_failure
 from stacks.tarballs import deterministic_tarball
 
 OPT_ML = "/opt/ml"
@@ -52,10 +54,13 @@ class JobFailed(Exception):
 
 
 class Workspace:
-    """The job's stand-in for /opt/ml and its log file."""
+    """The job's stand-in for /opt/ml and its log file, and the AWS credentials its scripts get (the job role's:
+    CreateProcessingJob, CreateTrainingJob RoleArn, "an IAM role that Amazon SageMaker can assume to perform tasks on
+    your behalf"), so their own AWS calls (say Evaluate reading the champion's artifacts) are signed as that role."""
 
-    def __init__(self, root: Path, log_file: Path):
+    def __init__(self, root: Path, log_file: Path, aws_environment: dict[str, str] | None = None):
         self.root = root
+        self.aws_environment = aws_environment or {}
         self.opt_ml = root / "opt" / "ml"
         self.log_file = log_file
         self.opt_ml.mkdir(parents=True, exist_ok=True)
@@ -67,15 +72,25 @@ class Workspace:
 
     def run(self, command: list[str], environment: dict[str, str], timeout: int) -> int | None:
         """The script's exit code, or None when it ran past MaxRuntimeInSeconds."""
-        env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
         with self.log_file.open("ab") as log:
             try:
                 process = subprocess.run(
-                    command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+                    command,
+                    cwd=self.root,
+                    env=self.child_environment(environment),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
                 )
             except subprocess.TimeoutExpired:
                 return None
         return process.returncode
+
+    def child_environment(self, environment: dict[str, str]) -> dict[str, str]:
+        """A script's variables: this machine's without its AWS settings (a container has none of the caller's
+        profile or keys), the job role's credentials, then the job's own (SM_* and the user's)."""
+        machine = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+        return {**machine, **self.aws_environment, **environment, "PYTHONUNBUFFERED": "1"}
 
     def output_text(self, name: str) -> str:
         """The first 1 KB of /opt/ml/output/<name> (UTF-8), or "" when the script wrote none."""
@@ -193,7 +208,7 @@ def _training_failure(workspace: Workspace, exit_code: int, command: list[str], 
     """SageMaker returns /opt/ml/output/failure as FailureReason ("How Amazon SageMaker AI Processes Training
     Output"), prefixed "AlgorithmError: " as failed jobs show it. A script that wrote none gets what the framework
     images' training toolkit writes for it (sagemaker-training's ExecuteUserScriptError)."""
-    written = toolkit_failure(image, command) or workspace.output_text("failure")  # local_mode/images.py
+    written = toolkit_failure(image, command) or workspace.output_text("failure")  # local_mode/sagemaker/images.py
     if not written:
         written = (
             f'ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage "{workspace.last_log_line()}"\n'

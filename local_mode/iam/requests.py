@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
-from local_mode.iam import AccessDenied, Request
+from local_mode.iam.evaluator import AccessDenied, Request
 
 
 @dataclass
@@ -136,7 +136,7 @@ def _sqs(call: ApiCall) -> list[Request]:
     queue_arn = call.arn("sqs", name)
     requests = [Request(f"sqs:{operation}", queue_arn)]
     if operation in ("SendMessage", "SendMessageBatch"):
-        requests += _encrypted_write(call, "sqs", queue_arn, _queue_key(call, name))
+        requests += _encrypted_write(call, "sqs", queue_arn, _queue_key(call, queue_arn))
     return requests
 
 
@@ -161,17 +161,25 @@ def _encrypted_write(call: ApiCall, service: str, arn: str, key_arn: str | None)
     return [Request(action, key_arn, context) for action in ("kms:GenerateDataKey", "kms:Decrypt")]
 
 
-def _topic_key(call: ApiCall, topic_arn: str) -> str | None:
+def moto_topic(account: str, region: str, topic_arn: str):
     from moto.sns.models import sns_backends
 
-    topic = sns_backends[call.account][call.region].topics.get(topic_arn)
+    return sns_backends[account][region].topics.get(topic_arn)
+
+
+def moto_queue(account: str, region: str, queue_arn: str):
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[account][region].queues.get(queue_arn.rsplit(":", 1)[-1])
+
+
+def _topic_key(call: ApiCall, topic_arn: str) -> str | None:
+    topic = moto_topic(call.account, call.region, topic_arn)
     return key_arn(call.account, call.region, topic.kms_master_key_id) if topic else None
 
 
-def _queue_key(call: ApiCall, name: str) -> str | None:
-    from moto.sqs.models import sqs_backends
-
-    queue = sqs_backends[call.account][call.region].queues.get(name)
+def _queue_key(call: ApiCall, queue_arn: str) -> str | None:
+    queue = moto_queue(call.account, call.region, queue_arn)
     return key_arn(call.account, call.region, getattr(queue, "kms_master_key_id", None)) if queue else None
 
 

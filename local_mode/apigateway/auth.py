@@ -11,13 +11,13 @@ then the caller's identity policies are evaluated for `execute-api:Invoke` on th
 permissions"), a refusal is 403 AccessDeniedException. The signature is recomputed with botocore's own SigV4 code
 over exactly the headers the caller signed.
 
-Who the caller is: a role's access key (local_mode.iam.credentials_for: functions, jobs, or a role a test
-registers) is that role, evaluated with local_mode/iam.py; the local cloud's administrator key
+Who the caller is: a role's access key (local_mode.iam.evaluator.credentials_for: functions, jobs, or a role a test
+registers) is that role, evaluated with local_mode/iam/evaluator.py; the local cloud's administrator key
 (local_mode.clients.ADMIN_CREDENTIALS, what the README exports) passes as administrator, as everywhere in the
 local cloud. Every secret is "local".
 
 LIMITATIONS: no presigned (query-string) signatures, session tokens are not checked, no API resource policy (the
-serving stack sets none), no permission boundaries or SCPs (local_mode/iam.py)."""
+serving stack sets none), no permission boundaries or SCPs (local_mode/iam/evaluator.py)."""
 
 from __future__ import annotations
 
@@ -32,13 +32,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
-from local_mode.assembly import AssemblyError, read_assembly
 from local_mode.clients import ADMIN_CREDENTIALS
-from local_mode.deploy import _physical_name as physical_name  # unsupported types get this name as their Ref
-from local_mode.iam import AccessDenied, Request, Roles
+from local_mode.cloudformation.assembly import AssemblyError, read_assembly
+from local_mode.cloudformation.deploy import physical_name  # unsupported types get this name as their Ref
+from local_mode.iam.evaluator import AccessDenied, Request, Roles
 
 SERVICE = "execute-api"
-SECRET = "local"  # every local credential's secret (local_mode.iam.credentials_for, ADMIN_CREDENTIALS)
+SECRET = "local"  # every local credential's secret (local_mode.iam.evaluator.credentials_for, ADMIN_CREDENTIALS)
 # IAM User Guide, "AWS Signature Version 4 for API requests": "a request must reach AWS within five minutes of the
 # time stamp in the request. Otherwise, AWS denies the request."
 MAX_AGE = timedelta(minutes=5)

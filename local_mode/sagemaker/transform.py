@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from local_mode import storage
-from local_mode.images import python_for
 from local_mode.modules import load_module
+from local_mode.sagemaker.images import python_for
 
 _UTF8_TYPES = ("text/csv", "application/json")  # sagemaker_inference.content_types.UTF8_TYPES
 
@@ -109,6 +109,13 @@ def handlers_of(module: Any, program: str) -> Callable[[Any, Any, str, str], Any
         return output_fn(predict_fn(input_fn(body, content_type), model), accept)
 
     return default_transform_fn
+
+
+def load_model(model: dict, root: Path, s3=None) -> list[Container]:
+    """A DescribeModel response's containers, loaded in order (serial inference) as its network isolation allows."""
+    definitions = model.get("Containers") or [model["PrimaryContainer"]]
+    isolated = bool(model.get("EnableNetworkIsolation"))
+    return [load_container(definition, root, index, isolated, s3) for index, definition in enumerate(definitions)]
 
 
 def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False, s3=None) -> Container:
