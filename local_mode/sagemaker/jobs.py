@@ -71,20 +71,26 @@ class Workspace:
         return re.sub(r"(?<![\w/])/opt/ml(?=/|$)", str(self.opt_ml), path)
 
     def run(self, command: list[str], environment: dict[str, str], timeout: int) -> int | None:
-        """The script's exit code, or None when it ran past MaxRuntimeInSeconds."""
+        """The script's exit code, or None when it ran past MaxRuntimeInSeconds (then it is killed)."""
+        process = self.start(command, environment)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return None
+
+    def start(self, command: list[str], environment: dict[str, str], own_session: bool = False) -> subprocess.Popen:
+        """The script as a child process in this job's folder, its output appended to the job's log."""
         with self.log_file.open("ab") as log:
-            try:
-                process = subprocess.run(
-                    command,
-                    cwd=self.root,
-                    env=self.child_environment(environment),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    timeout=timeout,
-                )
-            except subprocess.TimeoutExpired:
-                return None
-        return process.returncode
+            return subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=self.child_environment(environment),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=own_session,
+            )
 
     def child_environment(self, environment: dict[str, str]) -> dict[str, str]:
         """A script's variables: this machine's without its AWS settings (a container has none of the caller's

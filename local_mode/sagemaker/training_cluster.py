@@ -113,15 +113,7 @@ def _host_environment(environment, workspace, host, name: str, hosts: list[str])
 
 def _start(host: jobs.Workspace, command: list[str], environment: dict[str, str]) -> subprocess.Popen:
     """The instance's torchrun in a process group of its own, so stopping it stops its training process too."""
-    with host.log_file.open("ab") as log:
-        return subprocess.Popen(
-            command,
-            cwd=host.root,
-            env=host.child_environment(environment),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return host.start(command, environment, own_session=True)
 
 
 def _wait(processes: dict, workspaces: dict, timeout: int):
