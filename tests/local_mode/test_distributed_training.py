@@ -10,9 +10,8 @@ import boto3
 import pytest
 
 from local_mode import storage
-from local_mode.cloud import LocalCloud
 from local_mode.demo import synthesize
-from tests.local_mode.conftest import run_pipeline
+from tests.local_mode.conftest import local_cloud, run_pipeline
 
 SETTINGS = {"model_flavour": "pytorch", "training_instance_count": 2, "training_hyperparameters": "epochs=3"}
 
@@ -21,7 +20,7 @@ SETTINGS = {"model_flavour": "pytorch", "training_instance_count": 2, "training_
 def two_instance_cloud(tmp_path_factory, housing):
     out_dir = tmp_path_factory.mktemp("two-instances") / "cdk.out"
     synthesize(out_dir, SETTINGS)
-    with LocalCloud(out_dir.parent / "cloud") as cloud:
+    with local_cloud(out_dir.parent / "cloud") as cloud:
         bucket = cloud.deploy(out_dir).bucket_for("DataBucket")
         storage.write_object(f"s3://{bucket}/training/input/data.csv", housing.to_csv(index=False).encode())
         yield cloud
