@@ -29,6 +29,17 @@ FLAVOURS = ("sklearn", "pytorch", "xgboost")
 QUICK_HYPERPARAMETERS = {"sklearn": {"max-iter": "20"}, "pytorch": {"epochs": "2"}, "xgboost": {"num-round": "20"}}
 
 
+def _row_counts(text: str) -> tuple[int, ...]:
+    """--scale-rows: at least two positive row counts, as a curve needs two points."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated whole numbers") from None
+    if len(counts) < 2 or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least two positive row counts (a curve needs two points)")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one run each: checks that it all runs")
@@ -36,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="store_true", help="the scale curves only, added to the results file")
     parser.add_argument(
         "--scale-rows",
-        type=lambda text: tuple(int(part) for part in text.split(",")),
+        type=_row_counts,
         default=scale.SIZES,
         help="row counts for --scale, comma-separated (default 20000,200000,2000000)",
     )

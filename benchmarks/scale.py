@@ -136,15 +136,15 @@ def measure(sizes: tuple[int, ...] = SIZES, work: Path | None = None, flavours=t
 
 
 def _curve(sizes, points: list[dict]) -> dict:
-    """The measured points, the exponent of seconds ~ rows^k (least squares on logs) and the memory line
-    peak = base + bytes_per_row * rows (least squares)."""
+    """The measured points (two sizes at least), the exponent of seconds ~ rows^k (least squares on logs) and the
+    memory line peak = base + bytes_per_row * rows (least squares)."""
     rows = np.array(sizes, dtype=float)
     seconds = np.array([point["seconds"] for point in points])
     peak = np.array([point["peak_mb"] for point in points]) * 2**20
-    exponent = np.polyfit(np.log(rows), np.log(seconds), 1)[0] if len(rows) > 1 else float("nan")
+    exponent = np.polyfit(np.log(rows), np.log(seconds), 1)[0]
     # Between the two largest sizes only: the process's fixed start (imports, model loading) weighs least there.
-    largest = np.log(seconds[-1] / seconds[-2]) / np.log(rows[-1] / rows[-2]) if len(rows) > 1 else float("nan")
-    bytes_per_row, base = np.polyfit(rows, peak, 1) if len(rows) > 1 else (float("nan"), peak[0])
+    largest = np.log(seconds[-1] / seconds[-2]) / np.log(rows[-1] / rows[-2])
+    bytes_per_row, base = np.polyfit(rows, peak, 1)
     return {
         "rows": [int(count) for count in sizes],
         "seconds": seconds.tolist(),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import scale
+from benchmarks.__main__ import main as benchmarks_main
 from tests.conftest import REPO_ROOT
 
 
@@ -76,3 +77,15 @@ def test_scale_switch_writes_curves_plot_and_keeps_other_figures(tmp_path):
     assert set(stages) == {"preprocess", "train_sklearn", "train_pytorch", "transform_sklearn", "transform_pytorch"}
     assert all(len(curve["seconds"]) == 2 and min(curve["peak_mb"]) > 0 for curve in stages.values())
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "rows, problem",
+    [("4000000", "at least two positive row counts"), ("20000,4x", "not comma-separated whole numbers")],
+)
+def test_scale_rows_that_make_no_curve_are_refused_with_a_sentence(rows, problem, capsys):
+    with pytest.raises(SystemExit) as refused:
+        benchmarks_main(["--scale", "--scale-rows", rows])
+
+    assert refused.value.code == 2
+    assert problem in capsys.readouterr().err
