@@ -17,6 +17,7 @@ stopping decision; rank 0 alone writes the model and the summary. WORLD_SIZE 1 t
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -217,8 +218,11 @@ def train(args) -> None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     try:
         train_on_this_rank(args, ranks)
+        if ranks.distributed:  # end together: a rank tearing gloo down while rank 0 still saves can abort either
+            dist.barrier()
     finally:
         if ranks.distributed:
+            gc.collect()  # DDP's reducer (in a reference cycle) must go while its process group still exists
             dist.destroy_process_group()
 
 
