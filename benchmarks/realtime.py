@@ -13,7 +13,6 @@ process and 3-5 ms on another or with one OpenMP thread), which measures the mac
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import statistics
@@ -21,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
 import boto3
@@ -31,7 +29,7 @@ from moto.sagemaker.models import sagemaker_backends
 from benchmarks.artifacts import CODE, REPO_ROOT, TARGET, Artifacts, housing
 from benchmarks.throughput import _module
 from local_mode import storage
-from local_mode.apigateway.auth import ApiAuthorizer, signed_headers
+from local_mode.apigateway.auth import ApiAuthorizer, signed_post
 from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.iam.evaluator import Roles
 from local_mode.moto_patches import install as install_moto_patches
@@ -180,18 +178,11 @@ class _served:
                 os.environ[name] = value
 
 
-def _signed_post(url: str, body: bytes) -> bytes:
-    parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request("POST", parts.path, body=body, headers=signed_headers(url, body, "text/csv", REGION))
-        response = connection.getresponse()
-        answer = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"the predictions API answered {response.status}: {answer[:200]!r}")
-        return answer
-    finally:
-        connection.close()
+def _signed_post(url: str, body: bytes) -> str:
+    status, answer = signed_post(url, body, REGION, timeout=30)
+    if status != 200:
+        raise RuntimeError(f"the predictions API answered {status}: {answer[:200]!r}")
+    return answer
 
 
 def table_rows(results: dict) -> list[tuple[str, str, str]]:

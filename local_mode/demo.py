@@ -7,7 +7,6 @@ regression; classification names the data set and problem type and gives the tes
 from __future__ import annotations
 
 import csv
-import http.client
 import io
 import json
 import math
@@ -15,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +22,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from local_mode import storage
-from local_mode.apigateway.auth import signed_headers
+from local_mode.apigateway.auth import signed_post
 from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.cloud import LocalCloud
 from local_mode.datasets import DATASETS
@@ -391,18 +389,6 @@ def _wait_for_endpoint(cloud: LocalCloud, version: int, timeout: float = 120) ->
         f"endpoint {name} did not serve version {version} within {timeout:.0f} s: see the serving function's log "
         f"under {cloud.home / 'logs'}"
     )
-
-
-def signed_post(url: str, body: bytes, region: str) -> tuple[int, str]:
-    """POST text/csv rows as an application does: SigV4-signed for execute-api (botocore signs)."""
-    parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        connection.request("POST", parts.path, body=body, headers=signed_headers(url, body, "text/csv", region))
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
 
 
 def _output_lines(output_uri: str, s3) -> list[list[str]]:

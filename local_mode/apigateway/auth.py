@@ -21,8 +21,10 @@ serving stack sets none), no permission boundaries or SCPs (local_mode/iam/evalu
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -201,6 +203,18 @@ def signed_headers(
     keys = Credentials(credentials["aws_access_key_id"], credentials["aws_secret_access_key"])
     SigV4Auth(keys, SERVICE, region).add_auth(request)
     return dict(request.headers.items())
+
+
+def signed_post(url: str, body: bytes, region: str, timeout: float = 60) -> tuple[int, str]:
+    """POST text/csv rows as an application does: SigV4-signed for execute-api; the status and the answer's text."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("POST", parts.path, body=body, headers=signed_headers(url, body, "text/csv", region))
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
 
 
 def rest_api_id(cdk_out: Path) -> str:

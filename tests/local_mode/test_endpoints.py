@@ -16,10 +16,10 @@ from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
 from local_mode import storage
-from local_mode.apigateway.auth import ApiAuthorizer, signed_headers
+from local_mode.apigateway.auth import ApiAuthorizer, signed_headers, signed_post
 from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.clients import ADMIN_CREDENTIALS
-from local_mode.demo import DemoFailed, same_prediction, signed_post
+from local_mode.demo import DemoFailed, same_prediction
 from local_mode.iam.evaluator import Roles
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
