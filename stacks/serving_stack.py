@@ -56,6 +56,16 @@ VALIDATION_ERROR_TEMPLATE = """#set($message = $input.path('$.message'))
 THROTTLED_TEMPLATE = '{"message": "the endpoint is busy: retry with backoff"}'
 UNAVAILABLE_TEMPLATE = '{"message": "the endpoint is unavailable: retry later"}'
 
+# InvokeEndpoint's error status (the integration's selection pattern) -> the API's status and its body: a model's
+# error on the caller's row (424) and a request SageMaker refuses (400) are the caller's 400; throttling stays 429;
+# anything else (5xx, 403, 404) is 503, never a 500.
+_ERROR_RESPONSES = (
+    ("424", "400", MODEL_ERROR_TEMPLATE),
+    ("400", "400", VALIDATION_ERROR_TEMPLATE),
+    ("429", "429", THROTTLED_TEMPLATE),
+    ("5\\d{2}|403|404", "503", UNAVAILABLE_TEMPLATE),
+)
+
 
 class ServingStack(Stack):
     """Approval or rejection -> serving function -> endpoint (blue/green, rollback, autoscaling); API -> endpoint."""
@@ -346,29 +356,14 @@ class ServingStack(Stack):
                             "method.response.header.Content-Type": "integration.response.header.Content-Type"
                         },
                     ),
-                    apigateway.IntegrationResponse(
-                        selection_pattern="424",
-                        status_code="400",
-                        response_parameters=json_response,
-                        response_templates={"application/json": MODEL_ERROR_TEMPLATE},
-                    ),
-                    apigateway.IntegrationResponse(
-                        selection_pattern="400",
-                        status_code="400",
-                        response_parameters=json_response,
-                        response_templates={"application/json": VALIDATION_ERROR_TEMPLATE},
-                    ),
-                    apigateway.IntegrationResponse(
-                        selection_pattern="429",
-                        status_code="429",
-                        response_parameters=json_response,
-                        response_templates={"application/json": THROTTLED_TEMPLATE},
-                    ),
-                    apigateway.IntegrationResponse(
-                        selection_pattern="5\\d{2}|403|404",
-                        status_code="503",
-                        response_parameters=json_response,
-                        response_templates={"application/json": UNAVAILABLE_TEMPLATE},
+                    *(
+                        apigateway.IntegrationResponse(
+                            selection_pattern=sagemaker_status,
+                            status_code=api_status,
+                            response_parameters=json_response,
+                            response_templates={"application/json": template},
+                        )
+                        for sagemaker_status, api_status, template in _ERROR_RESPONSES
                     ),
                 ],
             ),
