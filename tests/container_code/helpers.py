@@ -12,6 +12,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stacks.tarballs import deterministic_tarball
@@ -117,3 +118,14 @@ def raw_rows(frame: pd.DataFrame) -> bytes:
     buffer = io.StringIO()
     frame.to_csv(buffer, header=False, index=False)
     return buffer.getvalue().encode("utf-8")
+
+
+def labelled_frame(seed: int, rows: int) -> pd.DataFrame:
+    """Two numeric features and a text one; `answer` is yes/no (binary, text labels), `tier` has three labels, one
+    with a comma (multiclass)."""
+    rng = np.random.RandomState(seed)
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    colour = rng.choice(["red", "blue"], rows)
+    answer = np.where(x1 + x2 + (colour == "red") > 0.5, "yes", "no")
+    tier = np.array(["low", "mid", "high, top"])[np.digitize(x1, [-0.5, 0.5])]
+    return pd.DataFrame({"x1": x1.round(3), "x2": x2.round(3), "colour": colour, "answer": answer, "tier": tier})

@@ -15,6 +15,7 @@ from tests.container_code.helpers import (
     LOGLOSS_METRIC,
     evaluate,
     extract_transformer,
+    labelled_frame,
     preprocess,
     preprocess_arguments,
     raw_rows,
@@ -30,14 +31,7 @@ QUICK = {
 
 @pytest.fixture(scope="module")
 def labelled() -> pd.DataFrame:
-    """Two numeric features and a text one; `answer` is yes/no, `tier` has three labels (one with a comma)."""
-    rng = np.random.RandomState(3)
-    rows = 240
-    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
-    colour = rng.choice(["red", "blue"], rows)
-    answer = np.where(x1 + x2 + (colour == "red") > 0.5, "yes", "no")
-    tier = np.array(["low", "mid", "high, top"])[np.digitize(x1, [-0.5, 0.5])]
-    return pd.DataFrame({"x1": x1.round(3), "x2": x2.round(3), "colour": colour, "answer": answer, "tier": tier})
+    return labelled_frame(seed=3, rows=240)
 
 
 def _preprocess_module():

@@ -18,6 +18,7 @@ from tests.container_code.helpers import (
     METRIC,
     evaluate,
     extract_transformer,
+    labelled_frame,
     preprocess,
     raw_rows,
     run_script,
@@ -125,14 +126,7 @@ def test_evaluation_serves_the_xgboost_artifact_and_beats_the_mean(trained, proc
 
 @pytest.fixture(scope="module")
 def labelled() -> pd.DataFrame:
-    """`answer` is yes/no (binary, text labels); `tier` has three labels, one with a comma (multiclass)."""
-    rng = np.random.RandomState(5)
-    rows = 300
-    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
-    colour = rng.choice(["red", "blue"], rows)
-    answer = np.where(x1 + x2 + (colour == "red") > 0.5, "yes", "no")
-    tier = np.array(["low", "mid", "high, top"])[np.digitize(x1, [-0.5, 0.5])]
-    return pd.DataFrame({"x1": x1.round(3), "x2": x2.round(3), "colour": colour, "answer": answer, "tier": tier})
+    return labelled_frame(seed=5, rows=300)
 
 
 @pytest.mark.parametrize(
