@@ -199,6 +199,11 @@ def table(results: dict) -> str:
         ),
         ("synth cold / empty app", f"{synth['cold_ratio']:.2f} ({synth['cold_seconds']} s)", "close to 1.5"),
         ("  empty app seconds", f"{synth['empty_app_seconds']}", ""),
+        (
+            "  floor: empty app + app.py's imports",
+            f"{synth['imports_only_ratio']:.2f} ({synth['imports_only_seconds']} s)",
+            "",
+        ),
     ]
     end_to_end = results["local_end_to_end"]
     rows.append(("local demo (sklearn) seconds", f"{end_to_end['seconds']}", "<= 30"))

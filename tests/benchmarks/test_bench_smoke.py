@@ -35,7 +35,7 @@ def test_quick_run_writes_all_four_figures(tmp_path):
         assert (entry["problem_type"], entry["metric"]) == (problem_type, metric)
         for column in ("sklearn", "pytorch", "xgboost", "majority_class", "logistic_regression"):
             assert 0 <= entry[column][metric] <= 1
-    assert results["synth"]["warm_ratio"] > 0 and results["synth"]["cold_ratio"] > 0
+    assert all(results["synth"][ratio] > 0 for ratio in ("warm_ratio", "cold_ratio", "imports_only_ratio"))
     assert {"synth", "deploy", "Train Succeeded", "approval to scored output"} <= set(
         results["local_end_to_end"]["stages"]
     )
