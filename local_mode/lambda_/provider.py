@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from botocore.exceptions import ClientError
 from local_mode.clients import Clients
 from local_mode.cloudformation.deploy import Deployment, Function
 from local_mode.lambda_.runtime import ExecutionEnvironment
+from local_mode.modules import runtime_environment
 from local_mode.store import LocalStore
 
 log = logging.getLogger("local_mode")
@@ -60,11 +60,7 @@ class Functions:
     def _environment_of(self, function: Function) -> dict[str, str]:
         """Only what Lambda gives a function: its variables, the region, its role's credentials, its name."""
         return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),  # read, not changed: where this machine's tools are
-            "LANG": "C.UTF-8",
-            "TZ": "UTC",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1",
+            **runtime_environment(),
             **self._clients.environment(function.role_arn),
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             **function.environment,

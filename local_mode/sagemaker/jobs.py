@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_mode import storage
+from local_mode.modules import runtime_environment
 from local_mode.sagemaker import training_cluster
 from local_mode.sagemaker.images import python_for, toolkit_failure
 from stacks.tarballs import deterministic_tarball
@@ -93,10 +94,9 @@ class Workspace:
             )
 
     def child_environment(self, environment: dict[str, str]) -> dict[str, str]:
-        """A script's variables: this machine's without its AWS settings (a container has none of the caller's
-        profile or keys), the job role's credentials, then the job's own (SM_* and the user's)."""
-        machine = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-        return {**machine, **self.aws_environment, **environment, "PYTHONUNBUFFERED": "1"}
+        """A script's variables: a container's (none of this machine's: no AWS profile or keys, no thread
+        settings), the job role's credentials, then the job's own (SM_* and the user's)."""
+        return {**runtime_environment(), **self.aws_environment, **environment, "PYTHONUNBUFFERED": "1"}
 
     def output_text(self, name: str) -> str:
         """The first 1 KB of /opt/ml/output/<name> (UTF-8), or "" when the script wrote none."""

@@ -1,5 +1,6 @@
-"""A job's script as local mode runs it (local_mode/sagemaker/jobs.py Workspace): its environment is the job role's
-credentials and the job's variables, none of this machine's AWS settings, and MaxRuntimeInSeconds stops it."""
+"""A job's script as local mode runs it (local_mode/sagemaker/jobs.py Workspace): its environment is a container's,
+the job role's credentials and the job's variables, none of this machine's settings, and MaxRuntimeInSeconds stops
+it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,20 @@ def test_the_script_sees_the_role_credentials_and_none_of_the_machines_aws_setti
 
     assert exit_code == 0
     assert json.loads(workspace.last_log_line()) == {"AWS_ACCESS_KEY_ID": "role-key", "AWS_REGION": "eu-west-1"}
+
+
+def test_the_script_sees_none_of_the_variables_set_on_this_machine(tmp_path, monkeypatch):
+    # The XGBoost handler sets OMP_WAIT_POLICY when Batch Transform loads it into the local cloud's process; a job
+    # in its own container never sees it (it made the next sklearn training job 3 times slower).
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
+    workspace = Workspace(tmp_path / "job", tmp_path / "job.log")
+    show = "import json, os; print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), os.environ.get('PYTHONPATH')]))"
+
+    exit_code = workspace.run([sys.executable, "-c", show], {"SM_MODEL_DIR": "/opt/ml/model"}, timeout=60)
+
+    assert exit_code == 0
+    assert json.loads(workspace.last_log_line()) == [None, None]
 
 
 def test_a_script_past_its_time_limit_is_stopped(tmp_path):
