@@ -8,11 +8,20 @@ pickle) and schema.json to SM_MODEL_DIR, and the serving handlers to SM_MODEL_DI
 "validation-rmse=<float>;" (regression) or "validation-logloss=<float>;" (classification) once a round for the
 pipeline's metric definitions. Bad input ends the job with one sentence in /opt/ml/output/failure (which the
 image's toolkit replaces by its own ExecuteUserScriptError text; the sentence stays in the job's log).
+
+On several instances (SM_HOSTS) the script trains one model with XGBoost's own distributed training: the image's
+toolkit runs this script on every instance, each takes every N-th row of the (fully replicated) channels, and
+xgboost's collective joins them (the first instance runs the tracker, as the image's own sagemaker_xgboost_container
+.distributed does on port 9099); the hist method then sums the gradient histograms over all instances, so every
+instance grows the same trees from all rows. The first instance writes the model.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -28,6 +37,11 @@ from model_io import (
     ship_serving_code,
     write_summary,
 )
+from xgboost import collective
+from xgboost.tracker import RabitTracker
+
+TRACKER_PORT = 9099  # the XGBoost image's choice: training instances are single-tenant, so the port is free
+CONNECT_RETRIES = 30  # xgboost's retries (with growing waits) while the other instances and the tracker start
 
 # Per problem type: the objective, xgboost's validation metric early stopping watches, the name the job logs it
 # under (the pipeline's metric definitions: validation-rmse, validation-logloss).
@@ -61,17 +75,19 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-class LogValidationMetric(xgb.callback.TrainingCallback):
-    """One "validation-<name>=<value>;" line a round, the form the pipeline's metric definitions read."""
+class EarlyStoppingThatLogs(xgb.callback.EarlyStopping):
+    """Early stopping that first logs the round's "validation-<name>=<value>;", the form the pipeline's metric
+    definitions read. One callback, not two: xgboost keeps its callbacks in a set, so the one that stops training could
+    run first and leave the last round unlogged."""
 
-    def __init__(self, metric: str, name: str):
-        super().__init__()
+    def __init__(self, metric: str, name: str, **stopping):
+        super().__init__(**stopping)
         self.metric, self.name = metric, name
 
     def after_iteration(self, model, epoch: int, evals_log: dict) -> bool:
         value = evals_log["validation"][self.metric][-1]
         print(f"round={epoch + 1}; validation-{self.name}={value:.6f};", flush=True)
-        return False  # never stops training itself
+        return super().after_iteration(model, epoch, evals_log)
 
 
 def booster_parameters(args, schema: dict) -> dict:
@@ -105,7 +121,9 @@ def fit(args, schema: dict, train_set: xgb.DMatrix, validation_set: xgb.DMatrix)
     # Log loss keeps falling while trees push separable classes' probabilities towards 0 and 1 (Iris would run all
     # num_round rounds): improvements below min_delta do not count. RMSE is in the target's units: no default delta.
     min_delta = args.min_delta if args.min_delta is not None else (1e-3 if is_classification(schema) else 0.0)
-    stopping = xgb.callback.EarlyStopping(rounds=args.early_stopping_rounds, min_delta=min_delta, save_best=False)
+    stopping = EarlyStoppingThatLogs(
+        metric, name, rounds=args.early_stopping_rounds, min_delta=min_delta, save_best=False
+    )
     try:
         booster = xgb.train(
             booster_parameters(args, schema),
@@ -113,7 +131,7 @@ def fit(args, schema: dict, train_set: xgb.DMatrix, validation_set: xgb.DMatrix)
             num_boost_round=args.num_round,
             evals=[(validation_set, "validation")],
             verbose_eval=False,
-            callbacks=[LogValidationMetric(metric, name), stopping],
+            callbacks=[stopping],
         )
     except xgb.core.XGBoostError as error:  # e.g. a hyperparameter out of its range
         raise InputError(f"xgboost refused the training parameters: {str(error).splitlines()[0]}") from None
@@ -126,12 +144,53 @@ def main(argv=None) -> int:
     return run_training(train, parse_args(argv))
 
 
+def cluster() -> tuple[int, list[str]]:
+    """(this instance's rank, every instance's name): SageMaker's SM_HOSTS and SM_CURRENT_HOST, sorted as the
+    image's own distributed helper sorts them; one instance when they are absent."""
+    hosts = sorted(json.loads(os.environ.get("SM_HOSTS") or '["algo-1"]'))
+    return hosts.index(os.environ.get("SM_CURRENT_HOST") or hosts[0]), hosts
+
+
+@contextlib.contextmanager
+def collective_training(rank: int, hosts: list[str]):
+    """xgboost's collective across the instances; the first one runs the tracker that pairs them up."""
+    address = socket.gethostbyname(hosts[0])  # the instances reach each other by name on the training network
+    tracker = None
+    if rank == 0:
+        tracker = RabitTracker(n_workers=len(hosts), host_ip=address, port=TRACKER_PORT, sortby="task")
+        tracker.start()
+    with collective.CommunicatorContext(
+        dmlc_communicator="rabit",
+        dmlc_tracker_uri=address,
+        dmlc_tracker_port=TRACKER_PORT,
+        dmlc_task_id=str(rank),
+        dmlc_retry=CONNECT_RETRIES,
+    ):
+        print(f"rank {collective.get_rank()} of {collective.get_world_size()}", flush=True)
+        yield
+    if tracker is not None:
+        tracker.wait_for()
+
+
 def train(args) -> None:
+    rank, hosts = cluster()
+    if len(hosts) == 1:
+        train_on_rows(args, rank, 1)
+        return
+    with collective_training(rank, hosts):
+        train_on_rows(args, rank, len(hosts))
+
+
+def train_on_rows(args, rank: int, instances: int) -> None:
+    """Train on every `instances`-th row starting at `rank` (all rows on one instance); rank 0 writes the model."""
     schema, features, target, validation_features, validation_target = read_training_data(args)
+    rows = slice(rank, None, instances)
     print(f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']})", flush=True)
-    train_set = xgb.DMatrix(features, label=target)
-    validation_set = xgb.DMatrix(validation_features, label=validation_target)
+    train_set = xgb.DMatrix(features[rows], label=target[rows])
+    validation_set = xgb.DMatrix(validation_features[rows], label=validation_target[rows])
     booster, best_round, best_score = fit(args, schema, train_set, validation_set)
+    if rank > 0:
+        return
     name = OBJECTIVES[schema["problem_type"]][2]
     print(f"best round {best_round}: validation-{name}={best_score:.6f};")
     args.model_dir.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,11 @@ one; a training job's FailureReason is `/opt/ml/output/failure`, written by the 
 images' training toolkit does, with the exit code and the last line of the script's error output. Inputs are read
 and outputs written with the job's role (its S3 client), so the role's policies decide them.
 
-LIMITATIONS: one instance (InstanceCount is ignored) except for PyTorch's torch_distributed training jobs, which
-run one torchrun per instance (sagemaker/training_cluster.py); File input mode only; no VPC, volume or output
-encryption (VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls are signed as the job role only when
-the local cloud runs it (sagemaker/provider.py gives it the role's credentials); the framework's Python is this
-machine's."""
+LIMITATIONS: processing jobs run on one instance (InstanceCount is ignored; the settings allow only 1); a training
+job on several instances runs one process per instance (sagemaker/training_cluster.py); File input mode only; no
+VPC, volume or output encryption (VolumeKmsKeyId, KmsKeyId are not applied); the script's own AWS calls are signed
+as the job role only when the local cloud runs it (sagemaker/provider.py gives it the role's credentials); the
+framework's Python is this machine's."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
     timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
     command = [python, str(code_dir / program), *arguments]
     environment = _training_environment(opt_ml, channels, user_hyperparameters)
-    if training_cluster.is_distributed(job):  # a workspace per instance; the failing one's tells the outcome
+    if training_cluster.is_cluster(job):  # a workspace per instance; the failing one's tells the outcome
         exit_code, workspace = training_cluster.run(job, workspace, command, environment, timeout)
     else:
         exit_code = workspace.run(command, environment, timeout)

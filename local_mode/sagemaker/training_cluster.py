@@ -1,4 +1,4 @@
-"""A training job on several instances with the torch_distributed distribution, run on this machine.
+"""A training job on several instances, run on this machine.
 
 What each "instance" gets is what SageMaker gives each container of a training cluster:
 - its own /opt/ml (here <job>/hosts/algo-<i>/opt/ml; algo-1 keeps the job's own folder), with every channel in full
@@ -6,16 +6,23 @@ What each "instance" gets is what SageMaker gives each container of a training c
   the code and the same hyperparameters and input data config;
 - /opt/ml/input/config/resourceconfig.json naming it: `current_host` (the container's name on the container
   network, "algo-1"...), `hosts` (all containers' names, sorted lexicographically) and `network_interface_name`
-  ("How Amazon SageMaker AI Provides Training Information", Distributed Training Configuration).
-Each instance then runs what the PyTorch image's toolkit runs for sagemaker_torch_distributed_enabled
-(sagemaker-training TorchDistributedRunner): `torchrun --nnodes <hosts> --nproc_per_node 1 (a CPU instance)
---master_addr <hosts[0]> --master_port <port> --node_rank <index of current_host in hosts> <program> <arguments>`;
-here the master address is 127.0.0.1 and the port a free one, so the ranks talk gloo over the loopback.
+  ("How Amazon SageMaker AI Provides Training Information", Distributed Training Configuration), and SM_HOSTS,
+  SM_CURRENT_HOST as the framework images' toolkit sets them;
+- a network name: each instance has its own loopback address (127.<job>.<i>) and the instances' names resolve to
+  them in Python (training_network/sitecustomize.py), so a script that reaches algo-1 by name, as XGBoost's
+  tracker is reached, works here as on the cluster.
+Each instance runs what its image's toolkit runs: the training script itself (the framework images run the entry
+point on every instance), or for sagemaker_torch_distributed_enabled what the PyTorch image runs (sagemaker-training
+TorchDistributedRunner): `torchrun --nnodes <hosts> --nproc_per_node 1 (a CPU instance) --master_addr <hosts[0]>
+--master_port <port> --node_rank <index of current_host in hosts> <program> <arguments>`; here the master address
+is 127.0.0.1 and the port a free one, so the ranks talk gloo over the loopback.
 
-The job succeeds when every instance's torchrun exits 0. When one fails, the others get GRACE_SECONDS to fail too
+The job succeeds when every instance's process exits 0. When one fails, the others get GRACE_SECONDS to fail too
 (their collectives lose a peer) and are then killed, and the job's failure reason is the first failing instance's
 /opt/ml/output/failure. MaxRuntimeInSeconds bounds the whole cluster. The model and output data are algo-1's
-(rank 0 writes them; the training script's other ranks write none).
+(the training scripts' first rank writes them; the others write none).
+
+LIMITATIONS: all instances share this machine's cores and memory; names resolve only for Python's own lookups.
 """
 
 from __future__ import annotations
@@ -23,21 +30,28 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 from local_mode.sagemaker import jobs
 
 DISTRIBUTION = "sagemaker_torch_distributed_enabled"
+NETWORK_NAMES = Path(__file__).parent / "training_network"  # its sitecustomize resolves the instances' names
 GRACE_SECONDS = 20  # how long the other instances may take to notice a failed one before they are stopped
 STOP_SECONDS = 40  # torchrun gives its processes 30 s to end after SIGTERM
 _POLL_SECONDS = 0.2
 
 
-def is_distributed(job: dict) -> bool:
+def is_cluster(job: dict) -> bool:
+    return int(job["ResourceConfig"]["InstanceCount"]) > 1
+
+
+def _uses_torchrun(job: dict) -> bool:
     """True for a training job that asks the PyTorch image for torchrun (the pipeline sets it for PyTorch on more
     than one instance)."""
     return str(job.get("HyperParameters", {}).get(DISTRIBUTION, "")).lower() == "true"
@@ -53,14 +67,18 @@ def run(job: dict, workspace: jobs.Workspace, command: list[str], environment: d
     instance; returns (exit code or None on timeout, the workspace whose log and failure file tell the outcome)."""
     hosts = host_names(job)
     workspaces = {name: _host_workspace(workspace, name, index) for index, name in enumerate(hosts)}
+    addresses = _loopback_addresses(hosts)
     port = _free_port()
     processes = {}
     try:
         for index, name in enumerate(hosts):
             host = workspaces[name]
             _write_resource_config(host, name, hosts, job["ResourceConfig"]["InstanceType"])
-            own = _host_environment(environment, workspace, host, name, hosts)
-            processes[name] = _start(host, _torchrun(command, workspace, host, hosts, index, port), own)
+            own = _host_environment(environment, workspace, host, name, addresses)
+            local_command = _on_host(command, workspace, host)
+            if _uses_torchrun(job):
+                local_command = _torchrun(local_command, hosts, index, port)
+            processes[name] = _start(host, local_command, own)
         return _wait(processes, workspaces, timeout)
     finally:
         for process in processes.values():
@@ -88,9 +106,14 @@ def _write_resource_config(host: jobs.Workspace, name: str, hosts: list[str], in
     (host.opt_ml / "input" / "config" / "resourceconfig.json").write_text(json.dumps(config))
 
 
-def _torchrun(command, workspace, host, hosts: list[str], index: int, port: int) -> list[str]:
+def _on_host(command: list[str], workspace: jobs.Workspace, host: jobs.Workspace) -> list[str]:
+    """[python, script, arguments...] with the script in this instance's /opt/ml."""
     python, script, *arguments = command
-    local_script = script.replace(str(workspace.opt_ml), str(host.opt_ml), 1)
+    return [python, script.replace(str(workspace.opt_ml), str(host.opt_ml), 1), *arguments]
+
+
+def _torchrun(command: list[str], hosts: list[str], index: int, port: int) -> list[str]:
+    python, local_script, *arguments = command
     return [
         python,
         "-m",
@@ -105,10 +128,22 @@ def _torchrun(command, workspace, host, hosts: list[str], index: int, port: int)
     ]
 
 
-def _host_environment(environment, workspace, host, name: str, hosts: list[str]) -> dict[str, str]:
-    """The job's SM_* variables with this instance's /opt/ml, name and hosts."""
+def _host_environment(environment, workspace, host, name: str, addresses: dict[str, str]) -> dict[str, str]:
+    """The job's SM_* variables with this instance's /opt/ml, name and hosts, and the instances' network names."""
     own = {key: value.replace(str(workspace.opt_ml), str(host.opt_ml)) for key, value in environment.items()}
-    return own | {"SM_CURRENT_HOST": name, "SM_HOSTS": json.dumps(hosts)}
+    return own | {
+        "SM_CURRENT_HOST": name,
+        "SM_HOSTS": json.dumps(list(addresses)),
+        "SCORELINE_TRAINING_HOSTS": json.dumps(addresses),
+        "PYTHONPATH": str(NETWORK_NAMES),
+    }
+
+
+def _loopback_addresses(hosts: list[str]) -> dict[str, str]:
+    """Each instance's own address in 127.0.0.0/8 (all of it is this machine's loopback on Linux), in a /16 picked
+    at random per job, so two jobs' instances that listen on the same port (XGBoost's tracker on 9099) do not meet."""
+    network = f"127.{random.randint(1, 254)}"
+    return {name: f"{network}.{index // 250}.{index % 250 + 1}" for index, name in enumerate(hosts)}
 
 
 def _start(host: jobs.Workspace, command: list[str], environment: dict[str, str]) -> subprocess.Popen:

@@ -113,3 +113,27 @@ def _running(pid: int) -> bool:
 @pytest.mark.parametrize("count, hosts", [(1, ["algo-1"]), (3, ["algo-1", "algo-2", "algo-3"])])
 def test_hosts_are_named_as_sagemaker_names_them(count, hosts):
     assert training_cluster.host_names({"ResourceConfig": {"InstanceCount": count}}) == hosts
+
+
+RESOLVER = """
+import json, os, pathlib, socket
+hosts = json.loads(os.environ["SM_HOSTS"])
+pathlib.Path(os.environ["SM_MODEL_DIR"], "seen.json").write_text(json.dumps(
+    {"me": os.environ["SM_CURRENT_HOST"], "addresses": {name: socket.gethostbyname(name) for name in hosts}}))
+"""
+
+
+def test_without_torchrun_each_instance_runs_the_script_and_reaches_the_others_by_name(tmp_path):
+    """What the XGBoost image does on several instances: the script itself on each; the names resolve to each
+    instance's own loopback address, the same on every instance."""
+    workspace, environment, command = job_workspace(tmp_path)
+    (workspace.opt_ml / "code" / "train.py").write_text(RESOLVER)
+    job = {"HyperParameters": {}, "ResourceConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge"}}
+    exit_code, _ = training_cluster.run(job, workspace, command, environment, timeout=60)
+    assert exit_code == 0
+    folders = [workspace.opt_ml, workspace.root / "hosts" / "algo-2" / "opt" / "ml"]
+    seen = [json.loads((folder / "model" / "seen.json").read_text()) for folder in folders]
+    assert [item["me"] for item in seen] == ["algo-1", "algo-2"]
+    addresses = seen[0]["addresses"]
+    assert seen[1]["addresses"] == addresses
+    assert len(set(addresses.values())) == 2 and all(address.startswith("127.") for address in addresses.values())

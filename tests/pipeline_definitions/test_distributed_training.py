@@ -1,5 +1,6 @@
 """PyTorch on several training instances: the Train step carries the torch_distributed distribution (the PyTorch
-image's toolkit then runs torchrun on every instance); on one instance the definition is the snapshot's."""
+image's toolkit then runs torchrun on every instance); XGBoost's needs none (the image runs the script on every
+instance, which joins them itself); on one instance the definition is the snapshot's."""
 
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ def test_pytorch_on_two_instances_trains_with_torchrun():
     # Still the framework image's own entry point running the model code asset.
     assert train["HyperParameters"]["sagemaker_program"] == "train.py"
     assert "ContainerEntrypoint" not in train["AlgorithmSpecification"]
+
+
+def test_xgboost_on_two_instances_runs_its_own_script_on_each():
+    train = _train_step(flavour="xgboost", training_instance_count=2)
+    assert train["ResourceConfig"]["InstanceCount"] == 2
+    assert DISTRIBUTION not in train["HyperParameters"]
+    assert train["HyperParameters"]["sagemaker_program"] == "train.py"
+    channels = train["InputDataConfig"]
+    assert {channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] for channel in channels} == {
+        "FullyReplicated"  # every instance reads every row and takes its share
+    }
 
 
 def test_one_instance_has_no_distribution():

@@ -25,9 +25,9 @@ from tests.synth_helpers import only
             "HistGradientBoosting models train in one process",
         ),
         (
-            {"model_flavour": "xgboost", "training_instance_count": 3},
-            "Setting 'training_instance_count' must be at most 1 for model_flavour xgboost: the XGBoost script "
-            "trains in one process",
+            {"model_flavour": "xgboost", "training_instance_count": 9},
+            "Setting 'training_instance_count' must be at most 8 for model_flavour xgboost: each instance reads "
+            "every row and builds the gradient histograms of its share",
         ),
         (
             {"model_flavour": "pytorch", "training_instance_count": 9},
@@ -48,10 +48,12 @@ def test_transform_count_is_free_and_one_instance_is_accepted_everywhere():
     assert (settings.transform_instance_count, settings.processing_instance_count) == (4, 1)
 
 
+@pytest.mark.parametrize("flavour", ["pytorch", "xgboost"])
 @pytest.mark.parametrize("count", [2, 8])
-def test_pytorch_trains_on_up_to_eight_instances(count):
-    """PyTorch trains distributed data parallel, so its count means something up to the limit."""
-    settings = load_settings({"model_flavour": "pytorch", "training_instance_count": count})
+def test_pytorch_and_xgboost_train_on_up_to_eight_instances(flavour, count):
+    """PyTorch trains distributed data parallel and XGBoost with its collective, so their counts mean something up
+    to the limit."""
+    settings = load_settings({"model_flavour": flavour, "training_instance_count": count})
     assert settings.training_instance_count == count
 
 
