@@ -23,6 +23,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 # inference.py sets OMP_WAIT_POLICY=PASSIVE before xgboost loads (see there).
@@ -42,6 +43,7 @@ from xgboost.tracker import RabitTracker
 
 TRACKER_PORT = 9099  # the XGBoost image's choice: training instances are single-tenant, so the port is free
 CONNECT_RETRIES = 30  # xgboost's retries (with growing waits) while the other instances and the tracker start
+RESOLVE_WAITS = (1, 2, 4, 8, 15, 30, 60, 60, 60, 60)  # seconds between name lookups while the cluster boots: ~5 min
 
 # Per problem type: the objective, xgboost's validation metric early stopping watches, the name the job logs it
 # under (the pipeline's metric definitions: validation-rmse, validation-logloss).
@@ -151,10 +153,23 @@ def cluster() -> tuple[int, list[str]]:
     return hosts.index(os.environ.get("SM_CURRENT_HOST") or hosts[0]), hosts
 
 
+def address_of(host: str) -> str:
+    """`host`'s address, retried: "Hostname information might not be immediately available to the container. We
+    recommend adding a retry policy on hostname resolution operations as nodes become available in the cluster"
+    (How Amazon SageMaker AI Provides Training Information, Distributed Training Configuration)."""
+    for wait in RESOLVE_WAITS:
+        try:
+            return socket.gethostbyname(host)
+        except socket.gaierror:
+            print(f"{host} does not resolve yet; trying again in {wait} s", flush=True)
+            time.sleep(wait)
+    return socket.gethostbyname(host)  # the last attempt's error ends the job
+
+
 @contextlib.contextmanager
 def collective_training(rank: int, hosts: list[str]):
     """xgboost's collective across the instances; the first one runs the tracker that pairs them up."""
-    address = socket.gethostbyname(hosts[0])  # the instances reach each other by name on the training network
+    address = address_of(hosts[0])  # the instances reach each other by name on the training network
     tracker = None
     if rank == 0:
         tracker = RabitTracker(n_workers=len(hosts), host_ip=address, port=TRACKER_PORT, sortby="task")

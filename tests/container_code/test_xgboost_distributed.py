@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.distributed import run_xgboost_job
-from tests.container_code.helpers import METRIC, preprocess
+from local_mode.modules import load_module
+from tests.container_code.helpers import CODE, METRIC, preprocess
 
 pytest.importorskip("xgboost")
 
@@ -39,3 +40,21 @@ def test_two_instances_train_one_model_from_all_rows(processed, tmp_path):
     assert [float(value) for value in METRIC.findall(log_algo_2)] == double[:-1]  # algo-1 adds the best round's
     assert (two.opt_ml / "model" / "xgboost-model.ubj").is_file()
     assert not any((two.root / "hosts" / "algo-2" / "opt" / "ml" / "model").iterdir())
+
+
+def test_the_first_instance_is_looked_up_again_while_the_cluster_boots(monkeypatch):
+    """SageMaker: hostname information might not be available at once; the script retries the lookup."""
+    import socket
+
+    train = load_module(CODE / "xgboost_model" / "train.py", "xgboost_train")  # its neighbours stay its own
+    answers = iter([socket.gaierror("not yet"), socket.gaierror("not yet"), "10.0.0.7"])
+
+    def lookup(host):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(train.socket, "gethostbyname", lookup)
+    monkeypatch.setattr(train.time, "sleep", lambda seconds: None)
+    assert train.address_of("algo-1") == "10.0.0.7"
