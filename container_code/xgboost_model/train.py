@@ -12,8 +12,9 @@ image's toolkit replaces by its own ExecuteUserScriptError text; the sentence st
 On several instances (SM_HOSTS) the script trains one model with XGBoost's own distributed training: the image's
 toolkit runs this script on every instance, each takes every N-th row of the (fully replicated) channels, and
 xgboost's collective joins them (the first instance runs the tracker, as the image's own sagemaker_xgboost_container
-.distributed does on port 9099); the hist method then sums the gradient histograms over all instances, so every
-instance grows the same trees from all rows. The first instance writes the model.
+.distributed does on port 9099); the histogram bins come from a sketch merged over all instances and the hist method
+sums the gradient histograms over all of them, so every instance grows the same trees from all rows and sees the
+same validation metric. The first instance writes the model.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ from xgboost.tracker import RabitTracker
 
 TRACKER_PORT = 9099  # the XGBoost image's choice: training instances are single-tenant, so the port is free
 CONNECT_RETRIES = 30  # xgboost's retries (with growing waits) while the other instances and the tracker start
-RESOLVE_WAITS = (1, 2, 4, 8, 15, 30, 60, 60, 60, 60)  # seconds between name lookups while the cluster boots: ~5 min
+# Seconds between name lookups while the cluster boots: about 15 minutes in all, as the image's own helper waits
+# (sagemaker_xgboost_container.distributed._dns_lookup).
+RESOLVE_WAITS = (1, 2, 4, 8, 15) + (30,) * 28
 
 # Per problem type: the objective, xgboost's validation metric early stopping watches, the name the job logs it
 # under (the pipeline's metric definitions: validation-rmse, validation-logloss).
@@ -200,7 +203,9 @@ def train_on_rows(args, rank: int, instances: int) -> None:
     """Train on every `instances`-th row starting at `rank` (all rows on one instance); rank 0 writes the model."""
     schema, features, target, validation_features, validation_target = read_training_data(args)
     rows = slice(rank, None, instances)
-    print(f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']})", flush=True)
+    share = f" (this instance's share: {len(target[rows])})" if instances > 1 else ""
+    shape = f"{len(target)} rows{share} x {features.shape[1]} features"
+    print(f"training on {shape} ({schema['problem_type']})", flush=True)
     train_set = xgb.DMatrix(features[rows], label=target[rows])
     validation_set = xgb.DMatrix(validation_features[rows], label=validation_target[rows])
     booster, best_round, best_score = fit(args, schema, train_set, validation_set)

@@ -95,8 +95,10 @@ class Workspace:
 
     def child_environment(self, environment: dict[str, str]) -> dict[str, str]:
         """A script's variables: a container's (none of this machine's: no AWS profile or keys, no thread
-        settings), the job role's credentials, then the job's own (SM_* and the user's)."""
-        return {**runtime_environment(), **self.aws_environment, **environment, "PYTHONUNBUFFERED": "1"}
+        settings; a home of its own, not this machine's user's), the job role's credentials, then the job's own
+        (SM_* and the user's)."""
+        container = {**runtime_environment(), "LC_ALL": "C.UTF-8", "HOME": str(self.root)}
+        return {**container, **self.aws_environment, **environment, "PYTHONUNBUFFERED": "1"}
 
     def output_text(self, name: str) -> str:
         """The first 1 KB of /opt/ml/output/<name> (UTF-8), or "" when the script wrote none."""
@@ -171,6 +173,9 @@ def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
         return JobResult(
             "local mode runs framework training jobs: sagemaker_program and sagemaker_submit_directory are required"
         )
+    if training_cluster.is_cluster(job) and training_cluster.sharded_channels(job):
+        names = ", ".join(training_cluster.sharded_channels(job))
+        return JobResult(f"local mode gives every instance every object: channel {names} is ShardedByS3Key")
     opt_ml = workspace.opt_ml
     code_dir = opt_ml / "code"
     storage.extract_tarball(storage.read_object(code_uri, s3), code_dir)
@@ -191,6 +196,8 @@ def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
     timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
     command = [python, str(code_dir / program), *arguments]
     environment = _training_environment(opt_ml, channels, user_hyperparameters)
+    # "SageMaker AI sets the following environment variables" (How Amazon SageMaker AI Provides Training Information)
+    environment |= {"TRAINING_JOB_NAME": job["TrainingJobName"], "TRAINING_JOB_ARN": job["TrainingJobArn"]}
     if training_cluster.is_cluster(job):  # a workspace per instance; the failing one's tells the outcome
         exit_code, workspace = training_cluster.run(job, workspace, command, environment, timeout)
     else:

@@ -22,7 +22,9 @@ The job succeeds when every instance's process exits 0. When one fails, the othe
 /opt/ml/output/failure. MaxRuntimeInSeconds bounds the whole cluster. The model and output data are algo-1's
 (the training scripts' first rank writes them; the others write none).
 
-LIMITATIONS: all instances share this machine's cores and memory; names resolve only for Python's own lookups.
+LIMITATIONS: all instances share this machine's cores and memory; names resolve only for Python's own lookups, at
+once (SageMaker's may take a while as the cluster boots); connections between instances come from 127.0.0.1, so a
+tracker sees every instance on one host; ShardedByS3Key channels are refused (jobs.run_training), not split.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ _POLL_SECONDS = 0.2
 
 def is_cluster(job: dict) -> bool:
     return int(job["ResourceConfig"]["InstanceCount"]) > 1
+
+
+def sharded_channels(job: dict) -> list[str]:
+    """Channels SageMaker would split between the instances (S3DataDistributionType ShardedByS3Key: "replicates a
+    subset of data on each ML compute instance", S3DataSource); local mode gives every instance every object."""
+    return [
+        channel["ChannelName"]
+        for channel in job.get("InputDataConfig", [])
+        if channel["DataSource"]["S3DataSource"].get("S3DataDistributionType") == "ShardedByS3Key"
+    ]
 
 
 def _uses_torchrun(job: dict) -> bool:
@@ -131,11 +143,12 @@ def _torchrun(command: list[str], hosts: list[str], index: int, port: int) -> li
 def _host_environment(environment, workspace, host, name: str, addresses: dict[str, str]) -> dict[str, str]:
     """The job's SM_* variables with this instance's /opt/ml, name and hosts, and the instances' network names."""
     own = {key: value.replace(str(workspace.opt_ml), str(host.opt_ml)) for key, value in environment.items()}
+    python_path = os.pathsep.join(filter(None, [str(NETWORK_NAMES), own.get("PYTHONPATH")]))
     return own | {
         "SM_CURRENT_HOST": name,
         "SM_HOSTS": json.dumps(list(addresses)),
         "SCORELINE_TRAINING_HOSTS": json.dumps(addresses),
-        "PYTHONPATH": str(NETWORK_NAMES),
+        "PYTHONPATH": python_path,
     }
 
 

@@ -30,12 +30,14 @@ def test_the_script_sees_none_of_the_variables_set_on_this_machine(tmp_path, mon
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
     workspace = Workspace(tmp_path / "job", tmp_path / "job.log")
-    show = "import json, os; print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), os.environ.get('PYTHONPATH')]))"
+    show = "import json, os; print(json.dumps([os.environ.get(name) for name in ('OMP_WAIT_POLICY', 'PYTHONPATH')]"
+    show += " + [os.path.expanduser('~')]))"
 
     exit_code = workspace.run([sys.executable, "-c", show], {"SM_MODEL_DIR": "/opt/ml/model"}, timeout=60)
 
     assert exit_code == 0
-    assert json.loads(workspace.last_log_line()) == [None, None]
+    # A home of its own, too: caches the script writes under ~ stay in the job's folder.
+    assert json.loads(workspace.last_log_line()) == [None, None, str(workspace.root)]
 
 
 def test_a_script_past_its_time_limit_is_stopped(tmp_path):

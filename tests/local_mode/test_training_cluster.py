@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from local_mode.sagemaker import training_cluster
-from local_mode.sagemaker.jobs import Workspace
+from local_mode.sagemaker.jobs import Workspace, run_training
 
 WORKER = """
 import json, os, pathlib, sys, time
@@ -137,3 +137,18 @@ def test_without_torchrun_each_instance_runs_the_script_and_reaches_the_others_b
     addresses = seen[0]["addresses"]
     assert seen[1]["addresses"] == addresses
     assert len(set(addresses.values())) == 2 and all(address.startswith("127.") for address in addresses.values())
+
+
+def test_a_channel_sagemaker_would_split_between_the_instances_fails_the_job(tmp_path):
+    """ShardedByS3Key gives each instance a subset of the objects on SageMaker; local mode refuses it rather than
+    give every instance every object."""
+    channel = {"S3Uri": "s3://bucket/train/", "S3DataType": "S3Prefix", "S3DataDistributionType": "ShardedByS3Key"}
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    job = {
+        "AlgorithmSpecification": {"TrainingImage": image},
+        "HyperParameters": {"sagemaker_program": "train.py", "sagemaker_submit_directory": "s3://bucket/code.tar.gz"},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": channel}}],
+        "ResourceConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge"},
+    }
+    result = run_training(job, Workspace(tmp_path / "job", tmp_path / "job.log"))
+    assert result.failure_reason == "local mode gives every instance every object: channel train is ShardedByS3Key"
