@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import scale
+from benchmarks.__main__ import FLAVOURS
 from benchmarks.__main__ import main as benchmarks_main
 from tests.conftest import REPO_ROOT
 
@@ -74,7 +75,8 @@ def test_scale_switch_writes_curves_plot_and_keeps_other_figures(tmp_path):
     results = json.loads(output.read_text())
     assert results["synth"] == {"warm_ratio": 1.0}
     stages = results["scale"]["stages"]
-    assert set(stages) == {"preprocess", "train_sklearn", "train_pytorch", "transform_sklearn", "transform_pytorch"}
+    per_flavour = {f"{stage}_{flavour}" for stage in ("train", "transform") for flavour in FLAVOURS}
+    assert set(stages) == {"preprocess"} | per_flavour
     assert all(len(curve["seconds"]) == 2 and min(curve["peak_mb"]) > 0 for curve in stages.values())
     assert plot.read_bytes().startswith(b"\x89PNG")
 
