@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks import artifacts
 from local_mode.sagemaker import training_cluster
-from local_mode.sagemaker.jobs import Workspace
+from local_mode.sagemaker.jobs import Workspace, training_environment
 
 CHANNELS = ("train", "validation", "schema")
 
@@ -65,11 +65,7 @@ def run_xgboost_job(processed: Path, root: Path, instances: int, arguments: list
         shutil.copytree(processed / channel, opt_ml / "input" / "data" / channel)
     for folder in ("input/config", "model", "output/data"):
         (opt_ml / folder).mkdir(parents=True, exist_ok=True)
-    environment = {
-        "SM_MODEL_DIR": str(opt_ml / "model"),
-        "SM_OUTPUT_DATA_DIR": str(opt_ml / "output" / "data"),
-        **{f"SM_CHANNEL_{channel.upper()}": str(opt_ml / "input" / "data" / channel) for channel in CHANNELS},
-    }
+    environment = training_environment(opt_ml, {channel: {} for channel in CHANNELS}, {})
     command = [sys.executable, str(opt_ml / "code" / "train.py"), *arguments]
     if instances == 1:
         return workspace.run(command, environment, timeout=3600), workspace

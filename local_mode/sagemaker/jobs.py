@@ -173,8 +173,9 @@ def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
         return JobResult(
             "local mode runs framework training jobs: sagemaker_program and sagemaker_submit_directory are required"
         )
-    if training_cluster.is_cluster(job) and training_cluster.sharded_channels(job):
-        names = ", ".join(training_cluster.sharded_channels(job))
+    sharded = training_cluster.sharded_channels(job) if training_cluster.is_cluster(job) else []
+    if sharded:
+        names = ", ".join(sharded)
         return JobResult(f"local mode gives every instance every object: channel {names} is ShardedByS3Key")
     opt_ml = workspace.opt_ml
     code_dir = opt_ml / "code"
@@ -195,7 +196,7 @@ def run_training(job: dict, workspace: Workspace, s3=None) -> JobResult:
     arguments = [part for key, value in sorted(user_hyperparameters.items()) for part in (f"--{key}", str(value))]
     timeout = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
     command = [python, str(code_dir / program), *arguments]
-    environment = _training_environment(opt_ml, channels, user_hyperparameters)
+    environment = training_environment(opt_ml, channels, user_hyperparameters)
     # "SageMaker AI sets the following environment variables" (How Amazon SageMaker AI Provides Training Information)
     environment |= {"TRAINING_JOB_NAME": job["TrainingJobName"], "TRAINING_JOB_ARN": job["TrainingJobArn"]}
     if training_cluster.is_cluster(job):  # a workspace per instance; the failing one's tells the outcome
@@ -230,7 +231,8 @@ def _training_failure(workspace: Workspace, exit_code: int, command: list[str], 
     return f"AlgorithmError: {written}"[:_LIMIT]
 
 
-def _training_environment(opt_ml: Path, channels: dict, hyperparameters: dict) -> dict[str, str]:
+def training_environment(opt_ml: Path, channels: dict, hyperparameters: dict) -> dict[str, str]:
+    """The SM_* variables the framework images' toolkit gives a training script (one instance)."""
     environment = {
         "SM_MODEL_DIR": str(opt_ml / "model"),
         "SM_OUTPUT_DATA_DIR": str(opt_ml / "output" / "data"),
