@@ -30,7 +30,9 @@ class StackArtifact:
 
 
 def read_assembly(cdk_out: Path) -> list[StackArtifact]:
-    """Stacks of the assembly, each after the stacks it depends on."""
+    """Stacks of the assembly, each after the stacks it depends on. Asset paths are absolute: the deployed functions
+    run with their code folder as working directory, where a path relative to the caller's would point nowhere."""
+    cdk_out = cdk_out.resolve()
     manifest_file = cdk_out / "manifest.json"
     if not manifest_file.exists():
         raise AssemblyError(f"no cloud assembly in {cdk_out}: run `make synth` (or `cdk synth`) first")

@@ -27,7 +27,7 @@ class ExecutionEnvironment:
 
     def __init__(self, name: str, arn: str, code_dir: Path, handler: str, environment: dict[str, str], log: Path):
         self.name, self.arn = name, arn
-        self._command = [sys.executable, "-u", str(Path(__file__).resolve()), str(code_dir), handler]
+        self._command = [sys.executable, "-u", str(Path(__file__).resolve()), str(code_dir.resolve()), handler]
         self._environment = environment
         self._log = log
         self._lock = threading.Lock()

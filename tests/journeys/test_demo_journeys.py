@@ -1,0 +1,23 @@
+"""The README's `make demo` blocks, walked as written from a fresh copy of the repository with only loopback."""
+
+import pytest
+
+from tests.journeys.readme import walked
+from tests.local_mode.test_demo import SUMMARY
+
+WALKED = {"demo", "demo-variants"}
+
+
+# Not marked slow: CI's one whole demo, a user's first command.
+def test_make_demo(tmp_path):
+    with walked(tmp_path, "demo") as session:
+        last_line = session.outputs[-1].splitlines()[-1]
+    assert SUMMARY.match(last_line), last_line
+    assert float(SUMMARY.match(last_line).group(3)) <= 0.6
+
+
+@pytest.mark.slow
+def test_make_demo_variants(tmp_path):
+    with walked(tmp_path, "demo-variants") as session:
+        endings = [output.splitlines()[-1] for output in session.outputs if "make demo" in output.splitlines()[0]]
+    assert len(endings) == 8 and all(line.startswith("demo: ok ") for line in endings), endings
