@@ -116,7 +116,7 @@ def _serve(args) -> int:
     # The cloud changes no environment: a shell that wants every SDK and CLI call to reach it sets these itself.
     print(f"  or, in your shell: export {' '.join(f'{name}={value}' for name, value in cloud.environment().items())}")
     api = _predictions_api(cloud, args.cdk_out, args.port)
-    print("Ctrl-C stops it.")
+    print("Ctrl-C stops it.", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -129,11 +129,14 @@ def _serve(args) -> int:
 
 def _predictions_api(cloud, cdk_out: Path, port: int):
     """The serving stack's API on the next port, when the app was synthesized with realtime=true."""
+    from local_mode.apigateway.auth import rest_api_id
     from local_mode.apigateway.predictions import PredictionsApi
 
     if cloud.endpoints is None:
         return None
     api = PredictionsApi.for_cloud(cloud, cdk_out, port=port + 1 if port else 0).start()
+    for stack in cloud.deployment.stacks:  # the PredictionsUrl output names this local API, as the README queries it
+        stack.point_output(f"https://{rest_api_id(cdk_out)}.execute-api.", api.url)
     print(f"  predictions API: {api.url} (POST text/csv rows once a version is approved, signed with SigV4:")
     print(f'    curl --aws-sigv4 "aws:amz:{cloud.region}:execute-api" --user local:local ...)')
     return api

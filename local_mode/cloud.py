@@ -122,12 +122,15 @@ class LocalCloud:
 
     def _listen(self, sagemaker: SageMaker | None, bus: EventBus | None) -> None:
         """moto tells the providers about new work through its backends (local_mode/moto_patches.py)."""
+        from moto.cloudformation.models import cloudformation_backends
         from moto.s3.models import s3_backends
 
         backend = _sagemaker_backend(self.region)
         backend.listener = sagemaker
         backend.local_endpoints = sagemaker.endpoints if sagemaker else None
         s3_backends[ACCOUNT]["global"].listener = bus
+        deployed = self.deployment.stacks if sagemaker and self.deployment else None
+        cloudformation_backends[ACCOUNT][self.region].deployed_stacks = deployed
 
     # What users trigger besides the API --------------------------------------------------------------------
     def fire_schedule(self, name: str, scheduled_time: datetime | None = None) -> None:

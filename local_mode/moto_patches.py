@@ -6,11 +6,13 @@ ThreadedMotoServer in the same process, so the AWS CLI's requests and boto3's me
 What the patches add: jobs and pipeline executions start InProgress and are handed to the local cloud, model package
 changes and new objects of EventBridge-enabled buckets become events, StopTransformJob, ListPipelineExecutionSteps,
 an execution's FailureReason, the request's training metric definitions and a model's EnableNetworkIsolation;
-UpdateEndpoint, endpoints that load their model in the background, and InvokeEndpoint answered by the loaded model.
+UpdateEndpoint, endpoints that load their model in the background, and InvokeEndpoint answered by the loaded model;
+DescribeStacks answered with the deployed app's stacks and their outputs (what the README's commands query).
 
 Who hears about new work is an attribute the local cloud sets on the moto backends it serves (moto keeps one backend
 per account and region): `listener` (the SageMaker provider; the event bus for S3) and, on the SageMaker backend,
-`local_endpoints`; no module state decides who is notified. Without them the patched methods behave as moto's.
+`local_endpoints`; the CloudFormation backend's `deployed_stacks`; no module state decides who is notified.
+Without them the patched methods behave as moto's.
 
 LIMITATIONS: only the moto behaviour this app needs is changed; everything else is moto's own."""
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from moto.cloudformation.exceptions import ValidationError as StackNotFound
+from moto.cloudformation.models import CloudFormationBackend
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.s3.models import S3Backend
@@ -264,3 +268,18 @@ def _invoke_endpoint(original, response):
     if answer.status != 200:
         headers["x-amzn-ErrorType"] = "ModelError" if answer.status == 424 else answer.json().get("__type", "")
     return answer.status, headers, answer.body
+
+
+@replaces(CloudFormationBackend, "describe_stacks")
+def _describe_deployed_stacks(original, backend, name_or_stack_id: str):
+    """The local deploy creates no moto stacks (it creates the resources itself); DescribeStacks answers with what it
+    deployed, so `aws cloudformation describe-stacks --query ...Outputs...` works here as on AWS."""
+    stacks = getattr(backend, "deployed_stacks", None)
+    if stacks is None:
+        return original(backend, name_or_stack_id)
+    if not name_or_stack_id:
+        return list(stacks)
+    found = [stack for stack in stacks if name_or_stack_id in (stack.stack_name, stack.stack_id)]
+    if not found:
+        raise StackNotFound(name_or_stack_id)  # "Stack with id X does not exist", as CloudFormation says
+    return found

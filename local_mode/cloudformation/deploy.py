@@ -16,6 +16,7 @@ import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,24 @@ class Schedule:
 
 
 @dataclass
+class DeployedStack:
+    """A stack as DescribeStacks shows it (moto serializes these snake_case fields as the API's members)."""
+
+    stack_name: str
+    stack_id: str
+    creation_time: datetime
+    outputs: list[dict[str, str]]
+    stack_status: str = "CREATE_COMPLETE"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def point_output(self, old_prefix: str, new_value: str) -> None:
+        """Outputs whose value starts with `old_prefix` (an AWS URL local mode serves elsewhere) show `new_value`."""
+        for output in self.outputs:
+            if output["OutputValue"].startswith(old_prefix):
+                output["OutputValue"] = new_value
+
+
+@dataclass
 class Deployment:
     """What the app deployed: looked up by the job runner, the event bus and the demo."""
 
@@ -86,6 +105,7 @@ class Deployment:
     buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     queues: dict[str, str] = field(default_factory=dict)  # ARN -> URL
     alarms: dict[str, Alarm] = field(default_factory=dict)  # by name
+    stacks: list[DeployedStack] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
 
     def bucket_for(self, logical_prefix: str) -> str:
@@ -110,7 +130,21 @@ def deploy(cdk_out: Path, account: str, clients) -> Deployment:
         for output in stack.template.get("Outputs", {}).values():
             if "Export" in output:
                 exports[resolver.resolve(output["Export"]["Name"])] = resolver.resolve(output["Value"])
+        deployment.stacks.append(_deployed_stack(stack, resolver))
     return deployment
+
+
+def _deployed_stack(stack: StackArtifact, resolver: Resolver) -> DeployedStack:
+    outputs = []
+    for key, output in stack.template.get("Outputs", {}).items():
+        shown = {"OutputKey": key, "OutputValue": str(resolver.resolve(output["Value"]))}
+        if "Description" in output:
+            shown["Description"] = output["Description"]
+        if "Export" in output:
+            shown["ExportName"] = resolver.resolve(output["Export"]["Name"])
+        outputs.append(shown)
+    stack_id = resolver.resolve({"Ref": "AWS::StackId"})
+    return DeployedStack(stack.name, stack_id, datetime.now(UTC), outputs)
 
 
 def _publish_assets(stack: StackArtifact, account: str, region: str, s3) -> None:

@@ -1,8 +1,8 @@
 """The README's journeys, run as a user types them: the command blocks marked `<!-- journey: NAME ... -->`, from the
 root of a fresh copy of the repository, in a bash session whose variables carry from one command to the next.
 
-A journey is every block that names it, in the README's order. Three things a person does by reading are written in
-the blocks' own comments, so the README shows them too:
+A journey is every block that names it, in the README's order (or by step: `NAME:2`). Three things a person does
+by reading are written in the blocks' own comments, so the README shows them too:
 - `# in one terminal`: a server (`make serve`) started first, in a terminal of its own, and left running;
 - `# until "TEXT"`: the command is repeated until its output shows TEXT (a person re-runs it while waiting);
 - `<arn>`: the ARN the session printed last (the README says so).
@@ -27,7 +27,7 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
-_BLOCK = re.compile(r"<!-- journey: ([\w\- ]+) -->\n```bash\n(.*?)```", re.S)
+_BLOCK = re.compile(r"<!-- journey: ([\w\-: ]+) -->\n```bash\n(.*?)```", re.S)
 _UNTIL = re.compile(r'# until "([^"]+)"')
 _ARN = re.compile(r"arn:aws:[^\s\"',\]]+")
 SERVER_READY = "Ctrl-C stops it."  # the last line `make serve` prints once the app is deployed
@@ -48,13 +48,15 @@ class Command:
 
 
 def journeys(readme: Path = README) -> dict[str, list[Command]]:
-    """{journey name: its commands in the README's order}."""
-    found: dict[str, list[Command]] = {}
-    for names, block in _BLOCK.findall(readme.read_text()):
+    """{journey name: its commands}. A block marked `NAME:N` is step N of that journey (unmarked: 0); blocks run by
+    step, then in the README's order, so a section may show a step that a later section leads up to."""
+    steps: dict[str, list[tuple[int, int, list[Command]]]] = {}
+    for position, (names, block) in enumerate(_BLOCK.findall(readme.read_text())):
         commands = [Command(line) for line in block.replace("\\\n", "").splitlines() if line.strip()]
-        for name in names.split():
-            found.setdefault(name, []).extend(commands)
-    return found
+        for token in names.split():
+            name, _, step = token.partition(":")
+            steps.setdefault(name, []).append((int(step or 0), position, commands))
+    return {name: [command for *_, block in sorted(blocks) for command in block] for name, blocks in steps.items()}
 
 
 def copy_of_the_repository(destination: Path) -> Path:

@@ -55,6 +55,19 @@ def approve(cloud, package_arn: str, status: str = "Approved") -> None:
     cloud.wait_for_events()
 
 
+def test_describe_stacks_gives_the_deployed_outputs_users_query(cloud):
+    """The README's `aws cloudformation describe-stacks --query ...Outputs...` lines work on the local cloud too."""
+    cloudformation = boto3.client("cloudformation")
+    (storage_stack,) = cloudformation.describe_stacks(StackName="ScorelineStorage")["Stacks"]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in storage_stack["Outputs"]}
+    assert outputs["DataBucketName"] == cloud.deployment.bucket_for("DataBucket")
+    assert outputs["ModelPackageGroupName"] == "scoreline-models"
+    names = [stack["StackName"] for stack in cloudformation.describe_stacks()["Stacks"]]
+    assert sorted(names) == ["ScorelineScoring", "ScorelineStorage", "ScorelineTraining"]
+    with pytest.raises(cloudformation.exceptions.ClientError, match="Stack with id ScorelineServing does not exist"):
+        cloudformation.describe_stacks(StackName="ScorelineServing")
+
+
 def test_pipeline_runs_every_step_and_registers_a_pending_two_container_version(cloud):
     execution = run_pipeline(cloud)
     assert execution["PipelineExecutionStatus"] == "Succeeded", execution.get("FailureReason")
