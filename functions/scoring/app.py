@@ -320,11 +320,15 @@ def _job_model(sagemaker, job_name: str) -> str:
 
 def input_listing(uri: str) -> list[list[str]]:
     """[key, ETag] of every object under the input prefix, by key. ListObjectsV2 returns up to 1,000 objects a
-    request, sorted by key: the paginator follows NextContinuationToken to the last page."""
+    request, sorted by key: the paginator follows NextContinuationToken to the last page.
+
+    Folder markers are left out: the S3 console "implements folder object creation by creating a zero-byte object
+    with the folder prefix and delimiter value as the key" (S3 User Guide, "Naming Amazon S3 objects"), so a key
+    ending in / is a folder someone created, not data."""
     bucket, prefix = _split_s3_uri(uri, "scoring input")
     listing = []
     for page in _client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        listing += [[item["Key"], item["ETag"]] for item in page.get("Contents", [])]
+        listing += [[item["Key"], item["ETag"]] for item in page.get("Contents", []) if not item["Key"].endswith("/")]
     return sorted(listing)
 
 

@@ -129,6 +129,10 @@ class ScoringWorld:
     def put_input(self, date: str = INPUT_DATE) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=f"scoring/input/{date}/part-0001.csv", Body=b"8.3,41,6.9\n")
 
+    def create_folder(self, date: str = INPUT_DATE) -> None:
+        """What the S3 console's "Create folder" leaves: a zero-byte object whose key is the folder's, ending in /."""
+        self.s3.put_object(Bucket=BUCKET, Key=f"scoring/input/{date}/", Body=b"")
+
     def jobs(self) -> dict[str, dict]:
         names = [job.transform_job_name for job in self.backend.transform_jobs.values()]
         return {name: self.sagemaker.describe_transform_job(TransformJobName=name) for name in names}

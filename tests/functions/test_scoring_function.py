@@ -277,6 +277,20 @@ def test_an_empty_input_prefix_alerts_once_and_starts_no_job(app, world, event):
     assert world.jobs() == {}
 
 
+def test_a_day_folder_created_in_the_console_and_left_empty_is_no_input(app, world):
+    world.add_version("Approved")
+    world.create_folder()
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "alerted"
+    assert world.alerts() == [
+        f"Scoring triggered by schedule (20261125T060000Z) did not start: "
+        f"no scoring input under s3://{BUCKET}/scoring/input/2026-11-25/."
+    ]
+    assert world.jobs() == {}
+
+
 def _run_key(event: dict) -> str:
     return event.get("id", "20261125T060000Z")
 
