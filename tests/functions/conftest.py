@@ -37,6 +37,7 @@ SETTINGS = {
     "MAX_PAYLOAD_MB": "6",
     "MAX_CONCURRENT_TRANSFORMS": "1",
     "INPUT_FILTER": "$[1:]",
+    "SENT_ALERTS_URI": f"s3://{BUCKET}/scoring/alerts/",
 }
 _SHARED_SESSION = boto3.session.Session(region_name=REGION)
 _HOOKS: list[tuple[str, object]] = []
@@ -148,6 +149,11 @@ class ScoringWorld:
     def create_folder(self, date: str = INPUT_DATE) -> None:
         """What the S3 console's "Create folder" leaves: a zero-byte object whose key is the folder's, ending in /."""
         self.s3.put_object(Bucket=BUCKET, Key=f"scoring/input/{date}/", Body=b"")
+
+    def alert_records(self) -> list[str]:
+        """Keys of the records the function keeps of the alerts it sent."""
+        listing = self.s3.list_objects_v2(Bucket=BUCKET, Prefix="scoring/alerts/")
+        return [item["Key"] for item in listing.get("Contents", [])]
 
     def jobs(self) -> dict[str, dict]:
         names = [job.transform_job_name for job in self.backend.transform_jobs.values()]
