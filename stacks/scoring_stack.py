@@ -36,6 +36,9 @@ MAX_EVENT_AGE = Duration.hours(2)
 # in-call retries two more chances, about one and two minutes later. A malformed event fails the same way three
 # times within minutes and then lands in the failed-invocations queue, which alarms.
 FUNCTION_RETRY_ATTEMPTS = 2
+# The function's own prefix of the data bucket: one small object per alert it sent, so that a second delivery of the
+# same run does not alert again (functions/scoring/app.py).
+SENT_ALERTS_PREFIX = "scoring/alerts/"
 
 
 class ScoringStack(Stack):
@@ -220,6 +223,7 @@ class ScoringStack(Stack):
                 "MAX_CONCURRENT_TRANSFORMS": str(settings.transform_max_concurrent),
                 "INPUT_FILTER": settings.transform_input_filter,
                 "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
+                "SENT_ALERTS_URI": f"s3://{bucket.bucket_name}/{SENT_ALERTS_PREFIX}",
             },
         )
         self._grant_scoring(function, bucket, data_key, execution_role)
@@ -262,6 +266,22 @@ class ScoringStack(Stack):
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [settings.scoring_input_prefix.split("{", 1)[0] + "*"]}},
             ),
+            # Records of sent alerts: a conditional PutObject (If-None-Match) needs s3:PutObject only (S3 User Guide,
+            # "How to prevent object overwrites with conditional writes"); a record whose alert could not be sent
+            # is deleted so that a retry sends it.
+            iam.PolicyStatement(
+                sid="RecordSentAlerts",
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(f"{SENT_ALERTS_PREFIX}*")],
+            ),
+            # The bucket encrypts new objects with the data key (SSE-KMS): PutObject needs kms:GenerateDataKey on it
+            # (S3 API reference, PutObject), here only through S3.
+            iam.PolicyStatement(
+                sid="EncryptSentAlertRecords",
+                actions=["kms:GenerateDataKey"],
+                resources=[data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            ),
             # CreateTransformJob passes the data key (TransformOutput.KmsKeyId, TransformResources.VolumeKmsKeyId):
             # the caller needs kms:CreateGrant, for AWS resources only, and kms:DescribeKey on it (SageMaker:
             # "KMS permissions for ... CreateTransformJob"; KMS: kms:GrantIsForAWSResource).
@@ -277,8 +297,9 @@ class ScoringStack(Stack):
                     "id": "AwsSolutions-IAM5",
                     "reason": (
                         "Wildcards limited to this app's name prefix for models and transform jobs, the "
-                        "versions of its model package group, its log group's streams, and the scoring input "
-                        "prefix; ListModelPackages and ListTransformJobs have no resource-level permissions; "
+                        "versions of its model package group, its log group's streams, the scoring input "
+                        "prefix and its records of sent alerts (scoring/alerts/*); ListModelPackages and "
+                        "ListTransformJobs have no resource-level permissions; "
                         "KMS data-key actions (GenerateDataKey*, ReEncrypt*) on the alerts key only, from the topic "
                         "and failed-invocations queue grants."
                     ),

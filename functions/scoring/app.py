@@ -13,6 +13,12 @@ start another. Transform job names are unique in an account and Region for good 
 after a Failed or Stopped job takes the next numbered name (-r2, -r3), up to MAX_ATTEMPTS; an InProgress or
 Completed job counts as done.
 
+A run that cannot start alerts once per run (its scheduled time or event id) and reason. EventBridge Scheduler
+"provides at-least-once event delivery to targets" (EventBridge Scheduler User Guide, "What is Amazon EventBridge
+Scheduler?"), and a second delivery may land in another execution environment, so the first records the alert in S3
+(SENT_ALERTS_URI/<reason>/<run>.json) with a conditional write that only one delivery can win; the others log
+already_alerted.
+
 The registry, event and model helpers it shares with the serving and training-data functions are in
 model_registry.py (a link to functions/common/model_registry.py, copied into the asset).
 """
@@ -48,8 +54,13 @@ ENVIRONMENT = {
     "max_concurrent": "MAX_CONCURRENT_TRANSFORMS",
     "input_filter": "INPUT_FILTER",
     "alert_topic_arn": "ALERT_TOPIC_ARN",
+    "sent_alerts_uri": "SENT_ALERTS_URI",
 }
 WHOLE_NUMBERS = ("instance_count", "max_payload_mb", "max_concurrent")
+S3_URIS = ("SCORING_INPUT_URI", "SCORING_OUTPUT_URI", "SENT_ALERTS_URI")
+# PutObject IfNoneMatch: "If a conflicting operation occurs during the upload S3 returns a 409
+# ConditionalRequestConflict response. On a 409 failure you should retry the upload." (S3 API reference)
+RECORD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Settings:
     max_concurrent: int
     input_filter: str
     alert_topic_arn: str
+    sent_alerts_uri: str  # where the function records the alerts it sent, one object per run and reason
 
 
 def handler(event, context):
@@ -111,7 +123,7 @@ def load_settings() -> Settings:
                 raise ConfigurationError(f"environment variable {name} must be true or false, got {value!r}")
             value = value == "true"
         values[field] = value
-    for name in ("SCORING_INPUT_URI", "SCORING_OUTPUT_URI"):
+    for name in S3_URIS:
         _split_s3_uri(os.environ[name], name)
     return Settings(**values)
 
@@ -150,7 +162,7 @@ def _score_newest_approved(sagemaker, settings: Settings, request: Request) -> l
     package = registry.newest_approved(sagemaker, settings.group)
     if package is None:
         reason = f"model package group {settings.group!r} has no approved version to score with"
-        return [_alert(settings, request, None, None, reason)]
+        return [_alert(settings, request, None, None, "no-approved-version", reason)]
     return _score(sagemaker, settings, request, package)
 
 
@@ -161,19 +173,19 @@ def _score(sagemaker, settings: Settings, request: Request, package: dict) -> li
         return [log_decision(request.trigger, version, None, "ignored", reason)]
     containers, refused = registry.model_containers(package)
     if refused:
-        return [_alert(settings, request, version, None, refused)]
+        return [_alert(settings, request, version, None, "unreadable-model-data", refused)]
     model = registry.model_request(settings.name_prefix, settings.execution_role_arn, package, containers)
     input_uri = settings.input_uri.replace("{date}", request.run_date)
     listing = input_listing(input_uri)
     if not listing:
-        return [_alert(settings, request, version, None, f"no scoring input under {input_uri}")]
+        return [_alert(settings, request, version, None, "no-input", f"no scoring input under {input_uri}")]
     base_name = registry.name(settings.name_prefix, f"v{version}", work_digest(model["ModelName"], listing))
     job_name, status = _free_job_name(sagemaker, base_name)
     if status:
         return [log_decision(request.trigger, version, job_name, "job_exists", f"job already {status}")]
     if not job_name:
         reason = f"the last {MAX_ATTEMPTS} jobs for this input and version ({base_name}...) ended Failed or Stopped"
-        return [_alert(settings, request, version, base_name, reason)]
+        return [_alert(settings, request, version, base_name, "attempts-failed", reason)]
     registry.ensure_model(sagemaker, model)
     job = transform_job_request(settings, job_name, model["ModelName"], input_uri)
     try:
@@ -320,11 +332,15 @@ def _job_model(sagemaker, job_name: str) -> str:
 
 def input_listing(uri: str) -> list[list[str]]:
     """[key, ETag] of every object under the input prefix, by key. ListObjectsV2 returns up to 1,000 objects a
-    request, sorted by key: the paginator follows NextContinuationToken to the last page."""
+    request, sorted by key: the paginator follows NextContinuationToken to the last page.
+
+    Folder markers are left out: the S3 console "implements folder object creation by creating a zero-byte object
+    with the folder prefix and delimiter value as the key" (S3 User Guide, "Naming Amazon S3 objects"), so a key
+    ending in / is a folder someone created, not data."""
     bucket, prefix = _split_s3_uri(uri, "scoring input")
     listing = []
     for page in _client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        listing += [[item["Key"], item["ETag"]] for item in page.get("Contents", [])]
+        listing += [[item["Key"], item["ETag"]] for item in page.get("Contents", []) if not item["Key"].endswith("/")]
     return sorted(listing)
 
 
@@ -335,13 +351,40 @@ def _split_s3_uri(uri: str, what: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def _alert(settings: Settings, request: Request, version, job_name, reason: str) -> dict:
-    _client("sns").publish(
-        TopicArn=settings.alert_topic_arn,
-        Subject="Scoreline: scoring did not start",
-        Message=f"Scoring triggered by {request.trigger} ({request.run_key}) did not start: {reason}.",
-    )
+def _alert(settings: Settings, request: Request, version, job_name, kind: str, reason: str) -> dict:
+    """Publishes the alert unless a delivery of the same run has already sent one for this kind of reason."""
+    bucket, key = _split_s3_uri(f"{settings.sent_alerts_uri}{kind}/{request.run_key}.json", "SENT_ALERTS_URI")
+    record = json.dumps({"trigger": request.trigger, "run_key": request.run_key, "reason": reason})
+    if not _record_once(bucket, key, record):
+        return log_decision(request.trigger, version, job_name, "already_alerted", reason)
+    try:
+        _client("sns").publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject="Scoreline: scoring did not start",
+            Message=f"Scoring triggered by {request.trigger} ({request.run_key}) did not start: {reason}.",
+        )
+    except Exception:
+        _client("s3").delete_object(Bucket=bucket, Key=key)  # not sent: Lambda's retry of this event sends it
+        raise
     return log_decision(request.trigger, version, job_name, "alerted", reason)
+
+
+def _record_once(bucket: str, key: str, body: str) -> bool:
+    """True when this call created the object; False when it exists. With IfNoneMatch="*" S3 writes the object only
+    if the key does not exist and answers 412 Precondition Failed otherwise (S3 User Guide, "How to prevent object
+    overwrites with conditional writes"), so of concurrent deliveries exactly one gets True."""
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            _client("s3").put_object(
+                Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json", IfNoneMatch="*"
+            )
+            return True
+        except ClientError as error:
+            code = registry.error_code(error)
+            if code == "PreconditionFailed":
+                return False
+            if code != "ConditionalRequestConflict" or attempt == RECORD_ATTEMPTS:
+                raise
 
 
 def log_decision(trigger: str, version, job_name, action: str, reason: str, idle_instances: int = 0) -> dict:

@@ -37,6 +37,7 @@ SETTINGS = {
     "MAX_PAYLOAD_MB": "6",
     "MAX_CONCURRENT_TRANSFORMS": "1",
     "INPUT_FILTER": "$[1:]",
+    "SENT_ALERTS_URI": f"s3://{BUCKET}/scoring/alerts/",
 }
 _SHARED_SESSION = boto3.session.Session(region_name=REGION)
 _HOOKS: list[tuple[str, object]] = []
@@ -64,14 +65,28 @@ def two_containers(version: int) -> list[dict]:
     ]
 
 
-def fake_error_response(code: str, message: str) -> AWSResponse:
-    """A 400 response in SageMaker's JSON protocol, for a botocore before-send hook to return."""
+def with_model_data_source(containers: list[dict], data_type: str, compression: str) -> list[dict]:
+    """The containers with the second one's ModelDataUrl given as a ModelDataSource instead."""
+    second = dict(containers[1])
+    uri = second.pop("ModelDataUrl")
+    second["ModelDataSource"] = {
+        "S3DataSource": {"S3Uri": uri, "S3DataType": data_type, "CompressionType": compression}
+    }
+    return [containers[0], second]
+
+
+def fake_error_response(code: str, message: str, service: str = "sagemaker", status: int = 400) -> AWSResponse:
+    """An error response in the service's protocol (SageMaker's JSON, S3's XML), for a botocore before-send hook."""
+    if service == "s3":
+        body, headers = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode(), {}
+    else:
+        body, headers = json.dumps({"__type": code, "message": message}).encode(), {"x-amzn-ErrorType": code}
 
     class Raw:
         def stream(self, **_):
-            yield json.dumps({"__type": code, "message": message}).encode()
+            yield body
 
-    return AWSResponse("https://api.sagemaker.us-east-1.amazonaws.com/", 400, {"x-amzn-ErrorType": code}, Raw())
+    return AWSResponse(f"https://{service}.{REGION}.amazonaws.com/", status, headers, Raw())
 
 
 def on_request(event_name: str, handler, first: bool = False) -> None:
@@ -81,17 +96,19 @@ def on_request(event_name: str, handler, first: bool = False) -> None:
     _HOOKS.append((event_name, handler))
 
 
-def answer_with_errors(operation: str, code: str, times: int) -> list[str]:
-    """Make the next `times` calls of a SageMaker operation fail with `code`; returns every attempt's operation."""
+def answer_with_errors(
+    operation: str, code: str, times: int, service: str = "sagemaker", status: int = 400
+) -> list[str]:
+    """Make the next `times` calls of an operation fail with `code`; returns every attempt's operation."""
     attempts = []
 
     def before_send(**_):
         attempts.append(operation)
         if len(attempts) <= times:
-            return fake_error_response(code, f"simulated {code}")
+            return fake_error_response(code, f"simulated {code}", service, status)
         return None
 
-    on_request(f"before-send.sagemaker.{operation}", before_send, first=True)
+    on_request(f"before-send.{service}.{operation}", before_send, first=True)
     return attempts
 
 
@@ -128,6 +145,15 @@ class ScoringWorld:
 
     def put_input(self, date: str = INPUT_DATE) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=f"scoring/input/{date}/part-0001.csv", Body=b"8.3,41,6.9\n")
+
+    def create_folder(self, date: str = INPUT_DATE) -> None:
+        """What the S3 console's "Create folder" leaves: a zero-byte object whose key is the folder's, ending in /."""
+        self.s3.put_object(Bucket=BUCKET, Key=f"scoring/input/{date}/", Body=b"")
+
+    def alert_records(self) -> list[str]:
+        """Keys of the records the function keeps of the alerts it sent."""
+        listing = self.s3.list_objects_v2(Bucket=BUCKET, Prefix="scoring/alerts/")
+        return [item["Key"] for item in listing.get("Contents", [])]
 
     def jobs(self) -> dict[str, dict]:
         names = [job.transform_job_name for job in self.backend.transform_jobs.values()]

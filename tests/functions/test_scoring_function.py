@@ -17,6 +17,7 @@ from tests.functions.conftest import (
     load_event,
     on_request,
     two_containers,
+    with_model_data_source,
 )
 
 SCHEDULE = load_event("schedule")
@@ -277,6 +278,20 @@ def test_an_empty_input_prefix_alerts_once_and_starts_no_job(app, world, event):
     assert world.jobs() == {}
 
 
+def test_a_day_folder_created_in_the_console_and_left_empty_is_no_input(app, world):
+    world.add_version("Approved")
+    world.create_folder()
+
+    [decision] = app.handler(SCHEDULE, None)
+
+    assert decision["action"] == "alerted"
+    assert world.alerts() == [
+        f"Scoring triggered by schedule (20261125T060000Z) did not start: "
+        f"no scoring input under s3://{BUCKET}/scoring/input/2026-11-25/."
+    ]
+    assert world.jobs() == {}
+
+
 def _run_key(event: dict) -> str:
     return event.get("id", "20261125T060000Z")
 
@@ -331,18 +346,8 @@ def test_an_unreadable_instance_storage_flag_is_named(app, world, monkeypatch):
         app.handler(SCHEDULE, None)
 
 
-def _with_model_data_source(containers: list[dict], data_type: str, compression: str) -> list[dict]:
-    """The containers with the second one's ModelDataUrl given as a ModelDataSource instead."""
-    second = dict(containers[1])
-    uri = second.pop("ModelDataUrl")
-    second["ModelDataSource"] = {
-        "S3DataSource": {"S3Uri": uri, "S3DataType": data_type, "CompressionType": compression}
-    }
-    return [containers[0], second]
-
-
 def test_a_gzip_model_data_source_becomes_the_model_data_url_batch_transform_accepts(app, world):
-    world.add_version("Approved", containers=_with_model_data_source(two_containers(1), "S3Object", "Gzip"))
+    world.add_version("Approved", containers=with_model_data_source(two_containers(1), "S3Object", "Gzip"))
     world.put_input()
     create_model_calls = []
     on_request("provide-client-params.sagemaker.CreateModel", lambda params, **_: create_model_calls.append(params))
@@ -356,7 +361,7 @@ def test_a_gzip_model_data_source_becomes_the_model_data_url_batch_transform_acc
 
 
 def test_an_uncompressed_model_data_source_is_refused_with_one_alert_and_nothing_created(app, world, capsys):
-    containers = _with_model_data_source(two_containers(1), "S3Prefix", "None")
+    containers = with_model_data_source(two_containers(1), "S3Prefix", "None")
     containers[1]["ModelDataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/pipeline/v1/model/"
     world.add_version("Approved", containers=containers)
     world.put_input()

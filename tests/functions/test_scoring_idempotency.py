@@ -75,6 +75,18 @@ def test_new_or_changed_input_for_the_same_version_starts_another_job(app, world
     assert len(world.models()) == 1  # the same version's model scores both
 
 
+def test_a_folder_created_next_to_the_input_neither_counts_as_input_nor_starts_another_job(app, world):
+    world.add_version("Approved")
+    world.put_input()
+    [first] = app.handler(_approved(), None)
+    world.create_folder()  # the day's folder created in the console after the files were uploaded
+
+    [second] = app.handler(SCHEDULE, None)
+
+    assert second["action"] == "job_exists" and second["job_name"] == first["job_name"]
+    assert list(world.jobs()) == [first["job_name"]]
+
+
 def test_a_listing_of_more_than_one_page_names_the_work_by_every_object(app, world):
     world.add_version("Approved")
     for number in range(1, 1003):  # ListObjectsV2 returns at most 1,000 keys a page

@@ -154,6 +154,27 @@ def test_the_scoring_function_calls_aws_as_its_role(cloud):
     assert cloud.bus.invoke(function, payload, source="test") is None  # the same call with the permission back
 
 
+def test_the_scoring_function_records_the_alerts_it_sends_as_its_role(cloud):
+    """Its role writes the record of an alert (s3:PutObject If-None-Match under scoring/alerts/) and deletes it
+    when the alert could not be published, so the event's retry alerts and a later delivery of the run does not."""
+    schedule = cloud.deployment.schedules["scoreline-scoring"]
+    payload = {"trigger": "schedule", "scheduled_time": "2026-01-06T06:00:00Z"}  # a day without input
+    function = cloud.deployment.functions[schedule.target.arn]
+    before = len(cloud.bus.invocations)
+    with without_permission("scoringfunctionrole", "sns:Publish"):
+        error = cloud.bus.invoke(function, payload, source="test")
+    assert cloud.bus.invoke(function, payload, source="test") is None  # Lambda's retry
+    assert cloud.bus.invoke(function, payload, source="test") is None  # a second delivery
+
+    assert "sns:Publish" in error
+    calls = cloud.bus.invocations[before:]
+    assert [[decision["action"] for decision in call["result"] or []] for call in calls] == [
+        [],
+        ["alerted"],
+        ["already_alerted"],
+    ]
+
+
 # The scheduler's role invokes the function and writes its dead-letter queue -----------------------------------
 def test_a_scheduler_role_that_cannot_invoke_the_function_sends_the_event_to_the_dead_letter_queue(cloud):
     dlq = queue_url(cloud, "scoreline-scoring-dlq")

@@ -25,8 +25,8 @@ ACCEPTED_SCANNER_FINDINGS = {
         "would need a third bucket and only move the question."
     ),
     ("CKV_AWS_117", "ScorelineScoring", "ScoringFunction"): (
-        "The scoring function calls only AWS APIs (SageMaker, S3 ListBucket, SNS) over TLS with IAM and touches no "
-        "data itself; a VPC would add NAT or endpoints for no gain."
+        "The scoring function calls only AWS APIs (SageMaker, S3 ListBucket and its own alert records, SNS) over TLS "
+        "with IAM and touches no data itself; a VPC would add NAT or endpoints for no gain."
     ),
     ("CKV_AWS_173", "ScorelineScoring", "ScoringFunction"): (
         "Its environment holds names, ARNs and settings, no secrets; Lambda encrypts it at rest with an AWS managed "
