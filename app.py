@@ -49,7 +49,7 @@ def build_app(app: cdk.App) -> cdk.App:
             env=env,
         )
     training.add_pipeline()
-    add_retraining(training, settings, storage.bucket, TRAINING_INPUT_PREFIX)
+    add_retraining(training, settings, storage.bucket, TRAINING_INPUT_PREFIX, training.pipeline)
     for stack in app.node.children:
         cdk.Tags.of(stack).add("project", settings.project_name)
     apply_security_checks(app)

@@ -378,7 +378,7 @@ class TrainingStack(Stack):
             **image_references,
         }
         body = _substitute(artifacts["definition"], references)
-        pipeline = sagemaker.CfnPipeline(
+        self.pipeline = pipeline = sagemaker.CfnPipeline(
             self,
             "TrainingPipeline",
             pipeline_name=self._settings.pipeline_name,
