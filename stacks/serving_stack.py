@@ -87,7 +87,7 @@ class ServingStack(Stack):
         project = settings.project_name
         self.endpoint_name = f"{project}-realtime"
         self.endpoint_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
-        self._alarm_names = (f"{project}-realtime-new-fleet-errors", f"{project}-realtime-new-fleet-latency")
+        self._alarm_names = settings.rollback_alarm_names
         self.function = self._serving_function(data_key, execution_role, alert_topic, failed_invocations_queue)
         self._rules()
         self.api = self._api()

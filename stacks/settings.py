@@ -390,6 +390,12 @@ class Settings(BaseModel):
         return f"{self.project_name}-serving"
 
     @property
+    def rollback_alarm_names(self) -> tuple[str, str]:
+        """The real-time endpoint's rollback alarms (new fleet's error rate, latency): the serving function puts them,
+        SageMaker reads them with the model's execution role during a rollout."""
+        return (f"{self.project_name}-realtime-new-fleet-errors", f"{self.project_name}-realtime-new-fleet-latency")
+
+    @property
     def scoring_name_prefix(self) -> str:
         """Models and transform jobs the scoring function may create and stop start with this."""
         return f"{self.project_name}-scoring"
