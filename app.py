@@ -46,6 +46,7 @@ def build_app(app: cdk.App) -> cdk.App:
             execution_role=training.job_role,  # the endpoint's models run with it, as scoring's do
             alert_topic=scoring.alert_topic,
             failed_invocations_queue=scoring.failed_invocations_queue,
+            dead_letter_queue_arn=scoring.dead_letter_queue_arn,
             env=env,
         )
     training.add_pipeline()

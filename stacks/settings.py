@@ -396,6 +396,15 @@ class Settings(BaseModel):
         return (f"{self.project_name}-realtime-new-fleet-errors", f"{self.project_name}-realtime-new-fleet-latency")
 
     @property
+    def serving_rule_names(self) -> tuple[str, str]:
+        """The serving stack's rules (model package state, endpoint state); their dead letters go to the scoring
+        dead-letter queue, whose policy names them."""
+        return (
+            f"{self.project_name}-realtime-model-approved-or-rejected",
+            f"{self.project_name}-realtime-endpoint-state",
+        )
+
+    @property
     def scoring_name_prefix(self) -> str:
         """Models and transform jobs the scoring function may create and stop start with this."""
         return f"{self.project_name}-scoring"
