@@ -32,7 +32,7 @@ def add_retraining(
     stack: Stack, settings: Settings, bucket: s3.IBucket, training_input_prefix: str, pipeline: CfnResource
 ) -> None:
     """The app's one-line hook: nothing is added unless a training trigger is on."""
-    if settings.retrain_schedule_expression or settings.retrain_on_new_data:
+    if settings.retraining:
         Retraining(
             stack,
             "Retraining",
@@ -63,7 +63,7 @@ class Retraining(Construct):
         self._pipeline_arn = stack.format_arn(
             service="sagemaker", resource="pipeline", resource_name=settings.pipeline_name
         )
-        self._queue_name = f"{settings.project_name}-retrain-dlq"
+        self._queue_name = settings.retrain_dead_letter_queue_name
         self._queue_arn = stack.format_arn(
             service="sqs", resource=self._queue_name, arn_format=ArnFormat.NO_RESOURCE_NAME
         )

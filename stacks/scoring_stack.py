@@ -443,6 +443,23 @@ class ScoringStack(Stack):
                 self.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
         ]
+        if self._settings.retraining:
+            # The retraining triggers' dead-letter queue (training stack) by its fixed name: a failed retrain start
+            # must not go unnoticed (SQS: "Creating alarms for dead-letter queues using Amazon CloudWatch").
+            alarms.append(
+                self._alarm(
+                    "UndeliveredRetrainTriggers",
+                    names.retrain_dead_letters_alarm,
+                    "A retraining trigger could not start the pipeline and waits in the retrain dead-letter queue",
+                    cloudwatch.Metric(
+                        namespace="AWS/SQS",
+                        metric_name="ApproximateNumberOfMessagesVisible",
+                        dimensions_map={"QueueName": self._settings.retrain_dead_letter_queue_name},
+                        statistic="Maximum",
+                        period=five_minutes,
+                    ),
+                )
+            )
         for alarm in alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
         return alarms
@@ -575,6 +592,7 @@ class _Names:
         self.function_errors_alarm = f"{project}-scoring-function-errors"
         self.undelivered_events_alarm = f"{project}-undelivered-scoring-events"
         self.failed_invocations_alarm = f"{project}-failed-scoring-invocations"
+        self.retrain_dead_letters_alarm = f"{project}-undelivered-retrain-triggers"
         self.topic_arn = stack.format_arn(service="sns", resource=self.topic, arn_format=ArnFormat.NO_RESOURCE_NAME)
         self.dead_letter_queue_arn = stack.format_arn(
             service="sqs", resource=self.dead_letter_queue, arn_format=ArnFormat.NO_RESOURCE_NAME
@@ -584,6 +602,7 @@ class _Names:
                 service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
             )
             for name in (self.function_errors_alarm, self.undelivered_events_alarm, self.failed_invocations_alarm)
+            + ((self.retrain_dead_letters_alarm,) if settings.retraining else ())
         ]
         self.serving_rule_arns = [
             stack.format_arn(service="events", resource="rule", resource_name=name)

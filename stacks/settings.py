@@ -376,6 +376,16 @@ class Settings(BaseModel):
         return f"{self.project_name}-training"
 
     @property
+    def retraining(self) -> bool:
+        """Whether a training trigger is on (README, Retraining)."""
+        return bool(self.retrain_schedule_expression or self.retrain_on_new_data)
+
+    @property
+    def retrain_dead_letter_queue_name(self) -> str:
+        """Where both training triggers' undeliverable starts wait; the scoring stack alarms on it by this name."""
+        return f"{self.project_name}-retrain-dlq"
+
+    @property
     def retrain_schedule_name(self) -> str:
         return f"{self.project_name}-retrain"
 
