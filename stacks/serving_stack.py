@@ -147,7 +147,8 @@ class ServingStack(Stack):
                     "id": "AwsSolutions-IAM5",
                     "reason": (
                         "Wildcards limited to this app's serving name prefix for models and endpoint "
-                        "configurations, the versions of its model package group and its log group's streams; "
+                        "configurations, the versions of its model package group, its log group's streams and the "
+                        "target-tracking alarms of its endpoint's variant (their ids are generated); "
                         "ListModelPackages and the Application Auto Scaling actions have no resource-level "
                         "permissions; KMS data-key actions on the alerts key only, from the topic and queue grants."
                     ),
@@ -200,6 +201,24 @@ class ServingStack(Stack):
                 sid="NewFleetRollbackAlarms",
                 actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
                 resources=alarm_arns,
+            ),
+            # Application Auto Scaling acts on the target with the caller's permissions too: for SageMaker endpoints
+            # sagemaker:DescribeEndpoint, DescribeEndpointConfig (both above), UpdateEndpointWeightsAndCapacities and
+            # cloudwatch:DescribeAlarms, PutMetricAlarm, DeleteAlarms ("Identity-based policy examples": "Permissions
+            # required for API actions on target services and CloudWatch"). Target tracking names its alarms
+            # TargetTracking-<resource id>-AlarmHigh/AlarmLow-<id>: this variant's only.
+            iam.PolicyStatement(
+                sid="ScaleTheEndpointVariant",
+                actions=["sagemaker:UpdateEndpointWeightsAndCapacities"],
+                resources=[self.endpoint_arn],
+            ),
+            iam.PolicyStatement(
+                sid="TargetTrackingAlarmsOfTheVariant",
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+                    f"TargetTracking-endpoint/{self.endpoint_name}/variant/{VARIANT}-*"
+                ],
             ),
             # Target tracking on the variant ("Configure model auto scaling": the permissions the caller needs).
             iam.PolicyStatement(
