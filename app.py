@@ -46,10 +46,11 @@ def build_app(app: cdk.App) -> cdk.App:
             execution_role=training.job_role,  # the endpoint's models run with it, as scoring's do
             alert_topic=scoring.alert_topic,
             failed_invocations_queue=scoring.failed_invocations_queue,
+            dead_letter_queue_arn=scoring.dead_letter_queue_arn,
             env=env,
         )
     training.add_pipeline()
-    add_retraining(training, settings, storage.bucket, TRAINING_INPUT_PREFIX)
+    add_retraining(training, settings, storage.bucket, TRAINING_INPUT_PREFIX, training.pipeline)
     for stack in app.node.children:
         cdk.Tags.of(stack).add("project", settings.project_name)
     apply_security_checks(app)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsii
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import ArnFormat, Aws, CfnResource, Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,10 +28,19 @@ RETRY_ATTEMPTS = 3
 MAX_EVENT_AGE = Duration.hours(2)
 
 
-def add_retraining(stack: Stack, settings: Settings, bucket: s3.IBucket, training_input_prefix: str) -> None:
+def add_retraining(
+    stack: Stack, settings: Settings, bucket: s3.IBucket, training_input_prefix: str, pipeline: CfnResource
+) -> None:
     """The app's one-line hook: nothing is added unless a training trigger is on."""
-    if settings.retrain_schedule_expression or settings.retrain_on_new_data:
-        Retraining(stack, "Retraining", settings=settings, bucket=bucket, training_input_prefix=training_input_prefix)
+    if settings.retraining:
+        Retraining(
+            stack,
+            "Retraining",
+            settings=settings,
+            bucket=bucket,
+            training_input_prefix=training_input_prefix,
+            pipeline=pipeline,
+        )
 
 
 class Retraining(Construct):
@@ -39,7 +48,14 @@ class Retraining(Construct):
     rule exist only when their setting is on."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, bucket: s3.IBucket, training_input_prefix: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        bucket: s3.IBucket,
+        training_input_prefix: str,
+        pipeline: CfnResource,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -47,7 +63,7 @@ class Retraining(Construct):
         self._pipeline_arn = stack.format_arn(
             service="sagemaker", resource="pipeline", resource_name=settings.pipeline_name
         )
-        self._queue_name = f"{settings.project_name}-retrain-dlq"
+        self._queue_name = settings.retrain_dead_letter_queue_name
         self._queue_arn = stack.format_arn(
             service="sqs", resource=self._queue_name, arn_format=ArnFormat.NO_RESOURCE_NAME
         )
@@ -55,7 +71,9 @@ class Retraining(Construct):
         self.dead_letter_queue = self._dead_letter_queue()
         self.schedule_role = self._schedule_role()
         if settings.retrain_schedule_expression:
-            self._retrain_schedule()
+            # The schedule names the pipeline only in its Input: CloudFormation would create both at once. DependsOn
+            # creates the pipeline first and deletes the schedule first ("DependsOn attribute").
+            self._retrain_schedule().node.add_dependency(pipeline)
         if settings.retrain_on_new_data:
             function = self._debounce_function()
             self._new_data_rule(function, bucket, training_input_prefix)

@@ -62,6 +62,7 @@ class ScoringStack(Stack):
         self._alerts_key = self._alerts_key_()
         self.alert_topic = self._alert_topic()
         self.dead_letter_queue = self._dead_letter_queue()
+        self.dead_letter_queue_arn = self._names.dead_letter_queue_arn  # by name: no export for the serving stack
         self.failed_invocations_queue = self._failed_invocations_queue()
         self.function = self._scoring_function(bucket, data_key, execution_role)
         self._approval_rule()
@@ -159,11 +160,27 @@ class ScoringStack(Stack):
         return topic
 
     def _dead_letter_queue(self) -> sqs.Queue:
-        return self._queue(
+        queue = self._queue(
             "ScoringDeadLetterQueue",
             self._names.dead_letter_queue,
             "This queue is the dead-letter queue of the scoring triggers.",
         )
+        if self._settings.realtime:
+            # The serving stack's rules send their undelivered events here too: EventBridge writes a dead letter as
+            # events.amazonaws.com, so the queue policy must allow it for those rules ("Using dead-letter queues to
+            # process undelivered events": granting permissions to the dead-letter queue). Their ARNs are built from
+            # the fixed names: the serving stack depends on this one, not the other way round. The key already lets
+            # EventBridge encrypt for this queue (ApprovalRuleDeadLettersToTheQueue).
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="ServingRulesDeadLetters",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": self._names.serving_rule_arns}},
+                )
+            )
+        return queue
 
     def _failed_invocations_queue(self) -> sqs.Queue:
         """Where Lambda puts an event the function failed on after its retries (its own queue: these records carry
@@ -436,7 +453,8 @@ class ScoringStack(Stack):
             self._alarm(
                 "UndeliveredScoringEvents",
                 names.undelivered_events_alarm,
-                "Scoring events could not be delivered and wait in the dead-letter queue",
+                ("Scoring or serving" if self._settings.realtime else "Scoring")
+                + " events could not be delivered and wait in the dead-letter queue",
                 self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
             self._alarm(
@@ -446,6 +464,23 @@ class ScoringStack(Stack):
                 self.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
         ]
+        if self._settings.retraining:
+            # The retraining triggers' dead-letter queue (training stack) by its fixed name: a failed retrain start
+            # must not go unnoticed (SQS: "Creating alarms for dead-letter queues using Amazon CloudWatch").
+            alarms.append(
+                self._alarm(
+                    "UndeliveredRetrainTriggers",
+                    names.retrain_dead_letters_alarm,
+                    "A retraining trigger could not start the pipeline and waits in the retrain dead-letter queue",
+                    cloudwatch.Metric(
+                        namespace="AWS/SQS",
+                        metric_name="ApproximateNumberOfMessagesVisible",
+                        dimensions_map={"QueueName": self._settings.retrain_dead_letter_queue_name},
+                        statistic="Maximum",
+                        period=five_minutes,
+                    ),
+                )
+            )
         for alarm in alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
         return alarms
@@ -578,6 +613,7 @@ class _Names:
         self.function_errors_alarm = f"{project}-scoring-function-errors"
         self.undelivered_events_alarm = f"{project}-undelivered-scoring-events"
         self.failed_invocations_alarm = f"{project}-failed-scoring-invocations"
+        self.retrain_dead_letters_alarm = f"{project}-undelivered-retrain-triggers"
         self.topic_arn = stack.format_arn(service="sns", resource=self.topic, arn_format=ArnFormat.NO_RESOURCE_NAME)
         self.dead_letter_queue_arn = stack.format_arn(
             service="sqs", resource=self.dead_letter_queue, arn_format=ArnFormat.NO_RESOURCE_NAME
@@ -587,6 +623,11 @@ class _Names:
                 service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
             )
             for name in (self.function_errors_alarm, self.undelivered_events_alarm, self.failed_invocations_alarm)
+            + ((self.retrain_dead_letters_alarm,) if settings.retraining else ())
+        ]
+        self.serving_rule_arns = [
+            stack.format_arn(service="events", resource="rule", resource_name=name)
+            for name in settings.serving_rule_names
         ]
         self.failure_rule_arns = [
             stack.format_arn(service="events", resource="rule", resource_name=name)

@@ -26,8 +26,10 @@ from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
 VARIANT = "AllTraffic"
-# Events are retried by the rule for up to two hours, then by Lambda twice (the function is idempotent: it compares
-# the endpoint with what the registry asks), then land in the scoring stack's failed-invocations queue, which alarms.
+# A rule retries delivering an event for up to two hours; an event it cannot deliver goes to the scoring stack's
+# dead-letter queue (without one EventBridge drops it: "How EventBridge retries delivering events"). An event Lambda
+# accepted and the function failed on is retried by Lambda twice (the function is idempotent: it compares the
+# endpoint with what the registry asks), then lands in the scoring stack's failed-invocations queue. Both alarm.
 RETRY_ATTEMPTS = 3
 MAX_EVENT_AGE = Duration.hours(2)
 FUNCTION_RETRY_ATTEMPTS = 2
@@ -80,6 +82,7 @@ class ServingStack(Stack):
         execution_role: iam.IRole,
         alert_topic: sns.ITopic,
         failed_invocations_queue: sqs.IQueue,
+        dead_letter_queue_arn: str,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -87,9 +90,11 @@ class ServingStack(Stack):
         project = settings.project_name
         self.endpoint_name = f"{project}-realtime"
         self.endpoint_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
-        self._alarm_names = (f"{project}-realtime-new-fleet-errors", f"{project}-realtime-new-fleet-latency")
+        self._alarm_names = settings.rollback_alarm_names
         self.function = self._serving_function(data_key, execution_role, alert_topic, failed_invocations_queue)
-        self._rules()
+        # Imported by ARN: the scoring stack's queue policy names these rules itself (a policy statement added from
+        # here would make the scoring stack depend on this one).
+        self._rules(sqs.Queue.from_queue_arn(self, "ScoringDeadLetterQueue", dead_letter_queue_arn))
         self.api = self._api()
         dashboard = self._dashboard()
         self._outputs(dashboard)
@@ -142,7 +147,8 @@ class ServingStack(Stack):
                     "id": "AwsSolutions-IAM5",
                     "reason": (
                         "Wildcards limited to this app's serving name prefix for models and endpoint "
-                        "configurations, the versions of its model package group and its log group's streams; "
+                        "configurations, the versions of its model package group, its log group's streams and the "
+                        "target-tracking alarms of its endpoint's variant (their ids are generated); "
                         "ListModelPackages and the Application Auto Scaling actions have no resource-level "
                         "permissions; KMS data-key actions on the alerts key only, from the topic and queue grants."
                     ),
@@ -196,6 +202,24 @@ class ServingStack(Stack):
                 actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
                 resources=alarm_arns,
             ),
+            # Application Auto Scaling acts on the target with the caller's permissions too: for SageMaker endpoints
+            # sagemaker:DescribeEndpoint, DescribeEndpointConfig (both above), UpdateEndpointWeightsAndCapacities and
+            # cloudwatch:DescribeAlarms, PutMetricAlarm, DeleteAlarms ("Identity-based policy examples": "Permissions
+            # required for API actions on target services and CloudWatch"). Target tracking names its alarms
+            # TargetTracking-<resource id>-AlarmHigh/AlarmLow-<id>: this variant's only.
+            iam.PolicyStatement(
+                sid="ScaleTheEndpointVariant",
+                actions=["sagemaker:UpdateEndpointWeightsAndCapacities"],
+                resources=[self.endpoint_arn],
+            ),
+            iam.PolicyStatement(
+                sid="TargetTrackingAlarmsOfTheVariant",
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+                    f"TargetTracking-endpoint/{self.endpoint_name}/variant/{VARIANT}-*"
+                ],
+            ),
             # Target tracking on the variant ("Configure model auto scaling": the permissions the caller needs).
             iam.PolicyStatement(
                 sid="AutoscaleTheEndpoint",
@@ -224,12 +248,12 @@ class ServingStack(Stack):
             ),
         ]
 
-    def _rules(self) -> None:
-        project = self._settings.project_name
+    def _rules(self, dead_letter_queue: sqs.IQueue) -> None:
+        package_rule_name, endpoint_rule_name = self._settings.serving_rule_names
         package_rule = events.Rule(
             self,
             "PackageStateRule",
-            rule_name=f"{project}-realtime-model-approved-or-rejected",
+            rule_name=package_rule_name,
             description="A version of this app's model package group was approved or rejected: update the endpoint",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -243,7 +267,7 @@ class ServingStack(Stack):
         endpoint_rule = events.Rule(
             self,
             "EndpointStateRule",
-            rule_name=f"{project}-realtime-endpoint-state",
+            rule_name=endpoint_rule_name,
             description="The real-time endpoint changed state: continue or report a rollout",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -253,7 +277,12 @@ class ServingStack(Stack):
         )
         for rule in (package_rule, endpoint_rule):
             rule.add_target(
-                targets.LambdaFunction(self.function, retry_attempts=RETRY_ATTEMPTS, max_event_age=MAX_EVENT_AGE)
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=dead_letter_queue,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=MAX_EVENT_AGE,
+                )
             )
 
     # --- the API -------------------------------------------------------------------------------------------------

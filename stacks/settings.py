@@ -376,6 +376,16 @@ class Settings(BaseModel):
         return f"{self.project_name}-training"
 
     @property
+    def retraining(self) -> bool:
+        """Whether a training trigger is on (README, Retraining)."""
+        return bool(self.retrain_schedule_expression or self.retrain_on_new_data)
+
+    @property
+    def retrain_dead_letter_queue_name(self) -> str:
+        """Where both training triggers' undeliverable starts wait; the scoring stack alarms on it by this name."""
+        return f"{self.project_name}-retrain-dlq"
+
+    @property
     def retrain_schedule_name(self) -> str:
         return f"{self.project_name}-retrain"
 
@@ -388,6 +398,21 @@ class Settings(BaseModel):
     def serving_name_prefix(self) -> str:
         """Models, endpoint configurations and the endpoint the serving function may create start with this."""
         return f"{self.project_name}-serving"
+
+    @property
+    def rollback_alarm_names(self) -> tuple[str, str]:
+        """The real-time endpoint's rollback alarms (new fleet's error rate, latency): the serving function puts them,
+        SageMaker reads them with the model's execution role during a rollout."""
+        return (f"{self.project_name}-realtime-new-fleet-errors", f"{self.project_name}-realtime-new-fleet-latency")
+
+    @property
+    def serving_rule_names(self) -> tuple[str, str]:
+        """The serving stack's rules (model package state, endpoint state); their dead letters go to the scoring
+        dead-letter queue, whose policy names them."""
+        return (
+            f"{self.project_name}-realtime-model-approved-or-rejected",
+            f"{self.project_name}-realtime-endpoint-state",
+        )
 
     @property
     def scoring_name_prefix(self) -> str:

@@ -159,6 +159,23 @@ class TrainingStack(Stack):
                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
             ),
             iam.PolicyStatement(sid="PullImagesToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            *self._rollback_alarm_statements(),
+        ]
+
+    def _rollback_alarm_statements(self) -> list[iam.PolicyStatement]:
+        """The endpoint's models run with this role, and SageMaker's deployment guardrails read the rollback alarms
+        with it: "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms action
+        on the auto-rollback alarms you specify" (Auto-Rollback Configuration and Monitoring). Real-time only."""
+        if not self._settings.realtime:
+            return []
+        alarm_arns = [
+            f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{name}"
+            for name in self._settings.rollback_alarm_names
+        ]
+        return [
+            iam.PolicyStatement(
+                sid="DescribeRollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarm_arns
+            )
         ]
 
     def _pipeline_role(self) -> iam.Role:
@@ -378,7 +395,7 @@ class TrainingStack(Stack):
             **image_references,
         }
         body = _substitute(artifacts["definition"], references)
-        pipeline = sagemaker.CfnPipeline(
+        self.pipeline = pipeline = sagemaker.CfnPipeline(
             self,
             "TrainingPipeline",
             pipeline_name=self._settings.pipeline_name,

@@ -1,13 +1,15 @@
 """What an API request asks IAM for: the action and the real resource ARN (Service Authorization Reference, "Actions,
 resources, and condition keys" of each service), plus what the call implies (iam:PassRole for a role handed to
-SageMaker or the Scheduler, kms:GenerateDataKey and kms:Decrypt to write a KMS-encrypted topic or queue). And the
-AccessDenied answer in each service's error format, given before the request reaches moto.
+SageMaker or the Scheduler, kms:GenerateDataKey and kms:Decrypt to write a KMS-encrypted topic or queue, the endpoint
+and alarm permissions Application Auto Scaling needs for a SageMaker variant). And the AccessDenied answer in each
+service's error format, given before the request reaches moto.
 
 moto's own IAM check in server mode passes resource "*" for most services; these ARNs are computed here.
 
 LIMITATIONS: actions this app's principals do not call get resource "*" (so a policy scoped to ARNs refuses them);
-S3 requests are path-style only; a versioned model package's ARN is computed from moto's count of the group's
-versions."""
+S3 requests are path-style only; scaling a SageMaker variant does not check sagemaker:DescribeEndpointConfig (the
+endpoint's current configuration is not looked up); a versioned model package's ARN is computed from moto's count of
+the group's versions."""
 
 from __future__ import annotations
 
@@ -247,7 +249,32 @@ def _application_autoscaling(call: ApiCall) -> list[Request]:
         "application-autoscaling:service-namespace": body.get("ServiceNamespace", ""),
         "application-autoscaling:scalable-dimension": body.get("ScalableDimension", ""),
     }
-    return [Request(f"application-autoscaling:{call.target}", "*", {k: v for k, v in context.items() if v})]
+    requests = [Request(f"application-autoscaling:{call.target}", "*", {k: v for k, v in context.items() if v})]
+    if body.get("ServiceNamespace") == "sagemaker":
+        requests += _sagemaker_scaling(call, body)
+    return requests
+
+
+def _sagemaker_scaling(call: ApiCall, body: dict) -> list[Request]:
+    """Application Auto Scaling acts on the target service and CloudWatch with the caller's permissions: for SageMaker
+    endpoints sagemaker:DescribeEndpoint, UpdateEndpointWeightsAndCapacities and cloudwatch:DescribeAlarms,
+    PutMetricAlarm, DeleteAlarms (Application Auto Scaling, "Identity-based policy examples": "Permissions required
+    for API actions on target services and CloudWatch"). Registering a variant needs the endpoint's; a target-tracking
+    policy needs its alarms', which it names TargetTracking-<resource id>-AlarmHigh-<id> (and AlarmLow)."""
+    match = re.fullmatch(r"endpoint/([^/]+)/variant/[^/]+", body.get("ResourceId", ""))
+    if not match:
+        return []
+    if call.target == "RegisterScalableTarget":
+        endpoint = call.arn("sagemaker", f"endpoint/{match[1].lower()}")
+        return [Request(f"sagemaker:{action}", endpoint) for action in _SCALING_TARGET_ACTIONS]
+    if call.target == "PutScalingPolicy" and body.get("PolicyType") == "TargetTrackingScaling":
+        alarm = call.arn("cloudwatch", f"alarm:TargetTracking-{body['ResourceId']}-AlarmHigh-{uuid.uuid4()}")
+        return [Request(f"cloudwatch:{action}", alarm) for action in _SCALING_ALARM_ACTIONS]
+    return []
+
+
+_SCALING_TARGET_ACTIONS = ("DescribeEndpoint", "UpdateEndpointWeightsAndCapacities")
+_SCALING_ALARM_ACTIONS = ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")
 
 
 def _other(call: ApiCall) -> list[Request]:

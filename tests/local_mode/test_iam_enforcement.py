@@ -216,3 +216,62 @@ def test_a_scheduler_role_whose_trust_policy_names_another_account_is_not_assume
         iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
     (call,) = cloud.bus.invocations[before:]
     assert "sts:AssumeRole" in call["error"] and "trust policy" in call["error"]
+
+
+# Application Auto Scaling acts on the target service and CloudWatch with the caller's permissions ----------------
+ENDPOINT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/scoreline-realtime"
+TARGET_TRACKING_ALARMS = (
+    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:TargetTracking-endpoint/scoreline-realtime/variant/AllTraffic-"
+)
+
+
+def test_scaling_a_sagemaker_variant_needs_the_target_service_and_alarm_permissions(cloud):
+    """Application Auto Scaling, "Permissions required for API actions on target services and CloudWatch": the
+    caller needs sagemaker:UpdateEndpointWeightsAndCapacities (and Describe*) on the endpoint to register its variant,
+    and cloudwatch:PutMetricAlarm/DescribeAlarms/DeleteAlarms on the TargetTracking-* alarms for a target-tracking
+    policy; application-autoscaling:* and DescribeEndpoint alone are refused."""
+    iam = boto3.client("iam")
+    name = "scales-an-endpoint"
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    document = {"Version": "2012-10-17", "Statement": [trust]}
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
+
+    def allow(policy: str, actions: list[str], resource: str) -> None:
+        statement = {"Effect": "Allow", "Action": actions, "Resource": resource}
+        document = {"Version": "2012-10-17", "Statement": [statement]}
+        iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document))
+
+    allow("autoscaling", ["application-autoscaling:*"], "*")
+    allow("describe", ["sagemaker:DescribeEndpoint"], ENDPOINT_ARN)
+    autoscaling = cloud.clients.client("application-autoscaling", role)
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/scoreline-realtime/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    policy = {
+        **target,
+        "PolicyName": "scoreline-realtime-invocations",
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": 100.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+    }
+    with pytest.raises(ClientError) as refused:
+        autoscaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=4)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert f"sagemaker:UpdateEndpointWeightsAndCapacities on resource: {ENDPOINT_ARN}" in str(refused.value)
+
+    allow("endpoint", ["sagemaker:UpdateEndpointWeightsAndCapacities"], ENDPOINT_ARN)
+    autoscaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=4)
+    with pytest.raises(ClientError) as refused:
+        autoscaling.put_scaling_policy(**policy)
+    assert f"cloudwatch:PutMetricAlarm on resource: {TARGET_TRACKING_ALARMS}AlarmHigh-" in str(refused.value)
+
+    allow(
+        "alarms",
+        ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
+        f"{TARGET_TRACKING_ALARMS}*",
+    )
+    autoscaling.put_scaling_policy(**policy)

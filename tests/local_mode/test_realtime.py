@@ -14,6 +14,7 @@ from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.demo import synthesize
 from tests.local_mode.conftest import local_cloud, wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
+from tests.local_mode.test_iam_enforcement import drain, queue_url
 
 ENDPOINT = "scoreline-realtime"
 ACCOUNT = "123456789012"
@@ -101,3 +102,20 @@ def test_approval_serves_rejection_rolls_back(realtime, tmp_path):
     autoscaling = boto3.client("application-autoscaling")
     [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert target["ResourceId"] == f"endpoint/{ENDPOINT}/variant/AllTraffic"
+
+
+@pytest.mark.slow  # the realtime cloud's synth and deploy (shared with the test above)
+def test_a_serving_rule_event_the_function_cannot_take_waits_in_the_scoring_dead_letter_queue(realtime, monkeypatch):
+    """EventBridge writes an undeliverable event to the target's dead-letter queue as events.amazonaws.com: the
+    scoring stack's queue policy names the serving rules, and its key lets EventBridge encrypt for that queue."""
+    cloud = realtime["cloud"]
+    for name in ("scoreline-realtime-model-approved-or-rejected", "scoreline-realtime-endpoint-state"):
+        rule = next(r for r in cloud.deployment.rules if r.name == name)
+        (target,) = rule.targets
+        monkeypatch.setattr(cloud.deployment.functions[target.arn], "permissions", [])
+        dlq = queue_url(cloud, "scoreline-scoring-dlq")
+        drain(dlq)
+        cloud.bus.deliver_from_rule(rule, target, {"detail": {}})
+        (message,) = drain(dlq)
+        attributes = {key: value["StringValue"] for key, value in message["MessageAttributes"].items()}
+        assert (attributes["ERROR_CODE"], attributes["RULE_ARN"]) == ("NO_PERMISSIONS", rule.arn)

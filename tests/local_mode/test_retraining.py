@@ -3,6 +3,7 @@ once, after the debounce window; the retrain schedule starts it through Schedule
 
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
@@ -75,3 +76,16 @@ def test_the_retrain_schedule_starts_one_execution(retraining_cloud):
     [call] = [call for call in retraining_cloud.bus.invocations if call["source"] == "schedule scoreline-retrain"]
     assert call["target"].endswith(":scheduler:::aws-sdk:sagemaker:startPipelineExecution")
     assert call["payload"] == {"PipelineName": "scoreline-training"}
+
+
+def test_the_retrain_dead_letter_alarm_reaches_the_alert_topic(retraining_cloud):
+    """The alarm on scoreline-retrain-dlq publishes as cloudwatch.amazonaws.com: the alert topic's policy and its key's
+    policy must name it, as for the scoring alarms."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName="retrain-alert-subscriber")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    retraining_cloud.alarm("scoreline-undelivered-retrain-triggers")
+    (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(json.loads(message["Body"])["Message"])["AlarmName"] == "scoreline-undelivered-retrain-triggers"
