@@ -181,7 +181,9 @@ def run_demo(
     clock = _Stopwatch(say)
     frame, target = load_data(data, target, dataset)
     dataset = data.name if data is not None else dataset
-    say(f"demo: {flavour} model on {len(frame)} rows of {dataset}, predicting {target}")
+    unlabelled = int(frame[target].isna().sum())
+    left_out = f" ({unlabelled} without a target value: Preprocess and the report leave them out)" if unlabelled else ""
+    say(f"demo: {flavour} model on {len(frame)} rows of {dataset}, predicting {target}{left_out}")
     context = {"model_flavour": flavour, "target_column": target, **({"realtime": "true"} if realtime else {})}
     demo_settings = {
         name: value for name, value in DATASET_SETTINGS.get(dataset, {}).items() if name not in (settings or {})
@@ -241,8 +243,11 @@ def run_demo(
 
 
 def _split_for_scoring(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows kept out of training entirely: the 'new data' the approved model scores."""
-    scoring = frame.sample(n=min(SCORING_ROWS, len(frame) // 10), random_state=7)
+    """Rows kept out of training entirely: the 'new data' the approved model scores and the report compares with
+    their target. Only rows with a target value qualify (missing as pandas reads it, which is how Preprocess finds
+    the rows it leaves out); the others go to training, where Preprocess leaves them out and says so."""
+    labelled = frame[frame[target].notna()]
+    scoring = labelled.sample(n=min(SCORING_ROWS, len(labelled) // 10), random_state=7)
     return frame.drop(index=scoring.index), scoring
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from local_mode.__main__ import main
+from local_mode.demo import load_data
 from tests.conftest import REPO_ROOT
 
 SUMMARY = re.compile(
@@ -192,3 +193,86 @@ def test_classification_report_draws_the_confusion_matrix_and_the_roc_curve(tmp_
     actual = pd.Series(["yes", "no", "no", "no"])
     path = _classification_report(tmp_path / "report.png", actual, lines, ["no", "yes"], "test")
     assert path.stat().st_size > 10_000
+
+
+def _penguins(rows: int = 400, seed: int = 1) -> pd.DataFrame:
+    """A penguins-like CSV: text and numeric columns and a text target, sex, that depends on the measurements."""
+    rng = np.random.default_rng(seed)
+    male = rng.random(rows) < 0.5
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], rows)
+    return pd.DataFrame(
+        {
+            "species": species,
+            "island": rng.choice(["Biscoe", "Dream", "Torgersen"], rows),
+            "bill_length_mm": (44 + np.where(male, 2.0, -2.0) + rng.normal(0, 1.5, rows)).round(1),
+            "body_mass_g": (4200 + np.where(male, 350, -350) + rng.normal(0, 250, rows)).round(0),
+            "sex": np.where(male, "male", "female").astype(object),
+        }
+    )
+
+
+def _without_some_targets(frame: pd.DataFrame, target: str, path) -> pd.DataFrame:
+    """`frame` as a CSV at `path` with a tenth of its target cells empty or NA (both missing to pandas), read back
+    as the demo reads --data."""
+    blank = np.random.default_rng(2).choice(len(frame), len(frame) // 10, replace=False)
+    text = frame.astype(object)
+    text.loc[blank[::2], target] = ""
+    text.loc[blank[1::2], target] = "NA"
+    text.to_csv(path, index=False)
+    return load_data(path, target)[0]
+
+
+@pytest.mark.parametrize("problem", ["classification", "regression"])
+def test_rows_without_a_target_are_neither_scored_nor_reported(problem, tmp_path):
+    """Preprocess trains and tests only on rows with a target; the demo used to score some rows without one and
+    end in a traceback drawing the report ("'nan' is not in list"; regression: an RMSE of nan). Rows without a
+    target now go to training, where Preprocess leaves them out, and the scored rows are all comparable."""
+    from local_mode.demo import _check_joined, _classification_report, _report, _split_for_scoring
+
+    penguins = _penguins()
+    target = "sex" if problem == "classification" else "body_mass_g"
+    frame = _without_some_targets(penguins, target, tmp_path / "penguins.csv")
+    training, scoring = _split_for_scoring(frame, target)
+    labelled = int(frame[target].notna().sum())
+    assert scoring[target].notna().all()
+    assert len(scoring) == labelled // 10
+    assert training[target].isna().sum() == len(frame) - labelled
+    assert _preprocess_finds_missing(training, target, tmp_path) == len(frame) - labelled
+    features = scoring.drop(columns=[target])
+    inputs = features.astype(str).to_numpy().tolist()
+    if problem == "classification":  # the model container's label and probabilities: here a perfect model's
+        lines = [[*row, label, "0.5", "0.5"] for row, label in zip(inputs, scoring[target], strict=True)]
+        _check_joined(lines, features, class_count=2)
+        _classification_report(tmp_path / "report.png", scoring[target], lines, ["female", "male"], "penguins")
+    else:
+        lines = [[*row, str(value + 10)] for row, value in zip(inputs, scoring[target], strict=True)]
+        _check_joined(lines, features)
+        _report(tmp_path / "report.png", scoring[target].to_numpy(), [float(row[-1]) for row in lines], "sklearn")
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def _preprocess_finds_missing(training: pd.DataFrame, target: str, tmp_path) -> int:
+    """How many target values Preprocess's own reader finds missing in the demo's training upload."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("preprocess", REPO_ROOT / "container_code/features/preprocess.py")
+    preprocess = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(preprocess)
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "data.csv").write_bytes(training.to_csv(index=False).encode())
+    return int(preprocess._read_inputs(tmp_path / "input")[target].isna().sum())
+
+
+@pytest.mark.slow
+def test_own_classification_csv_with_blank_target_cells_ends_in_the_summary(tmp_path):
+    frame = _penguins()
+    frame.loc[np.random.default_rng(3).choice(len(frame), 40, replace=False), "sex"] = None
+    data = tmp_path / "penguins.csv"
+    frame.to_csv(data, index=False)
+    process = run_demo(tmp_path / "demo", "--data", str(data), "--target", "sex")
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert "Traceback" not in process.stderr
+    assert "predicting sex (40 without a target value: Preprocess and the report leave them out)" in process.stdout
+    match = CLASSIFICATION_SUMMARY.match(process.stdout.strip().splitlines()[-1])
+    assert match, process.stdout[-1000:]
+    assert match.group(3) == "binary" and int(match.group(8)) == 36  # a tenth of the 360 rows with a target
