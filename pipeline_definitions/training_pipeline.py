@@ -490,7 +490,8 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
             reported("gate.champion_limit"),
             "); absolute RmseThreshold ",
             params.rmse_threshold,
-            " (0 = off; regression only).",
+            " (0 = off; regression only); ",
+            reported("gate.advice"),
         ],
     )
     return ConditionStep(

@@ -33,6 +33,7 @@ import csv
 import importlib.util
 import io
 import json
+import math
 import os
 import sys
 import tarfile
@@ -447,7 +448,48 @@ def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, a
         block["champion_required_score"] = -champion_limit
     if "rmse" in candidate:
         block.update(_regression_gate(candidate, baselines, champion, args))
+    block["advice"] = gate_advice(metric, candidate_error, baselines, champion, args)
     return block
+
+
+BASELINE_NAMES = {
+    "training_mean": "the training mean",
+    "linear": "the linear model",
+    "majority_class": "the majority class",
+    "logistic_regression": "the logistic regression",
+}
+
+
+def gate_advice(metric: str, candidate_error: float, baselines: dict, champion: dict | None, args) -> str:
+    """One sentence for a refused candidate: the better baseline, and the setting (with a value) that would have let
+    this candidate through. The settings' limits (README, Settings): min_improvement_over_baseline down to -1."""
+    label = METRIC_LABELS.get(metric, metric)
+    errors = {name: error_of(metric, metric_value(metrics, metric)) for name, metrics in baselines.items()}
+    best = min(errors, key=errors.get)
+    best_value = value_of(metric, errors[best])
+    said = f"the better baseline is {BASELINE_NAMES.get(best, best)} (test {label} {best_value:.4g})"
+    fixes = []
+    improvement = 1.0 - candidate_error / errors[best] if errors[best] > 0 else -1.0
+    if improvement < args.min_improvement_over_baseline:
+        allowed = math.floor(improvement * 100) / 100  # rounded down, so the suggested value passes
+        if allowed < -1.0:
+            twice = "this candidate's error is over twice its error, which no min_improvement_over_baseline allows"
+            return f"{said}; {twice}."
+        fixes.append(("min_improvement_over_baseline", "MinImprovementOverBaseline", f"{allowed:g}"))
+    if champion is not None:
+        champion_error = error_of(metric, metric_value(champion, metric))
+        tolerance = candidate_error / champion_error - 1.0 if champion_error > 0 else math.inf
+        if tolerance > args.champion_tolerance and math.isfinite(tolerance):
+            needed = math.ceil(tolerance * 100) / 100  # rounded up, so the suggested value passes
+            fixes.append(("champion_tolerance", "ChampionTolerance", f"{needed:g}"))
+    if not fixes:
+        return said + "."
+    settings = " ".join(f"-c {setting}={value}" for setting, _, value in fixes)
+    parameters = " and ".join(f"{parameter}={value}" for _, parameter, value in fixes)
+    return (
+        f"{said}; to register this candidate anyway, deploy (or make demo) with {settings}, "
+        f"or start the pipeline with parameter {parameters}."
+    )
 
 
 def _regression_gate(candidate: dict, baselines: dict, champion: dict | None, args) -> dict:

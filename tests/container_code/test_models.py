@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -188,3 +189,17 @@ def test_a_model_that_does_not_beat_the_linear_baseline_fails_the_gate(trained, 
     flavour, model_dir, _, work = trained
     report = evaluate(flavour, processed, model_dir, work, "price")
     assert report["regression_metrics"]["rmse"]["value"] > report["gate"]["baseline_limit_rmse"]
+    # The refusal says what the better baseline was and which setting, at which value, lets this candidate pass
+    # (none when the error is over twice the baseline's: the setting goes down to -1).
+    candidate, baseline = report["regression_metrics"]["rmse"]["value"], report["gate"]["baseline_rmse"]
+    if candidate > 2 * baseline:
+        assert report["gate"]["advice"].endswith("over twice its error, which no min_improvement_over_baseline allows.")
+        return
+    advice = re.fullmatch(
+        r"the better baseline is the linear model \(test RMSE [\d.]+\); to register this candidate anyway, deploy \(or "
+        r"make demo\) with -c min_improvement_over_baseline=(-?[\d.]+), or start the pipeline with parameter "
+        r"MinImprovementOverBaseline=\1\.",
+        report["gate"]["advice"],
+    )
+    assert advice, report["gate"]["advice"]
+    assert candidate <= baseline * (1 - float(advice.group(1))) < candidate + 0.01 * baseline
