@@ -80,8 +80,10 @@ def copy_of_the_repository(destination: Path) -> Path:
 
 
 def user_environment(home: Path) -> dict[str, str]:
-    """A user's shell: this machine's variables without the tests' AWS settings, a home of its own."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SCIKIT_LEARN"))}
+    """A user's shell: this machine's variables without the tests' AWS settings or the variables of a `make` the
+    tests may run under (`make test`: a nested make prints "Entering directory" lines a user's make does not)."""
+    leave_out = ("AWS_", "SCIKIT_LEARN", "MAKE", "MFLAGS")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(leave_out)}
     environment.update(HOME=str(home), PYTHONWARNINGS="ignore")
     home.mkdir(parents=True, exist_ok=True)
     return environment

@@ -120,7 +120,8 @@ def test_quality_gate_compares_evaluate_scores_with_baseline_champion_and_thresh
     assert [s["Name"] for s in condition["ElseSteps"]] == ["QualityTooLow"]
     message = steps["QualityTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     paths = [value["Std:JsonGet"]["Path"] for value in message if isinstance(value, dict) and "Std:JsonGet" in value]
-    # The candidate's, the best baseline's and the champion's values, each after the metric's name, and the limits.
+    # The candidate's, the best baseline's and the champion's values, each after the metric's name, and the limits;
+    # last, the advice (the better baseline by name, the setting value that would have let the candidate pass).
     assert paths == [
         "gate.metric_label",
         "gate.candidate",
@@ -130,6 +131,7 @@ def test_quality_gate_compares_evaluate_scores_with_baseline_champion_and_thresh
         "gate.metric_label",
         "gate.champion",
         "gate.champion_limit",
+        "gate.advice",
     ]
     assert {"Get": "Parameters.RmseThreshold"} in message
 
