@@ -8,7 +8,9 @@ from tests.local_mode.test_demo import SUMMARY
 WALKED = {"demo", "demo-variants"}
 
 
-# Not marked slow: CI's one whole demo, a user's first command.
+# Slow: make test's end-to-end journey is the serve session (the same synth, train, approve and score from a fresh
+# copy, offline), which keeps the default run under 10 minutes on 2 cores.
+@pytest.mark.slow
 def test_make_demo(tmp_path):
     with walked(tmp_path, "demo") as session:
         last_line = session.outputs[-1].splitlines()[-1]
