@@ -44,8 +44,8 @@ def build_app(app: cdk.App) -> cdk.App:
             settings=settings,
             data_key=storage.key,
             execution_role=training.job_role,  # the endpoint's models run with it, as scoring's do
-            alert_topic=scoring.alert_topic,
-            failed_invocations_queue=scoring.failed_invocations_queue,
+            alert_topic_arn=scoring.alert_topic_arn,
+            failed_invocations_queue_arn=scoring.failed_invocations_queue_arn,
             dead_letter_queue_arn=scoring.dead_letter_queue_arn,
             env=env,
         )

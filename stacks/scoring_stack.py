@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsii
-from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import ArnFormat, Aws, CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -62,9 +62,15 @@ class ScoringStack(Stack):
         self._alerts_key = self._alerts_key_()
         self.alert_topic = self._alert_topic()
         self.dead_letter_queue = self._dead_letter_queue()
-        self.dead_letter_queue_arn = self._names.dead_letter_queue_arn  # by name: no export for the serving stack
         self.failed_invocations_queue = self._failed_invocations_queue()
+        # The serving stack uses these by their ARNs, built from fixed names: an export it imported would stop this
+        # stack's update when `realtime` is turned off ("You can't modify or remove an output value that is
+        # referenced by another stack", CloudFormation Fn::ImportValue).
+        self.alert_topic_arn = self._names.topic_arn
+        self.dead_letter_queue_arn = self._names.dead_letter_queue_arn
+        self.failed_invocations_queue_arn = self._names.failed_invocations_queue_arn
         self.function = self._scoring_function(bucket, data_key, execution_role)
+        self._remove_models_on_delete()
         self._approval_rule()
         self._schedule()
         self._failure_rules(pipeline_name)
@@ -187,7 +193,7 @@ class ScoringStack(Stack):
         the function's error, the dead-letter queue's carry delivery failures; each has its own alarm)."""
         return self._queue(
             "FailedInvocationsQueue",
-            f"{self._settings.project_name}-scoring-failed-invocations",
+            self._settings.failed_invocations_queue_name,
             "This queue is the on-failure destination of the scoring function's async invocations.",
         )
 
@@ -206,6 +212,13 @@ class ScoringStack(Stack):
             queue, [{"id": "AwsSolutions-SQS3", "reason": why_no_dead_letter_queue}]
         )
         return queue
+
+    def _remove_models_on_delete(self) -> None:
+        """The models the function makes at run time are outside CloudFormation: the function is also this custom
+        resource, whose Delete removes them (CloudFormation "Custom resources": ServiceToken, a Lambda function).
+        Deleted before the function's role and policy, which it runs with."""
+        resource = CfnCustomResource(self, "RunTimeResources", service_token=self.function.function_arn)
+        resource.node.add_dependency(self.function.role)
 
     def _scoring_function(self, bucket: s3.IBucket, data_key: kms.IKey, execution_role: iam.IRole):
         settings = self._settings
@@ -266,6 +279,12 @@ class ScoringStack(Stack):
                 ],
                 resources=[f"{arn}:model/{prefix}-*", f"{arn}:transform-job/{prefix}-*"],
             ),
+            # The stack's deletion removes the models the function made (_remove_models_on_delete).
+            iam.PolicyStatement(
+                sid="DeleteItsModels",
+                actions=["sagemaker:DeleteModel"],
+                resources=[f"{arn}:model/{prefix}-*"],
+            ),
             iam.PolicyStatement(
                 sid="ReadModelRegistry",
                 actions=["sagemaker:DescribeModelPackage"],
@@ -273,7 +292,7 @@ class ScoringStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="ListApprovedVersionsAndRunningJobs",
-                actions=["sagemaker:ListModelPackages", "sagemaker:ListTransformJobs"],
+                actions=["sagemaker:ListModelPackages", "sagemaker:ListTransformJobs", "sagemaker:ListModels"],
                 resources=["*"],  # these List actions have no resource-level permissions
             ),
             pass_role_to_sagemaker("PassExecutionRoleToSageMaker", execution_role),
@@ -460,7 +479,8 @@ class ScoringStack(Stack):
             self._alarm(
                 "FailedScoringInvocations",
                 names.failed_invocations_alarm,
-                "The scoring function failed an event after its retries; it waits in the failed-invocations queue",
+                ("The scoring or serving" if self._settings.realtime else "The scoring")
+                + " function failed an event after its retries; it waits in the failed-invocations queue",
                 self.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
         ]
@@ -604,7 +624,7 @@ class _Names:
 
     def __init__(self, stack: Stack, settings: Settings) -> None:
         project = settings.project_name
-        self.topic = f"{project}-alerts"
+        self.topic = settings.alert_topic_name
         self.dead_letter_queue = f"{project}-scoring-dlq"
         self.schedule = f"{project}-scoring"
         self.approval_rule = f"{project}-model-approved-or-rejected"
@@ -615,8 +635,9 @@ class _Names:
         self.failed_invocations_alarm = f"{project}-failed-scoring-invocations"
         self.retrain_dead_letters_alarm = f"{project}-undelivered-retrain-triggers"
         self.topic_arn = stack.format_arn(service="sns", resource=self.topic, arn_format=ArnFormat.NO_RESOURCE_NAME)
-        self.dead_letter_queue_arn = stack.format_arn(
-            service="sqs", resource=self.dead_letter_queue, arn_format=ArnFormat.NO_RESOURCE_NAME
+        self.dead_letter_queue_arn, self.failed_invocations_queue_arn = (
+            stack.format_arn(service="sqs", resource=name, arn_format=ArnFormat.NO_RESOURCE_NAME)
+            for name in (self.dead_letter_queue, settings.failed_invocations_queue_name)
         )
         self.alarm_arns = [
             stack.format_arn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -21,7 +21,7 @@ from constructs import Construct
 
 from stacks.instance_types import has_instance_storage
 from stacks.python_function import python_function
-from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
+from stacks.security import alerts_key_for, data_key_for_sagemaker_resources, pass_role_to_sagemaker
 from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
@@ -80,8 +80,8 @@ class ServingStack(Stack):
         settings: Settings,
         data_key: kms.IKey,
         execution_role: iam.IRole,
-        alert_topic: sns.ITopic,
-        failed_invocations_queue: sqs.IQueue,
+        alert_topic_arn: str,
+        failed_invocations_queue_arn: str,
         dead_letter_queue_arn: str,
         **kwargs,
     ) -> None:
@@ -91,10 +91,14 @@ class ServingStack(Stack):
         self.endpoint_name = f"{project}-realtime"
         self.endpoint_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
         self._alarm_names = settings.rollback_alarm_names
-        self.function = self._serving_function(data_key, execution_role, alert_topic, failed_invocations_queue)
-        # Imported by ARN: the scoring stack's queue policy names these rules itself (a policy statement added from
-        # here would make the scoring stack depend on this one).
-        self._rules(sqs.Queue.from_queue_arn(self, "ScoringDeadLetterQueue", dead_letter_queue_arn))
+        # The scoring stack's topic and queues by their ARNs (fixed names), not by exports: turning `realtime` off
+        # must leave the scoring stack free to update. Their policies name this stack's rules and function
+        # themselves (a statement added from here would make the scoring stack depend on this one).
+        alert_topic = sns.Topic.from_topic_arn(self, "AlertTopic", alert_topic_arn)
+        failed = sqs.Queue.from_queue_arn(self, "FailedInvocationsQueue", failed_invocations_queue_arn)
+        self.function = self._serving_function(data_key, execution_role, alert_topic, failed)
+        rules = self._rules(sqs.Queue.from_queue_arn(self, "ScoringDeadLetterQueue", dead_letter_queue_arn))
+        self._remove_run_time_resources_on_delete(rules)
         self.api = self._api()
         dashboard = self._dashboard()
         self._outputs(dashboard)
@@ -140,6 +144,8 @@ class ServingStack(Stack):
         for statement in self._function_statements(data_key, execution_role):
             function.add_to_role_policy(statement)
         alert_topic.grant_publish(function)
+        for statement in alerts_key_for(alert_topic.topic_arn, failed.queue_arn):
+            function.add_to_role_policy(statement)
         NagSuppressions.add_resource_suppressions(
             function.role,
             [
@@ -199,8 +205,20 @@ class ServingStack(Stack):
             # on them ("Auto-Rollback Configuration and Monitoring").
             iam.PolicyStatement(
                 sid="NewFleetRollbackAlarms",
-                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
                 resources=alarm_arns,
+            ),
+            # A Failed endpoint takes DeleteEndpoint only (DescribeEndpoint EndpointStatus), and the stack's deletion
+            # removes what the function created (_remove_run_time_resources_on_delete).
+            iam.PolicyStatement(
+                sid="DeleteWhatItCreated",
+                actions=["sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel"],
+                resources=[f"{arn}:model/{prefix}-*", f"{arn}:endpoint-config/{prefix}-*", self.endpoint_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListWhatItCreated",
+                actions=["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"],
+                resources=["*"],  # no resource-level permissions
             ),
             # Application Auto Scaling acts on the target with the caller's permissions too: for SageMaker endpoints
             # sagemaker:DescribeEndpoint, DescribeEndpointConfig (both above), UpdateEndpointWeightsAndCapacities and
@@ -226,6 +244,7 @@ class ServingStack(Stack):
                 actions=[
                     "application-autoscaling:RegisterScalableTarget",
                     "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DeregisterScalableTarget",
                 ],
                 # Scalable targets get their ARNs (with a generated id) at registration: name none in advance, and
                 # keep to SageMaker variant counts with the service's condition keys.
@@ -248,7 +267,7 @@ class ServingStack(Stack):
             ),
         ]
 
-    def _rules(self, dead_letter_queue: sqs.IQueue) -> None:
+    def _rules(self, dead_letter_queue: sqs.IQueue) -> list[events.Rule]:
         package_rule_name, endpoint_rule_name = self._settings.serving_rule_names
         package_rule = events.Rule(
             self,
@@ -284,6 +303,18 @@ class ServingStack(Stack):
                     max_event_age=MAX_EVENT_AGE,
                 )
             )
+        return [package_rule, endpoint_rule]
+
+    def _remove_run_time_resources_on_delete(self, rules: list[events.Rule]) -> None:
+        """The endpoint, its configurations, models, alarms and scalable target are made by the function at run time,
+        outside CloudFormation: the function is also this custom resource, whose Delete removes them, so `cdk
+        destroy` leaves nothing billing (CloudFormation "Custom resources": ServiceToken, a Lambda function)."""
+        resource = CfnCustomResource(self, "RunTimeResources", service_token=self.function.function_arn)
+        # Deleted before the function's role and policy (it runs with them) and after the rules (no approval may
+        # create an endpoint while it goes).
+        resource.node.add_dependency(self.function.role)
+        for rule in rules:
+            rule.node.add_dependency(resource)
 
     # --- the API -------------------------------------------------------------------------------------------------
 

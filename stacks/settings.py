@@ -381,6 +381,16 @@ class Settings(BaseModel):
         return bool(self.retrain_schedule_expression or self.retrain_on_new_data)
 
     @property
+    def alert_topic_name(self) -> str:
+        """The scoring stack's alert topic; the serving stack publishes to it by this name (no cross-stack export)."""
+        return f"{self.project_name}-alerts"
+
+    @property
+    def failed_invocations_queue_name(self) -> str:
+        """Where Lambda puts an event the scoring or serving function failed on after its retries (scoring stack)."""
+        return f"{self.project_name}-scoring-failed-invocations"
+
+    @property
     def retrain_dead_letter_queue_name(self) -> str:
         """Where both training triggers' undeliverable starts wait; the scoring stack alarms on it by this name."""
         return f"{self.project_name}-retrain-dlq"

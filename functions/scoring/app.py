@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import boto3
 import model_registry as registry
+import teardown
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from model_registry import MAX_ATTEMPTS, ConfigurationError, MalformedEvent, Request
@@ -83,6 +84,8 @@ class Settings:
 
 def handler(event, context):
     settings = load_settings()
+    if teardown.is_stack_event(event):  # the scoring stack is being created, updated or deleted
+        return teardown.answer_stack_event(event, lambda: remove_models(settings))
     try:
         request = parse_event(event)
     except MalformedEvent as error:
@@ -97,6 +100,12 @@ def handler(event, context):
     if request.status == "Rejected":
         return _stop_running_jobs(sagemaker, settings, request)
     return _score(sagemaker, settings, request, registry.describe_package(sagemaker, request.package_arn))
+
+
+def remove_models(settings: Settings) -> str:
+    """The models this function created (transform jobs cannot be deleted; they end by themselves)."""
+    deleted = teardown.delete_models(_client("sagemaker"), settings.name_prefix)
+    return f"deleted {len(deleted)} scoring models"
 
 
 # --- settings and events ---------------------------------------------------------------------------------------

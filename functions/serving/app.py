@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import boto3
 import model_registry as registry
+import teardown
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from model_registry import ConfigurationError
@@ -33,6 +34,9 @@ ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
 VARIANT = "AllTraffic"  # blue/green needs the same variant name in the old and new configurations (Exclusions)
 REQUESTED, DEPLOYED, ALERTED = "scoreline:requested-config", "scoreline:deployed-config", "scoreline:alerted-config"
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+# DescribeEndpoint EndpointStatus: "Failed: Endpoint could not be created, updated, or re-scaled ... DeleteEndpoint is
+# the only operation that can be performed on a failed endpoint."
+FAILED = "Failed"
 BOTO_CONFIG = Config(retries={"mode": "standard"})
 # Application Auto Scaling: SageMaker variants scale on this predefined metric (invocations per instance per minute).
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
@@ -67,6 +71,12 @@ NUMBERS = (
 )
 
 
+class RetryLater(Exception):
+    """The endpoint cannot take this request yet (it is being deleted): Lambda retries the event (asynchronous
+    invocation: twice, one and then two minutes later), and the event lands in the failed-invocations queue if it
+    still cannot."""
+
+
 @dataclass(frozen=True)
 class Settings:
     group: str
@@ -91,6 +101,8 @@ class Settings:
 def handler(event, context):
     settings = load_settings()
     sagemaker = _client("sagemaker")
+    if teardown.is_stack_event(event):  # the serving stack is being created, updated or deleted
+        return teardown.answer_stack_event(event, lambda: remove_endpoint(sagemaker, settings))
     detail_type = event.get("detail-type") if isinstance(event, dict) else None
     if detail_type == PACKAGE_STATE_CHANGE:
         return _on_package_change(sagemaker, settings, event)
@@ -147,10 +159,18 @@ def _request_version(sagemaker, settings: Settings, package: dict, trigger: str)
     config = endpoint_config_request(settings, model["ModelName"], package)
     registry.ensure_model(sagemaker, model)
     _ensure_endpoint_config(sagemaker, config)
-    if _endpoint(sagemaker, settings) is not None:
-        _tag_endpoint(sagemaker, settings, {REQUESTED: config["EndpointConfigName"]})
-        return converge(sagemaker, settings, trigger)
-    return _create_endpoint(sagemaker, settings, config["EndpointConfigName"], trigger)
+    endpoint = _endpoint(sagemaker, settings)
+    if endpoint is None:
+        return _create_endpoint(sagemaker, settings, config["EndpointConfigName"], trigger)
+    if endpoint["EndpointStatus"] == FAILED:
+        _delete_endpoint(sagemaker, settings)
+    if endpoint["EndpointStatus"] in (FAILED, "Deleting"):
+        raise RetryLater(
+            f"endpoint {settings.endpoint_name} is being deleted; version {package['ModelPackageVersion']}"
+            " is deployed when Lambda retries this event"
+        )
+    _tag_endpoint(sagemaker, settings, {REQUESTED: config["EndpointConfigName"]})
+    return converge(sagemaker, settings, trigger)
 
 
 def _versions_in_play(sagemaker, settings: Settings) -> set[int]:
@@ -176,7 +196,9 @@ def converge(sagemaker, settings: Settings, trigger: str) -> dict:
     version = version_of(requested, settings)
     if status in BUSY:
         return log_decision("busy", version, f"endpoint is {status}; continues at its next state change", trigger)
-    if status != "InService":  # Failed or UpdateRollbackFailed: SageMaker's FailureReason says why
+    if status == FAILED:
+        return _replace_failed_endpoint(sagemaker, settings, endpoint, requested)
+    if status != "InService":  # UpdateRollbackFailed: SageMaker's FailureReason says why
         return _alert_once(sagemaker, settings, endpoint, tags, requested, f"endpoint is {status}")
     if serving == requested:
         _ensure_autoscaling(settings)
@@ -184,6 +206,46 @@ def converge(sagemaker, settings: Settings, trigger: str) -> dict:
     if tags.get(DEPLOYED) == requested:  # handed to SageMaker, and the endpoint is back on another configuration
         return _alert_once(sagemaker, settings, endpoint, tags, requested, "the deployment was rolled back")
     return _update_endpoint(sagemaker, settings, requested, trigger)
+
+
+def _replace_failed_endpoint(sagemaker, settings: Settings, endpoint: dict, requested: str) -> dict:
+    """A failed endpoint never serves again and takes no update: alert with SageMaker's reason, then delete it, so
+    that the next approval (or a retry of the event that asked while it was deleted) creates it anew."""
+    version = version_of(requested, settings)
+    reason = (
+        f"endpoint is Failed: version {version} ({requested}) is not serving"
+        f" (SageMaker: {endpoint.get('FailureReason') or 'no reason given'}); the endpoint is deleted and the next"
+        " approval creates it again"
+    )
+    _publish_alert(settings, reason)
+    _delete_endpoint(sagemaker, settings)
+    return log_decision("deleted_failed_endpoint", version, reason, "endpoint_state")
+
+
+def _delete_endpoint(sagemaker, settings: Settings) -> None:
+    """DeleteEndpoint, after removing the variant's scalable target (with its scaling policy and alarms) if there is
+    one ("Delete endpoints configured for auto scaling")."""
+    try:
+        _client("application-autoscaling").deregister_scalable_target(**_scalable_target(settings))
+    except ClientError as error:
+        if registry.error_code(error) != "ObjectNotFoundException":
+            raise
+    try:
+        sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
+    except ClientError as error:
+        if registry.error_code(error) not in registry.ABSENT:
+            raise
+
+
+def remove_endpoint(sagemaker, settings: Settings) -> str:
+    """Everything this function created: the endpoint (after its scalable target, whose deregistration removes the
+    target-tracking policy and its alarms), the rollback alarms, the endpoint configurations and the models."""
+    _delete_endpoint(sagemaker, settings)
+    _client("cloudwatch").delete_alarms(AlarmNames=[settings.errors_alarm_name, settings.latency_alarm_name])
+    deleted = teardown.delete_models_and_configurations(sagemaker, settings.name_prefix)
+    return (
+        f"deleted endpoint {settings.endpoint_name}, its rollback alarms and {len(deleted)} configurations and models"
+    )
 
 
 def _create_endpoint(sagemaker, settings: Settings, config_name: str, trigger: str) -> dict:
@@ -275,12 +337,7 @@ def _ensure_autoscaling(settings: Settings) -> None:
     """Target tracking on invocations per instance; both calls create or update, so repeating them is harmless.
     The variant must exist and be in service, which is why this runs once the endpoint serves."""
     autoscaling = _client("application-autoscaling")
-    resource_id = f"endpoint/{settings.endpoint_name}/variant/{VARIANT}"
-    target = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": resource_id,
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
+    target = _scalable_target(settings)
     autoscaling.register_scalable_target(
         **target, MinCapacity=settings.min_instances, MaxCapacity=settings.max_instances
     )
@@ -295,6 +352,14 @@ def _ensure_autoscaling(settings: Settings) -> None:
             "ScaleOutCooldown": 60,
         },
     )
+
+
+def _scalable_target(settings: Settings) -> dict:
+    return {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{settings.endpoint_name}/variant/{VARIANT}",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
 
 
 # --- SageMaker requests ---------------------------------------------------------------------------------------
@@ -374,17 +439,22 @@ def _alert_once(sagemaker, settings: Settings, endpoint: dict, tags: dict, reque
     )
     if endpoint.get("FailureReason"):
         reason += f" (SageMaker: {endpoint['FailureReason']})"
+    _publish_alert(settings, reason)  # first: should tagging fail, the alert is out and the retry alerts again
     _tag_endpoint(sagemaker, settings, {ALERTED: requested})
-    return _alert(settings, version, reason)
+    return log_decision("alerted", version, reason)
 
 
 def _alert(settings: Settings, version, reason: str) -> dict:
+    _publish_alert(settings, reason)
+    return log_decision("alerted", version, reason)
+
+
+def _publish_alert(settings: Settings, reason: str) -> None:
     _client("sns").publish(
         TopicArn=settings.alert_topic_arn,
         Subject="Scoreline: real-time endpoint not updated",
         Message=f"Endpoint {settings.endpoint_name}: {reason}.",
     )
-    return log_decision("alerted", version, reason)
 
 
 def log_decision(action: str, version, reason: str, trigger: str = "approval") -> dict:

@@ -178,8 +178,9 @@ def load_function(folder: str, module_name: str):
     """A shipped function's app.py, loaded as Lambda loads it: `import model_registry` finds the module in the
     function's own folder (not by putting the folder on sys.path, where its app.py would hide the CDK app's)."""
     code_dir = REPO_ROOT / "functions" / folder
-    if "model_registry" not in sys.modules:
-        _load(code_dir / "model_registry.py", "model_registry")
+    for shared in ("model_registry", "teardown"):  # functions/common, linked into the folders that use them
+        if shared not in sys.modules and (code_dir / f"{shared}.py").exists():
+            _load(code_dir / f"{shared}.py", shared)
     return _load(code_dir / "app.py", module_name)
 
 

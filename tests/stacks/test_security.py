@@ -123,6 +123,8 @@ ACTIONS_WITHOUT_RESOURCES = {
     "cloudwatch:PutMetricData",
     "sagemaker:ListModelPackages",
     "sagemaker:ListTransformJobs",
+    "sagemaker:ListModels",
+    "sagemaker:ListEndpointConfigs",
 }
 
 

@@ -110,7 +110,7 @@ def test_the_function_gets_every_setting(serving):
 def test_failed_invocations_reach_the_alarmed_queue(serving):
     config = only(serving, "AWS::Lambda::EventInvokeConfig")["Properties"]
     assert config["MaximumRetryAttempts"] == 2
-    assert "FailedInvocationsQueue" in _text(config["DestinationConfig"]["OnFailure"])
+    assert ":scoreline-scoring-failed-invocations" in _text(config["DestinationConfig"]["OnFailure"])
 
 
 def test_serving_function_may_touch_only_its_own_sagemaker_resources(serving):
@@ -122,6 +122,8 @@ def test_serving_function_may_touch_only_its_own_sagemaker_resources(serving):
         "endpoint/scoreline-realtime",
     }
     assert "sagemaker:DeleteEndpoint" not in own["Action"]
+    deletes = statements["DeleteWhatItCreated"]
+    assert _text(deletes["Resource"]) == _text(own["Resource"])  # the same three: its own names only
     assert statements["PassExecutionRoleToSageMaker"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
@@ -143,8 +145,11 @@ def test_serving_function_may_touch_only_its_own_sagemaker_resources(serving):
     }
     assert star_actions == {
         "sagemaker:ListModelPackages",
+        "sagemaker:ListEndpointConfigs",
+        "sagemaker:ListModels",
         "application-autoscaling:RegisterScalableTarget",
         "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeregisterScalableTarget",
     }
 
 
