@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from local_mode import moto_patches
 from local_mode.clients import Clients
 from local_mode.cloudformation.deploy import Deployment, deploy
+from local_mode.cloudformation.stack_operations import StackOperationFailed, create_custom_resources, delete_stack
 from local_mode.events.bus import EventBus
 from local_mode.iam.evaluator import AccessDenied, Authorizer
 from local_mode.iam.requests import access_denied_response, call_from_environ, requests_for
@@ -83,6 +84,7 @@ class LocalCloud:
         functions = Functions(self.deployment, self.store, self.clients, self.home / "logs" / "functions")
         functions.start()
         self.bus = EventBus(self.deployment, self.store, self.authorizer, self.clients, functions)
+        create_custom_resources(self.deployment, functions, self.clients)
         backend = _sagemaker_backend(self.region)
         self.sagemaker = SageMaker(
             backend, self.bus, self.store, self.clients, self.authorizer, self.deployment, self.home
@@ -130,7 +132,19 @@ class LocalCloud:
         backend.local_endpoints = sagemaker.endpoints if sagemaker else None
         s3_backends[ACCOUNT]["global"].listener = bus
         deployed = self.deployment.stacks if sagemaker and self.deployment else None
-        cloudformation_backends[ACCOUNT][self.region].deployed_stacks = deployed
+        cloudformation = cloudformation_backends[ACCOUNT][self.region]
+        cloudformation.deployed_stacks = deployed
+        cloudformation.delete_deployed_stack = self._delete_stack_quietly if deployed is not None else None
+
+    def delete_stack(self, name: str) -> None:
+        """DeleteStack of a deployed stack (`aws cloudformation delete-stack`); StackOperationFailed says why not."""
+        delete_stack(self.deployment, name, self.bus.functions, self.clients)
+
+    def _delete_stack_quietly(self, name: str) -> None:
+        try:
+            self.delete_stack(name)
+        except StackOperationFailed as error:  # DescribeStacks shows it (DELETE_FAILED and the reason)
+            log.warning("stack %s: DELETE_FAILED: %s", name, error)
 
     # What users trigger besides the API --------------------------------------------------------------------
     def fire_schedule(self, name: str, scheduled_time: datetime | None = None) -> None:

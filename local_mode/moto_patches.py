@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 from moto.cloudformation.exceptions import ValidationError as StackNotFound
 from moto.cloudformation.models import CloudFormationBackend
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.s3.models import S3Backend
@@ -203,9 +205,48 @@ def _put_object(original, backend, bucket_name: str, key_name: str, *args, **kwa
 
 
 # Real-time endpoints ----------------------------------------------------------------------------------------------
-# UpdateEndpoint: "You must wait for the endpoint to be InService (or Failed) before calling UpdateEndpoint"
-# is how AWS answers an update of an endpoint in progress (ValidationException).
-_UPDATABLE = ("InService", "Failed")
+# UpdateEndpoint of an endpoint in progress: AWS answers ValidationException "Cannot update in-progress endpoint".
+# DescribeEndpoint EndpointStatus: "Failed: ... DeleteEndpoint is the only operation that can be performed on a failed
+# endpoint": updates, re-scaling and tagging of a Failed endpoint are refused (the reads are not operations on it).
+
+
+def _refuse_if_failed(backend: SageMakerModelBackend, endpoint_name: str) -> None:
+    endpoint = backend.endpoints.get(endpoint_name)
+    if endpoint is not None and endpoint.endpoint_status == "Failed":
+        raise ValidationError(
+            message=f"Endpoint {endpoint.arn} is Failed: DeleteEndpoint is the only operation on a failed endpoint."
+        )
+
+
+def _endpoint_name_of(arn: str) -> str | None:
+    return arn.split(":endpoint/", 1)[1] if ":endpoint/" in arn else None
+
+
+@replaces(SageMakerModelBackend, "add_tags")
+def _add_tags(original, backend, arn: str, tags):
+    _refuse_if_failed(backend, _endpoint_name_of(arn) or "")
+    return original(backend, arn, tags)
+
+
+@replaces(SageMakerModelBackend, "delete_tags")
+def _delete_tags(original, backend, arn: str, tag_keys):
+    _refuse_if_failed(backend, _endpoint_name_of(arn) or "")
+    return original(backend, arn, tag_keys)
+
+
+@replaces(SageMakerModelBackend, "update_endpoint_weights_and_capacities")
+def _update_weights_and_capacities(original, backend, endpoint_name: str, *args, **kwargs):
+    _refuse_if_failed(backend, endpoint_name)
+    return original(backend, endpoint_name, *args, **kwargs)
+
+
+@replaces(SageMakerModelBackend, "delete_endpoint")
+def _delete_endpoint(original, backend, endpoint_name: str) -> None:
+    """The local endpoint stops serving with it (DeleteEndpoint takes minutes on AWS, Deleting; here it is at once)."""
+    original(backend, endpoint_name)
+    endpoints = getattr(backend, "local_endpoints", None)
+    if endpoints is not None:
+        endpoints.forget(endpoint_name)
 
 
 def _loads_in_background(backend: SageMakerModelBackend, endpoint: FakeEndpoint, status: str) -> FakeEndpoint:
@@ -230,7 +271,8 @@ def _update_endpoint(original, backend, endpoint_name: str, endpoint_config_name
     if endpoint is None:
         arn = FakeEndpoint.arn_formatter(endpoint_name, backend.account_id, backend.region_name)
         raise ValidationError(message=f"Could not find endpoint '{arn}'.")
-    if endpoint.endpoint_status not in _UPDATABLE:
+    _refuse_if_failed(backend, endpoint_name)
+    if endpoint.endpoint_status != "InService":
         raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
     config = backend.describe_endpoint_config(endpoint_config_name)  # ValidationError when it does not exist
     endpoint.endpoint_config_name = endpoint_config_name
@@ -283,3 +325,36 @@ def _describe_deployed_stacks(original, backend, name_or_stack_id: str):
     if not found:
         raise StackNotFound(name_or_stack_id)  # "Stack with id X does not exist", as CloudFormation says
     return found
+
+
+@replaces(CloudFormationBackend, "delete_stack")
+def _delete_deployed_stack(original, backend, name_or_stack_id: str) -> None:
+    """DeleteStack of a locally deployed stack: the local cloud deletes it (cloudformation/stack_operations.py); a
+    failure shows as DELETE_FAILED with its reason in DescribeStacks, as on AWS."""
+    delete = getattr(backend, "delete_deployed_stack", None)
+    if delete is None:
+        return original(backend, name_or_stack_id)
+    delete(name_or_stack_id)
+
+
+@replaces(ApplicationAutoscalingBackend, "deregister_scalable_target")
+def _deregister_scalable_target(original, backend, namespace: str, resource_id: str, dimension: str) -> None:
+    """As Application Auto Scaling does (moto 5.2.5 keeps the policies and answers ValidationException): an unknown
+    target is ObjectNotFoundException ("For any operation that deletes or deregisters a resource, this exception is
+    thrown if the resource cannot be found"), and "Deregistering a scalable target deletes the scaling policies ...
+    associated with it" (DeregisterScalableTarget), with their target-tracking alarms."""
+    if not backend._scalable_target_exists(resource_id, dimension):
+        raise JsonRESTError(
+            "ObjectNotFoundException",
+            f"No scalable target registered for service namespace: {namespace}, resource ID: {resource_id},"
+            f" scalable dimension: {dimension}",
+        )
+    for key, policy in list(backend.policies.items()):
+        if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == (
+            namespace,
+            resource_id,
+            dimension,
+        ):
+            policy.delete_alarms(backend.account_id, backend.region_name)
+            del backend.policies[key]
+    original(backend, namespace, resource_id, dimension)

@@ -12,8 +12,6 @@ import json
 import urllib.request
 from collections.abc import Callable
 
-from botocore.exceptions import ClientError
-
 PHYSICAL_ID = "scoreline-run-time-resources"
 
 
@@ -27,7 +25,7 @@ def answer_stack_event(event: dict, delete: Callable[[], str]) -> dict:
     if event["RequestType"] == "Delete":
         try:
             reason = delete()
-        except ClientError as error:
+        except Exception as error:  # any failure is answered: unanswered, the stack would wait an hour
             status, reason = "FAILED", f"could not remove what the function created: {error}"
     response = {
         "Status": status,

@@ -242,9 +242,11 @@ def remove_endpoint(sagemaker, settings: Settings) -> str:
     target-tracking policy and its alarms), the rollback alarms, the endpoint configurations and the models."""
     _delete_endpoint(sagemaker, settings)
     _client("cloudwatch").delete_alarms(AlarmNames=[settings.errors_alarm_name, settings.latency_alarm_name])
-    deleted = teardown.delete_models_and_configurations(sagemaker, settings.name_prefix)
+    configs = teardown.delete_endpoint_configs(sagemaker, settings.name_prefix)
+    models = teardown.delete_models(sagemaker, settings.name_prefix)
     return (
-        f"deleted endpoint {settings.endpoint_name}, its rollback alarms and {len(deleted)} configurations and models"
+        f"deleted endpoint {settings.endpoint_name}, its rollback alarms, {len(configs)} endpoint configurations"
+        f" and {len(models)} models"
     )
 
 

@@ -6,8 +6,11 @@ stores them, because the local cloud evaluates them (local_mode/iam/evaluator.py
 behaviour for (dashboards, bucket policies, log groups' settings) are recorded as skipped. Every call is made as the
 account's administrator (the `Clients` it is given), as CloudFormation acts for the user who deploys.
 
-LIMITATIONS: no updates or deletes (each deploy starts from an empty account), no custom resources, no nested
-stacks; S3 bucket policies and bucket encryption are not applied."""
+Custom resources backed by a function are recorded here and created once the functions run
+(custom_resources.py); a stack's deletion is delete.py.
+
+LIMITATIONS: no updates (each deploy starts from an empty account), no nested stacks; S3 bucket policies and bucket
+encryption are not applied."""
 
 from __future__ import annotations
 
@@ -75,15 +78,35 @@ class Schedule:
 
 
 @dataclass
+class CustomResource:
+    """A custom resource (AWS::CloudFormation::CustomResource or Custom::*) whose ServiceToken is a function."""
+
+    stack_id: str
+    logical_id: str
+    resource_type: str
+    service_token: str
+    properties: dict[str, Any]
+    physical_id: str = ""
+
+
+@dataclass
 class DeployedStack:
-    """A stack as DescribeStacks shows it (moto serializes these snake_case fields as the API's members)."""
+    """A stack as DescribeStacks shows it (moto serializes these snake_case fields as the API's members), with what
+    its deletion needs: its resources in creation order (logical id, type, physical id) and the exports it imports."""
 
     stack_name: str
     stack_id: str
     creation_time: datetime
     outputs: list[dict[str, str]]
     stack_status: str = "CREATE_COMPLETE"
+    stack_status_reason: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    resources: list[tuple[str, str, Any]] = field(default_factory=list)
+    imports: set[str] = field(default_factory=set)
+
+    @property
+    def exports(self) -> list[str]:
+        return [output["ExportName"] for output in self.outputs if "ExportName" in output]
 
     def point_output(self, old_prefix: str, new_value: str) -> None:
         """Outputs whose value starts with `old_prefix` (an AWS URL local mode serves elsewhere) show `new_value`."""
@@ -105,6 +128,7 @@ class Deployment:
     buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     queues: dict[str, str] = field(default_factory=dict)  # ARN -> URL
     alarms: dict[str, Alarm] = field(default_factory=dict)  # by name
+    custom_resources: list[CustomResource] = field(default_factory=list)
     stacks: list[DeployedStack] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -124,14 +148,29 @@ def deploy(cdk_out: Path, account: str, clients) -> Deployment:
     for stack in read_assembly(cdk_out):
         _publish_assets(stack, account, region, clients.client("s3"))
         resolver = Resolver(stack, account, region, exports)
+        created = []
         for logical_id in deployment_order(stack.template):
             resource = stack.template["Resources"][logical_id]
             _create(deployment, stack, resolver, logical_id, resource, clients)
+            created.append((logical_id, resource["Type"], resolver.refs[logical_id]))
         for output in stack.template.get("Outputs", {}).values():
             if "Export" in output:
                 exports[resolver.resolve(output["Export"]["Name"])] = resolver.resolve(output["Value"])
-        deployment.stacks.append(_deployed_stack(stack, resolver))
+        deployed = _deployed_stack(stack, resolver)
+        deployed.resources = created
+        deployed.imports = {resolver.resolve(name) for name in _imported_names(stack.template)}
+        deployment.stacks.append(deployed)
     return deployment
+
+
+def _imported_names(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        if set(value) == {"Fn::ImportValue"}:
+            return [value["Fn::ImportValue"]]
+        return [name for item in value.values() for name in _imported_names(item)]
+    if isinstance(value, list):
+        return [name for item in value for name in _imported_names(item)]
+    return []
 
 
 def _deployed_stack(stack: StackArtifact, resolver: Resolver) -> DeployedStack:
@@ -176,7 +215,7 @@ def physical_name(stack: StackArtifact, logical_id: str, limit: int = 63) -> str
 
 
 def _create(deployment: Deployment, stack: StackArtifact, resolver: Resolver, logical_id: str, resource: dict, clients):
-    creator = _CREATORS.get(resource["Type"])
+    creator = _CREATORS.get("Custom::" if resource["Type"].startswith("Custom::") else resource["Type"])
     if creator is None:
         deployment.skipped[resource["Type"]] = deployment.skipped.get(resource["Type"], 0) + 1
         resolver.refs[logical_id] = physical_name(stack, logical_id)
@@ -444,6 +483,20 @@ def _schedule(context: _Context):
     return name, {"Arn": context.arn("scheduler", f"schedule/default/{name}")}
 
 
+def _custom_resource(context: _Context):
+    """Recorded now, created when the functions run (custom_resources.create_all); nothing here refers to one."""
+    properties = dict(context.properties)
+    resource = CustomResource(
+        stack_id=context.arn("cloudformation", f"stack/{context.stack.name}/local"),  # as AWS::StackId resolves
+        logical_id=context.logical_id,
+        resource_type=context.stack.template["Resources"][context.logical_id]["Type"],
+        service_token=properties.pop("ServiceToken"),
+        properties=properties,
+    )
+    context.deployment.custom_resources.append(resource)
+    return physical_name(context.stack, context.logical_id), {}
+
+
 _CREATORS: dict[str, Callable[[_Context], tuple[Any, dict[str, Any]]]] = {
     "AWS::S3::Bucket": _bucket,
     "AWS::KMS::Key": _key,
@@ -464,4 +517,6 @@ _CREATORS: dict[str, Callable[[_Context], tuple[Any, dict[str, Any]]]] = {
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::Events::Rule": _rule,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::CloudFormation::CustomResource": _custom_resource,
+    "Custom::": _custom_resource,
 }

@@ -83,6 +83,11 @@ class LocalEndpoints:
         self._backend.endpoints[endpoint_name].endpoint_status = "InService"
         self._on_state_change(endpoint_name, "IN_SERVICE")
 
+    def forget(self, endpoint_name: str) -> None:
+        """The endpoint was deleted: it serves nothing more."""
+        with self._lock:
+            self._served.pop(endpoint_name, None)
+
     def _load(self, endpoint_name: str, config_name: str) -> list[Container]:
         config = self._sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
         [variant] = config["ProductionVariants"]

@@ -1,6 +1,8 @@
 """The real-time path in the local cloud, end to end: the app synthesized with realtime=true and deployed, a
 version approved -> the serving function creates the endpoint -> the local endpoint serves both containers -> the
-API answers on 127.0.0.1; a second approval updates it with its deployment config; rejecting it rolls back."""
+API answers on 127.0.0.1; a second approval updates it with its deployment config; rejecting it rolls back. A
+version whose endpoint fails to create is alerted and the endpoint deleted, so the next approval serves; deleting
+the serving stack (real-time turned off) leaves no endpoint, configuration, model, alarm or scalable target."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ GROUP = "scoreline-models"
 
 @pytest.fixture(scope="module")
 def realtime(tmp_path_factory):
+    """One realtime cloud for the module (synth and deploy: 5 s on 2 cores); the tests run in order, the last
+    deletes the stacks."""
     out_dir = tmp_path_factory.mktemp("realtime-cloud") / "cdk.out"
     synthesize(out_dir, {"realtime": "true"})
     with local_cloud(out_dir.parent / "cloud") as cloud:
@@ -50,6 +54,10 @@ def register(realtime, version: int, tmp_path) -> str:
     )["ModelPackageArn"]
 
 
+def version_prefix(package_arn: str) -> str:
+    return f"scoreline-serving-v{package_arn.rsplit('/', 1)[1]}-"
+
+
 def serving(config_prefix: str):
     def check():
         try:
@@ -66,11 +74,68 @@ def set_status(arn: str, status: str) -> None:
     boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
 
 
-@pytest.mark.slow  # 31 s (synth and deploy); tests/local_mode/test_endpoints.py covers the endpoint fast
+@pytest.fixture(scope="module")
+def alerts(realtime):
+    """A plain queue subscribed to the alert topic: what reaches the topic arrives here."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName="realtime-alert-subscriber")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def endpoint_gone():
+    try:
+        boto3.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+    except ClientError:
+        return True
+    return None
+
+
+def test_a_failed_endpoint_is_alerted_and_deleted_and_the_next_approval_serves(realtime, alerts, tmp_path):
+    broken = register(realtime, 0, tmp_path / "broken")
+    boto3.client("s3").delete_object(Bucket=realtime["bucket"], Key="pipeline/models/v0/model/model.tar.gz")
+    set_status(broken, "Approved")
+    # Created, Failed (its model cannot load), alerted, then deleted by the function.
+    received = []
+
+    def endpoint_alerts():
+        received.extend(json.loads(message["Body"]) for message in drain(alerts))
+        return [m["Message"] for m in received if m["Subject"] == "Scoreline: real-time endpoint not updated"]
+
+    (alert,) = wait_for(endpoint_alerts, timeout=60)
+    wait_for(endpoint_gone, timeout=10)
+    assert "endpoint is Failed" in alert and "the endpoint is deleted and the next approval creates it again" in alert
+    # A Failed endpoint takes DeleteEndpoint only, as on AWS.
+    sagemaker = boto3.client("sagemaker")
+    config = next(
+        c["EndpointConfigName"]
+        for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+        if c["EndpointConfigName"].startswith(version_prefix(broken))
+    )
+    sagemaker.create_endpoint(EndpointName="scratch", EndpointConfigName=config)
+    wait_for(lambda: sagemaker.describe_endpoint(EndpointName="scratch")["EndpointStatus"] == "Failed" or None)
+    arn = sagemaker.describe_endpoint(EndpointName="scratch")["EndpointArn"]
+    for refused in (
+        lambda: sagemaker.update_endpoint(EndpointName="scratch", EndpointConfigName=config),
+        lambda: sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "k", "Value": "v"}]),
+    ):
+        with pytest.raises(ClientError, match="DeleteEndpoint is the only operation"):
+            refused()
+    sagemaker.delete_endpoint(EndpointName="scratch")
+
+    good = register(realtime, 1, tmp_path / "v1")
+    set_status(good, "Approved")
+    wait_for(serving(version_prefix(good)), timeout=60)
+
+
 def test_approval_serves_rejection_rolls_back(realtime, tmp_path):
-    first = register(realtime, 1, tmp_path / "v1")
-    set_status(first, "Approved")
-    wait_for(serving("scoreline-serving-v1-"), timeout=60)
+    packages = boto3.client("sagemaker").list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    first = max(  # the version the test above left serving: the newest approved
+        (p for p in packages if p["ModelApprovalStatus"] == "Approved"), key=lambda p: p["ModelPackageVersion"]
+    )["ModelPackageArn"]
+    wait_for(serving(version_prefix(first)), timeout=60)
 
     status, content_type, body = post(realtime["api"].url, b"3,10,a\n6,40,b\n")
     assert (status, content_type) == (200, "text/csv") and len(body.splitlines()) == 2
@@ -88,7 +153,7 @@ def test_approval_serves_rejection_rolls_back(realtime, tmp_path):
 
     second = register(realtime, 2, tmp_path / "v2")
     set_status(second, "Approved")
-    endpoint = wait_for(serving("scoreline-serving-v2-"), timeout=60)
+    endpoint = wait_for(serving(version_prefix(second)), timeout=60)
     guardrails = endpoint["LastDeploymentConfig"]
     assert guardrails["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
     assert [alarm["AlarmName"] for alarm in guardrails["AutoRollbackConfiguration"]["Alarms"]] == [
@@ -97,14 +162,13 @@ def test_approval_serves_rejection_rolls_back(realtime, tmp_path):
     ]
 
     set_status(second, "Rejected")
-    wait_for(serving("scoreline-serving-v1-"), timeout=60)
+    wait_for(serving(version_prefix(first)), timeout=60)
     assert post(realtime["api"].url, b"3,10,a\n")[0] == 200
     autoscaling = boto3.client("application-autoscaling")
     [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert target["ResourceId"] == f"endpoint/{ENDPOINT}/variant/AllTraffic"
 
 
-@pytest.mark.slow  # the realtime cloud's synth and deploy (shared with the test above)
 def test_a_serving_rule_event_the_function_cannot_take_waits_in_the_scoring_dead_letter_queue(realtime, monkeypatch):
     """EventBridge writes an undeliverable event to the target's dead-letter queue as events.amazonaws.com: the
     scoring stack's queue policy names the serving rules, and its key lets EventBridge encrypt for that queue."""
@@ -119,3 +183,24 @@ def test_a_serving_rule_event_the_function_cannot_take_waits_in_the_scoring_dead
         (message,) = drain(dlq)
         attributes = {key: value["StringValue"] for key, value in message["MessageAttributes"].items()}
         assert (attributes["ERROR_CODE"], attributes["RULE_ARN"]) == ("NO_PERMISSIONS", rule.arn)
+
+
+def test_deleting_the_stacks_leaves_nothing_the_functions_created(realtime):
+    sagemaker, cloudformation = boto3.client("sagemaker"), boto3.client("cloudformation")
+    assert sagemaker.list_endpoints()["Endpoints"]  # the tests above left the endpoint serving
+    # A stack whose export another stack imports cannot go first (CloudFormation Fn::ImportValue).
+    cloudformation.delete_stack(StackName="ScorelineStorage")
+    [storage] = cloudformation.describe_stacks(StackName="ScorelineStorage")["Stacks"]
+    assert storage["StackStatus"] == "DELETE_FAILED"
+    assert "cannot be deleted as it is in use by" in storage["StackStatusReason"]
+
+    for stack in ("ScorelineServing", "ScorelineScoring"):  # real-time off, then what `cdk destroy --all` does next
+        cloudformation.delete_stack(StackName=stack)
+        with pytest.raises(ClientError, match="does not exist"):
+            cloudformation.describe_stacks(StackName=stack)
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_models()["Models"] == []
+    assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    autoscaling = boto3.client("application-autoscaling")
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
