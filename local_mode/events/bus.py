@@ -7,13 +7,16 @@ Every delivery needs what AWS needs: a rule delivers as events.amazonaws.com and
 cloudwatch.amazonaws.com, with the rule's or alarm's ARN as aws:SourceArn, so the target's resource policy (Lambda
 permission, topic or queue policy) and an encrypted target's key policy must allow them; a schedule delivers with its
 execution role, which the Scheduler must be able to assume (trust policy, aws:SourceArn of the schedule group) and
-whose identity policies must allow the invocation, the universal target's API call and the dead-letter queue write.
+whose identity policies must allow the invocation, the templated SageMaker target's StartPipelineExecution, the
+universal target's API call and the dead-letter queue write.
 
-LIMITATIONS: retries of failed deliveries (universal Scheduler targets) are immediate and a refused delivery is
-never retried (EventBridge documents "no retry attempts" for missing permissions; Scheduler documents only retries
-then its DLQ); the EventBridge and Scheduler dead-letter records carry the event and the error attributes but not
-every field AWS adds; alarms fire only when asked (`LocalCloud.alarm`), no metric is evaluated; an SNS topic's
-subscribers are moto's; one thread delivers every event in turn."""
+LIMITATIONS: retries of failed deliveries (a schedule's pipeline start or universal target) are immediate and a
+refused delivery is never retried (EventBridge documents "no retry attempts" for missing permissions; Scheduler
+documents only retries then its DLQ); targets other than functions, topics, queues, SageMaker pipelines of this
+account and region and universal targets are logged, not delivered; the EventBridge and Scheduler dead-letter records
+carry the event and the error attributes but not every field AWS adds; alarms fire only when asked
+(`LocalCloud.alarm`), no metric is evaluated; an SNS topic's subscribers are moto's; one thread delivers every event
+in turn."""
 
 from __future__ import annotations
 
@@ -208,6 +211,8 @@ class EventBus:
     def _send(self, target: Target, payload: Any, source: str) -> None:
         if target.arn in self._deployment.functions:
             self.functions.invoke_async(self._deployment.functions[target.arn], payload, source)
+        elif self._pipeline_name(target.arn):
+            self._start_pipeline_with_retries(target, payload, source)
         elif _UNIVERSAL_TARGET.match(target.arn):
             self._call_api_with_retries(target, payload, source)
         elif target.arn.startswith("arn:aws:sns:"):
@@ -218,6 +223,39 @@ class EventBus:
             )
         else:
             log.warning("%s: target %s is not something local mode can deliver to", source, target.arn)
+
+    def _pipeline_name(self, arn: str) -> str | None:
+        """The name in a SageMaker pipeline ARN of this account and region (the local cloud has one of each)."""
+        prefix = f"arn:aws:sagemaker:{self._deployment.region}:{self._deployment.account}:pipeline/"
+        return arn[len(prefix) :] if arn.startswith(prefix) and "/" not in arn[len(prefix) :] else None
+
+    def _start_pipeline_with_retries(self, target: Target, payload: Any, source: str) -> None:
+        """Scheduler's templated SageMaker target (EventBridge Scheduler, "Using templated targets": with a resource's
+        ARN as the target, Scheduler calls that service's supported operation): StartPipelineExecution on the pipeline,
+        its SageMakerPipelineParameters' PipelineParameterList as the PipelineParameters, signed as the schedule's
+        execution role, whose policies decide it ("you must also grant permissions to the schedule's execution role to
+        perform the targeted API operation"). The request is Scheduler's own, so its ClientRequestToken is filled in
+        (here by botocore); the target takes no Input. A refusal is a dead letter at once, any other error after the
+        retries, as for the other targets."""
+        request = {
+            "PipelineName": self._pipeline_name(target.arn),
+            "PipelineParameters": list(target.pipeline_parameters or []),
+        }
+        error = None
+        for _attempt in range(1 + target.retry_attempts):
+            try:
+                result = self._clients.client("sagemaker", target.role_arn).start_pipeline_execution(**request)
+            except Exception as exception:  # an API error: retried, then a dead letter, as Scheduler does
+                error = f"{type(exception).__name__}: {exception}"
+                if isinstance(exception, ClientError) and "AccessDenied" in exception.response["Error"]["Code"]:
+                    break  # a permission error is not retried
+                continue
+            result.pop("ResponseMetadata", None)
+            self.invocations.append({"target": target.arn, "source": source, "payload": request, "result": result})
+            return
+        log.warning("%s: %s failed after its retries: %s", source, target.arn, error)
+        self.invocations.append({"target": target.arn, "source": source, "payload": request, "error": error})
+        self._schedule_dead_letter(target, payload, source, error)
 
     def _call_api_with_retries(self, target: Target, payload: Any, source: str) -> None:
         """A Scheduler universal target, arn:aws:scheduler:::aws-sdk:<service>:<apiAction>: the API call with the
