@@ -1,5 +1,5 @@
 """Training triggers on the local cloud (README, Retraining): a burst of new training files starts the pipeline
-once, after the debounce window; the retrain schedule starts it through Scheduler's universal target."""
+once, after the debounce window; the retrain schedule starts it through Scheduler's templated SageMaker target."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ def test_the_retrain_schedule_starts_one_execution(retraining_cloud):
     retraining_cloud.fire_schedule("scoreline-retrain")
     assert len(_executions(retraining_cloud)) == before + 1
     [call] = [call for call in retraining_cloud.bus.invocations if call["source"] == "schedule scoreline-retrain"]
-    assert call["target"].endswith(":scheduler:::aws-sdk:sagemaker:startPipelineExecution")
-    assert call["payload"] == {"PipelineName": "scoreline-training"}
+    assert call["target"] == "arn:aws:sagemaker:us-east-1:123456789012:pipeline/scoreline-training"
+    assert call["payload"] == {"PipelineName": "scoreline-training", "PipelineParameters": []}
 
 
 def test_the_retrain_dead_letter_alarm_reaches_the_alert_topic(retraining_cloud):
