@@ -1,6 +1,6 @@
 """Training triggers, both optional and off by default (README, Retraining): a retrain schedule, and retraining
-when new training data lands (debounced). Both start the pipeline through EventBridge Scheduler's universal target
-for SageMaker StartPipelineExecution, with one role that may start this pipeline only."""
+when new training data lands (debounced). Both start the pipeline through EventBridge Scheduler's templated target
+for SageMaker StartPipelineExecution (the pipeline's ARN), with one role that may start this pipeline only."""
 
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ class Retraining(Construct):
         self.dead_letter_queue = self._dead_letter_queue()
         self.schedule_role = self._schedule_role()
         if settings.retrain_schedule_expression:
-            # The schedule names the pipeline only in its Input: CloudFormation would create both at once. DependsOn
-            # creates the pipeline first and deletes the schedule first ("DependsOn attribute").
+            # The schedule's target is the pipeline's ARN built from its fixed name, not a reference: CloudFormation
+            # would create both at once. DependsOn creates the pipeline first and deletes the schedule first
+            # ("DependsOn attribute").
             self._retrain_schedule().node.add_dependency(pipeline)
         if settings.retrain_on_new_data:
             function = self._debounce_function()
@@ -137,8 +138,9 @@ class Retraining(Construct):
             ),
             description="EventBridge Scheduler: start the Scoreline training pipeline",
         )
-        # A universal target's role "must have the permissions to call the API operation" (EventBridge Scheduler,
-        # "Using universal targets"): StartPipelineExecution, on this pipeline only.
+        # "To configure a templated target, you must also grant permissions to the schedule's execution role to
+        # perform the targeted API operation" (EventBridge Scheduler, "Using templated targets"):
+        # StartPipelineExecution, on this pipeline only.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartThisPipeline",
@@ -174,7 +176,7 @@ class Retraining(Construct):
             schedule_name=settings.retrain_schedule_name,
             description="Starts the training pipeline on the retrain schedule",
             schedule=scheduler.ScheduleExpression.expression(expression, time_zone),
-            target=_StartPipelineTarget(self.schedule_role, self.dead_letter_queue, settings.pipeline_name),
+            target=_StartPipelineTarget(self.schedule_role, self.dead_letter_queue, self._pipeline_arn),
         )
 
     def _debounce_function(self) -> lambda_.Function:
@@ -192,7 +194,7 @@ class Retraining(Construct):
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
             environment={
                 "RETRAIN_SCHEDULE_NAME": settings.retrain_after_new_data_schedule_name,
-                "RETRAIN_PIPELINE_NAME": settings.pipeline_name,
+                "RETRAIN_PIPELINE_ARN": self._pipeline_arn,
                 "RETRAIN_SCHEDULE_ROLE_ARN": self.schedule_role.role_arn,
                 "RETRAIN_DEAD_LETTER_QUEUE_ARN": self.dead_letter_queue.queue_arn,
                 "RETRAIN_DEBOUNCE_SECONDS": str(round(settings.retrain_debounce_minutes * 60)),
@@ -266,20 +268,27 @@ class Retraining(Construct):
 
 @jsii.implements(scheduler.IScheduleTarget)
 class _StartPipelineTarget:
-    """EventBridge Scheduler's universal target for SageMaker StartPipelineExecution
-    (arn:<partition>:scheduler:::aws-sdk:sagemaker:startPipelineExecution, the API's parameters as Input), with the
-    schedule role as it is: `scheduler_targets.Universal` would add its own statements to it."""
+    """EventBridge Scheduler's templated target for SageMaker StartPipelineExecution, with the schedule role as it is:
+    `scheduler_targets.SageMakerStartPipelineExecution` needs an `aws_sagemaker.IPipeline`, which nothing in
+    aws-cdk-lib implements (`CfnPipeline.from_pipeline_name` is only an `IPipelineRef`), and would add its own
+    statements to the role."""
 
-    def __init__(self, role: iam.IRole, dead_letter_queue: sqs.IQueue, pipeline_name: str) -> None:
+    def __init__(self, role: iam.IRole, dead_letter_queue: sqs.IQueue, pipeline_arn: str) -> None:
         self._role = role
         self._dead_letter_queue = dead_letter_queue
-        self._pipeline_name = pipeline_name
+        self._pipeline_arn = pipeline_arn
 
     def bind(self, _schedule: scheduler.ISchedule) -> scheduler.ScheduleTargetConfig:
+        # "Using templated targets": with the pipeline's ARN as the target, Scheduler calls StartPipelineExecution
+        # itself; SageMakerPipelineParameters is that target's parameter set (empty: the pipeline's defaults), and it
+        # takes no Input. A universal target sends its Input as the request, and that would need the
+        # ClientRequestToken StartPipelineExecution requires.
         return scheduler.ScheduleTargetConfig(
-            arn=f"arn:{Aws.PARTITION}:scheduler:::aws-sdk:sagemaker:startPipelineExecution",
+            arn=self._pipeline_arn,
             role=self._role,
-            input=scheduler.ScheduleTargetInput.from_object({"PipelineName": self._pipeline_name}),
+            sage_maker_pipeline_parameters=scheduler.CfnSchedule.SageMakerPipelineParametersProperty(
+                pipeline_parameter_list=[]
+            ),
             retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                 maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=int(MAX_EVENT_AGE.to_seconds())
             ),

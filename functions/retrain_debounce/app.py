@@ -1,7 +1,7 @@
 """Debounces new training data: each "Object Created" event under the training prefix moves one one-time
 EventBridge Scheduler schedule to RETRAIN_DEBOUNCE_SECONDS from now, so a burst of uploads starts the pipeline
-once, after the last object. The schedule starts the pipeline itself (universal target, no function) and deletes
-itself after it ran (ActionAfterCompletion=DELETE); the next upload creates it again."""
+once, after the last object. The schedule starts the pipeline itself (Scheduler's templated SageMaker target, no
+function) and deletes itself after it ran (ActionAfterCompletion=DELETE); the next upload creates it again."""
 
 from __future__ import annotations
 
@@ -37,21 +37,18 @@ def _schedule_request(start_at: datetime) -> dict:
         "FlexibleTimeWindow": {"Mode": "OFF"},
         "ActionAfterCompletion": "DELETE",
         "Description": "Starts the training pipeline after new training data stopped arriving",
+        # EventBridge Scheduler, "Using templated targets": the pipeline's ARN as the target is StartPipelineExecution,
+        # which Scheduler calls itself; SageMakerPipelineParameters is its parameter set (empty: the pipeline's
+        # defaults), and it takes no Input. A universal target sends its Input as the request, and that would need the
+        # ClientRequestToken StartPipelineExecution requires.
         "Target": {
-            "Arn": _start_pipeline_target(),
+            "Arn": os.environ["RETRAIN_PIPELINE_ARN"],
             "RoleArn": os.environ["RETRAIN_SCHEDULE_ROLE_ARN"],
-            "Input": json.dumps({"PipelineName": os.environ["RETRAIN_PIPELINE_NAME"]}),
+            "SageMakerPipelineParameters": {"PipelineParameterList": []},
             "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 7200},
             "DeadLetterConfig": {"Arn": os.environ["RETRAIN_DEAD_LETTER_QUEUE_ARN"]},
         },
     }
-
-
-def _start_pipeline_target() -> str:
-    """EventBridge Scheduler, "Using universal targets": arn:<partition>:scheduler:::aws-sdk:<service>:<apiAction>,
-    the API's request parameters as the target's Input (the partition is the schedule role's)."""
-    partition = os.environ["RETRAIN_SCHEDULE_ROLE_ARN"].split(":")[1]
-    return f"arn:{partition}:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
 
 
 def _upsert_schedule(request: dict) -> str:

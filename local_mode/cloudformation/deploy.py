@@ -51,6 +51,8 @@ class Target:
     retry_attempts: int = 185
     dead_letter_arn: str | None = None
     role_arn: str | None = None  # a schedule's execution role; rules deliver as events.amazonaws.com
+    # A SageMaker pipeline target's SageMakerPipelineParameters.PipelineParameterList; None when it has none.
+    pipeline_parameters: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -445,12 +447,14 @@ def _event_invoke_config(context: _Context):
 def target_from_definition(properties: dict) -> Target:
     """A rule or schedule target from its template properties; GetSchedule returns the same fields."""
     retry = properties.get("RetryPolicy", {})
+    pipeline = properties.get("SageMakerPipelineParameters")
     return Target(
         arn=properties["Arn"],
         input=properties.get("Input"),
         retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
         dead_letter_arn=properties.get("DeadLetterConfig", {}).get("Arn"),
         role_arn=properties.get("RoleArn"),
+        pipeline_parameters=None if pipeline is None else list(pipeline.get("PipelineParameterList", [])),
     )
 
 
@@ -467,12 +471,13 @@ def _rule(context: _Context):
 def _schedule(context: _Context):
     name = context.name("Name", 64)
     target = context.properties["Target"]
+    fields = ("Arn", "RoleArn", "Input", "SageMakerPipelineParameters")  # as given: CreateSchedule refuses Input=""
     context.client("scheduler").create_schedule(
         Name=name,
         ScheduleExpression=context.properties["ScheduleExpression"],
         ScheduleExpressionTimezone=context.properties.get("ScheduleExpressionTimezone", "UTC"),
         FlexibleTimeWindow=context.properties["FlexibleTimeWindow"],
-        Target={"Arn": target["Arn"], "RoleArn": target["RoleArn"], "Input": target.get("Input", "")},
+        Target={key: target[key] for key in fields if key in target},
     )
     context.deployment.schedules[name] = Schedule(
         name=name,

@@ -7,19 +7,21 @@ Every delivery needs what AWS needs: a rule delivers as events.amazonaws.com and
 cloudwatch.amazonaws.com, with the rule's or alarm's ARN as aws:SourceArn, so the target's resource policy (Lambda
 permission, topic or queue policy) and an encrypted target's key policy must allow them; a schedule delivers with its
 execution role, which the Scheduler must be able to assume (trust policy, aws:SourceArn of the schedule group) and
-whose identity policies must allow the invocation, the universal target's API call and the dead-letter queue write.
+whose identity policies must allow the invocation, the templated SageMaker target's StartPipelineExecution and the
+dead-letter queue write.
 
-LIMITATIONS: retries of failed deliveries (universal Scheduler targets) are immediate and a refused delivery is
+LIMITATIONS: retries of failed deliveries (a schedule's pipeline start) are immediate and a refused delivery is
 never retried (EventBridge documents "no retry attempts" for missing permissions; Scheduler documents only retries
-then its DLQ); the EventBridge and Scheduler dead-letter records carry the event and the error attributes but not
-every field AWS adds; alarms fire only when asked (`LocalCloud.alarm`), no metric is evaluated; an SNS topic's
-subscribers are moto's; one thread delivers every event in turn."""
+then its DLQ); targets other than functions, topics, queues and SageMaker pipelines of this account and region
+(Scheduler's universal targets among them) are logged, not delivered; the EventBridge and Scheduler dead-letter
+records carry the event and the error attributes but not every field AWS adds; alarms fire only when asked
+(`LocalCloud.alarm`), no metric is evaluated; an SNS topic's subscribers are moto's; one thread delivers every event
+in turn."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +39,6 @@ from local_mode.lambda_.provider import Functions
 from local_mode.store import LocalStore
 
 log = logging.getLogger("local_mode")
-_UNIVERSAL_TARGET = re.compile(r"^arn:[a-z-]+:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 
 
 class EventBus:
@@ -208,8 +209,8 @@ class EventBus:
     def _send(self, target: Target, payload: Any, source: str) -> None:
         if target.arn in self._deployment.functions:
             self.functions.invoke_async(self._deployment.functions[target.arn], payload, source)
-        elif _UNIVERSAL_TARGET.match(target.arn):
-            self._call_api_with_retries(target, payload, source)
+        elif self._pipeline_name(target.arn):
+            self._start_pipeline_with_retries(target, payload, source)
         elif target.arn.startswith("arn:aws:sns:"):
             self._clients.client("sns").publish(TopicArn=target.arn, Message=json.dumps(payload))
         elif target.arn in self._deployment.queues:
@@ -219,26 +220,37 @@ class EventBus:
         else:
             log.warning("%s: target %s is not something local mode can deliver to", source, target.arn)
 
-    def _call_api_with_retries(self, target: Target, payload: Any, source: str) -> None:
-        """A Scheduler universal target, arn:aws:scheduler:::aws-sdk:<service>:<apiAction>: the API call with the
-        target's Input as its parameters (EventBridge Scheduler, "Using universal targets"), signed as the
-        schedule's execution role, whose policies decide it."""
-        service, action = _UNIVERSAL_TARGET.match(target.arn).groups()
-        operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
+    def _pipeline_name(self, arn: str) -> str | None:
+        """The name in a SageMaker pipeline ARN of this account and region (the local cloud has one of each)."""
+        prefix = f"arn:aws:sagemaker:{self._deployment.region}:{self._deployment.account}:pipeline/"
+        return arn[len(prefix) :] if arn.startswith(prefix) and "/" not in arn[len(prefix) :] else None
+
+    def _start_pipeline_with_retries(self, target: Target, payload: Any, source: str) -> None:
+        """Scheduler's templated SageMaker target (EventBridge Scheduler, "Using templated targets": with a resource's
+        ARN as the target, Scheduler calls that service's supported operation): StartPipelineExecution on the pipeline,
+        its SageMakerPipelineParameters' PipelineParameterList as the PipelineParameters, signed as the schedule's
+        execution role, whose policies decide it ("you must also grant permissions to the schedule's execution role to
+        perform the targeted API operation"). Scheduler builds the request itself (here botocore fills its
+        ClientRequestToken); the target takes no Input. A refusal is a dead letter at once, any other error after the
+        retries, as for the other targets."""
+        request = {
+            "PipelineName": self._pipeline_name(target.arn),
+            "PipelineParameters": list(target.pipeline_parameters or []),
+        }
         error = None
         for _attempt in range(1 + target.retry_attempts):
             try:
-                result = getattr(self._clients.client(service, target.role_arn), operation)(**payload)
+                result = self._clients.client("sagemaker", target.role_arn).start_pipeline_execution(**request)
             except Exception as exception:  # an API error: retried, then a dead letter, as Scheduler does
                 error = f"{type(exception).__name__}: {exception}"
                 if isinstance(exception, ClientError) and "AccessDenied" in exception.response["Error"]["Code"]:
                     break  # a permission error is not retried
                 continue
             result.pop("ResponseMetadata", None)
-            self.invocations.append({"target": target.arn, "source": source, "payload": payload, "result": result})
+            self.invocations.append({"target": target.arn, "source": source, "payload": request, "result": result})
             return
         log.warning("%s: %s failed after its retries: %s", source, target.arn, error)
-        self.invocations.append({"target": target.arn, "source": source, "payload": payload, "error": error})
+        self.invocations.append({"target": target.arn, "source": source, "payload": request, "error": error})
         self._schedule_dead_letter(target, payload, source, error)
 
     def _schedule_dead_letter(self, target: Target, payload: Any, source: str, error: str) -> None:

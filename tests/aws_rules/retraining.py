@@ -5,7 +5,6 @@ from __future__ import annotations
 from tests.synth_helpers import only, resources
 
 PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/scoreline-training"
-START_PIPELINE_TARGET = "arn:aws:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
 
 
 def retrain_schedule(training: dict) -> dict:

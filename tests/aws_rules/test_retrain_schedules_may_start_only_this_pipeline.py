@@ -1,18 +1,10 @@
-"""EventBridge Scheduler universal targets ("Using universal targets"): the target ARN is
-arn:aws:scheduler:::aws-sdk:<service>:<apiAction>, Input holds the API's parameters, and the execution role "must
-have the permissions to call the API operation". Least privilege: sagemaker:StartPipelineExecution on this
-pipeline's ARN, and no other SageMaker action."""
-
-import json
+"""EventBridge Scheduler, "Using templated targets": "To configure a templated target, you must also grant
+permissions to the schedule's execution role to perform the targeted API operation" (the target itself:
+test_retrain_schedules_start_the_pipeline_through_its_templated_target.py). Least privilege:
+sagemaker:StartPipelineExecution on this pipeline's ARN, and no other SageMaker action."""
 
 from tests.aws_rules.policies import actions, as_list, render, role_statements
-from tests.aws_rules.retraining import PIPELINE_ARN, START_PIPELINE_TARGET, retrain_schedule, schedule_role_id
-
-
-def test_the_retrain_schedule_starts_this_pipeline_through_the_universal_target(training_triggers_app):
-    target = retrain_schedule(training_triggers_app["ScorelineTraining"])["Target"]
-    assert render(target["Arn"]) == START_PIPELINE_TARGET
-    assert json.loads(target["Input"]) == {"PipelineName": "scoreline-training"}
+from tests.aws_rules.retraining import PIPELINE_ARN, schedule_role_id
 
 
 def test_the_schedule_role_may_start_this_pipeline_and_nothing_else_in_sagemaker(training_triggers_app):

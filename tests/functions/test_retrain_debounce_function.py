@@ -3,7 +3,6 @@ start, each further one moves the same schedule later."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from local_mode.modules import load_module
 FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "retrain_debounce" / "app.py"
 ROLE_ARN = "arn:aws:iam::123456789012:role/scoreline-retrain-schedule"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:scoreline-retrain-dlq"
+PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/scoreline-training"
 NAME = "scoreline-retrain-after-new-data"
 
 
@@ -23,7 +23,7 @@ NAME = "scoreline-retrain-after-new-data"
 def debounce(monkeypatch):
     for name, value in {
         "RETRAIN_SCHEDULE_NAME": NAME,
-        "RETRAIN_PIPELINE_NAME": "scoreline-training",
+        "RETRAIN_PIPELINE_ARN": PIPELINE_ARN,
         "RETRAIN_SCHEDULE_ROLE_ARN": ROLE_ARN,
         "RETRAIN_DEAD_LETTER_QUEUE_ARN": QUEUE_ARN,
         "RETRAIN_DEBOUNCE_SECONDS": "900",
@@ -49,8 +49,8 @@ def test_the_first_object_schedules_one_pipeline_start_after_the_window(debounce
     assert schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     target = schedule["Target"]
-    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
-    assert json.loads(target["Input"]) == {"PipelineName": "scoreline-training"}
+    assert target["Arn"] == PIPELINE_ARN and "Input" not in target
+    assert target["SageMakerPipelineParameters"] == {"PipelineParameterList": []}
     assert target["RoleArn"] == ROLE_ARN and target["DeadLetterConfig"] == {"Arn": QUEUE_ARN}
 
 

@@ -1,10 +1,11 @@
 """Training triggers on the local cloud (README, Retraining): a burst of new training files starts the pipeline
-once, after the debounce window; the retrain schedule starts it through Scheduler's universal target."""
+once, after the debounce window; the retrain schedule starts it through Scheduler's templated SageMaker target."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from local_mode.cloud import LocalCloud
 from local_mode.demo import synthesize
 from tests.local_mode.conftest import TERMINAL, local_cloud, wait_for
+from tests.local_mode.test_iam_enforcement import drain, queue_url, without_permission
 
 DEBOUNCE_SECONDS = 5  # far above the gap between two uploads' events, even on a busy machine
 RETRAINING = {
@@ -74,8 +76,8 @@ def test_the_retrain_schedule_starts_one_execution(retraining_cloud):
     retraining_cloud.fire_schedule("scoreline-retrain")
     assert len(_executions(retraining_cloud)) == before + 1
     [call] = [call for call in retraining_cloud.bus.invocations if call["source"] == "schedule scoreline-retrain"]
-    assert call["target"].endswith(":scheduler:::aws-sdk:sagemaker:startPipelineExecution")
-    assert call["payload"] == {"PipelineName": "scoreline-training"}
+    assert call["target"] == "arn:aws:sagemaker:us-east-1:123456789012:pipeline/scoreline-training"
+    assert call["payload"] == {"PipelineName": "scoreline-training", "PipelineParameters": []}
 
 
 def test_the_retrain_dead_letter_alarm_reaches_the_alert_topic(retraining_cloud):
@@ -89,3 +91,57 @@ def test_the_retrain_dead_letter_alarm_reaches_the_alert_topic(retraining_cloud)
     retraining_cloud.alarm("scoreline-undelivered-retrain-triggers")
     (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
     assert json.loads(json.loads(message["Body"])["Message"])["AlarmName"] == "scoreline-undelivered-retrain-triggers"
+
+
+def _schedule_pipeline_start(cloud: LocalCloud, name: str, parameters: list[dict]) -> None:
+    """A one-time schedule due now, created as a user would, whose templated target is the pipeline (its ARN) with
+    `parameters` as SageMakerPipelineParameters, run with the retrain schedule's role and dead-letter queue."""
+    retrain = cloud.deployment.schedules["scoreline-retrain"].target
+    pipeline = f"arn:aws:sagemaker:{cloud.deployment.region}:{cloud.deployment.account}:pipeline/scoreline-training"
+    boto3.client("scheduler").create_schedule(
+        Name=name,
+        ScheduleExpression=f"at({datetime.now(UTC):%Y-%m-%dT%H:%M:%S})",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={
+            "Arn": pipeline,
+            "RoleArn": retrain.role_arn,
+            "SageMakerPipelineParameters": {"PipelineParameterList": parameters},
+            "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+            "DeadLetterConfig": {"Arn": retrain.dead_letter_arn},
+        },
+    )
+
+
+def test_a_pipeline_schedule_starts_an_execution_with_its_pipeline_parameters(retraining_cloud):
+    """An NVMe training type instead of the EBS-only default: the execution stops at its first step, CheckInstanceTypes,
+    whose message shows the value the schedule passed."""
+    sagemaker = boto3.client("sagemaker")
+    before = {e["PipelineExecutionArn"] for e in _executions(retraining_cloud)}
+    parameters = [{"Name": "TrainingInstanceType", "Value": "ml.g5.xlarge"}]
+    _schedule_pipeline_start(retraining_cloud, "retrain-on-instance-storage", parameters)
+    [started] = wait_for(lambda: [e for e in _executions(retraining_cloud) if e["PipelineExecutionArn"] not in before])
+
+    def finished():
+        execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=started["PipelineExecutionArn"])
+        return execution if execution["PipelineExecutionStatus"] in TERMINAL else None
+
+    execution = wait_for(finished, timeout=60)
+    assert execution["PipelineExecutionStatus"] == "Failed"
+    assert "TrainingInstanceType ml.g5.xlarge" in execution["FailureReason"]
+    source = "schedule retrain-on-instance-storage"
+    [call] = wait_for(lambda: [c for c in retraining_cloud.bus.invocations if c["source"] == source])
+    assert call["payload"] == {"PipelineName": "scoreline-training", "PipelineParameters": parameters}
+
+
+def test_a_schedule_role_that_may_not_start_the_pipeline_sends_the_trigger_to_the_dead_letter_queue(retraining_cloud):
+    dlq = queue_url(retraining_cloud, "scoreline-retrain-dlq")
+    drain(dlq)
+    before = len(_executions(retraining_cloud))
+    role = retraining_cloud.deployment.schedules["scoreline-retrain"].target.role_arn.rsplit("/", 1)[1]
+    with without_permission(role, "sagemaker:StartPipelineExecution"):
+        _schedule_pipeline_start(retraining_cloud, "retrain-refused", [])
+        (message,) = wait_for(lambda: drain(dlq), timeout=30)
+    error = message["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+    assert "is not authorized to perform: sagemaker:StartPipelineExecution" in error
+    assert len(_executions(retraining_cloud)) == before
