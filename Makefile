@@ -12,7 +12,14 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup synth demo serve test test-all lint format snapshot bench clean
+# The framework images whose Python and libraries the container code's tests also run under (make test-images),
+# each in its own environment from requirements-image-<image>.txt; the PyTorch image's torch is not installable here
+# (README, Development). PYENV_VERSION picks pyenv's interpreter where python3.X is only a pyenv shim.
+IMAGE_PYTHON_sklearn := 3.12
+IMAGE_PYTHON_xgboost := 3.10
+IMAGE_TESTS := tests/container_code -m "not local_cloud" -n 2 --dist loadfile --durations=5
+
+.PHONY: setup synth demo serve test test-all test-images lint format snapshot bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -24,6 +31,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 $(SCANNER_VENV)/.installed: requirements-checkov.txt
 	test -x $(SCANNER_VENV)/bin/python || $(PYTHON) -m venv $(SCANNER_VENV)
 	$(SCANNER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+.venv-image-%/.installed: requirements-image-%.txt
+	test -x .venv-image-$*/bin/python || PYENV_VERSION=$(IMAGE_PYTHON_$*) python$(IMAGE_PYTHON_$*) -m venv .venv-image-$*
+	.venv-image-$*/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r $<
+	.venv-image-$*/bin/python -m pip check --disable-pip-version-check
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -46,8 +59,12 @@ lint: setup  ## ruff: lint and format check
 test: lint $(SCANNER_VENV)/.installed  ## what CI runs: lint and every test not marked slow (the policy scanner and one fresh-clone demo included)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS)
 
-test-all: lint $(SCANNER_VENV)/.installed  ## lint and every test, the slow ones too (each flavour's demo, model quality, benchmarks, the CLI session)
+test-all: lint $(SCANNER_VENV)/.installed test-images  ## lint and every test, the slow ones too (each flavour's demo, model quality, benchmarks, the CLI session)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
+
+test-images: .venv-image-sklearn/.installed .venv-image-xgboost/.installed  ## the container code's tests under the scikit-learn and XGBoost images' Python and libraries
+	.venv-image-sklearn/bin/python -m pytest $(IMAGE_TESTS)
+	.venv-image-xgboost/bin/python -m pytest $(IMAGE_TESTS)
 
 format: setup
 	$(BIN)/ruff check --fix .

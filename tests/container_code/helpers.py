@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
@@ -21,6 +23,23 @@ from tests.conftest import REPO_ROOT
 CODE = REPO_ROOT / "container_code"
 METRIC = re.compile(r"validation-rmse=([0-9\.]+)")  # the pipeline's metric definition regexes
 LOGLOSS_METRIC = re.compile(r"validation-logloss=([0-9\.]+)")
+# Each model flavour's library. The dev environment has all three; a framework image's environment (make test-images)
+# has only what that image has, so the other flavours' tests skip there.
+FLAVOUR_LIBRARY = {"sklearn": "sklearn", "pytorch": "torch", "xgboost": "xgboost"}
+
+
+def flavours(*names: str) -> list:
+    """Test parameters for these model flavours, each skipped where its library is not installed."""
+    return [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec(FLAVOUR_LIBRARY[name]) is None,
+                reason=f"{FLAVOUR_LIBRARY[name]} is not in this environment (a framework image's without it)",
+            ),
+        )
+        for name in names
+    ]
 
 
 def run_script(script: str, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:

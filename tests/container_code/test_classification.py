@@ -15,6 +15,7 @@ from tests.container_code.helpers import (
     LOGLOSS_METRIC,
     evaluate,
     extract_transformer,
+    flavours,
     labelled_frame,
     preprocess,
     preprocess_arguments,
@@ -130,7 +131,7 @@ def test_schema_output_and_features_artifact_agree(processed, labelled, target, 
     assert set(test[target]) <= set(classes)
 
 
-@pytest.fixture(scope="module", params=["sklearn", "pytorch"])
+@pytest.fixture(scope="module", params=flavours("sklearn", "pytorch"))
 def trained(request, processed, tmp_path_factory):
     """{target: (model dir, training log, output folder)} for one flavour."""
     result = {}

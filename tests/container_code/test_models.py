@@ -14,6 +14,7 @@ from tests.container_code.helpers import (
     METRIC,
     evaluate,
     extract_transformer,
+    flavours,
     preprocess,
     raw_rows,
     run_script,
@@ -33,7 +34,7 @@ def processed(mixed_data, tmp_path_factory):
     return preprocess(mixed_data, work, "--target-column", "price", "--categorical-columns", "grade")
 
 
-@pytest.fixture(scope="module", params=["sklearn", "pytorch"])
+@pytest.fixture(scope="module", params=flavours("sklearn", "pytorch"))
 def trained(request, processed, tmp_path_factory):
     work = tmp_path_factory.mktemp(request.param)
     model_dir, log, _ = train(request.param, processed, work, *QUICK[request.param])
@@ -70,7 +71,7 @@ def test_model_artifacts_carry_their_serving_code(trained):
         assert not (model_dir / "code" / name).is_symlink()
 
 
-@pytest.mark.parametrize("flavour", ["sklearn", "pytorch"])
+@pytest.mark.parametrize("flavour", flavours("sklearn", "pytorch"))
 def test_training_failure_reason_is_written_to_the_failure_file(flavour, tmp_path):
     """SageMaker returns /opt/ml/output/failure as the training job's FailureReason: one sentence, no traceback."""
     env = {

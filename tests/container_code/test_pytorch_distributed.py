@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from tests.container_code.helpers import CODE, METRIC, preprocess
+
+torch = pytest.importorskip("torch")  # not in the scikit-learn and XGBoost images' environments (make test-images)
 
 QUICK = [
     "--epochs",

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.distributed import run_xgboost_job
 from local_mode.modules import load_module
 from tests.container_code.helpers import CODE, METRIC, preprocess
 
@@ -26,7 +25,10 @@ def processed(tmp_path_factory):
     return preprocess(frame, tmp_path_factory.mktemp("data"), "--target-column", "y")
 
 
+@pytest.mark.local_cloud  # local mode's training cluster starts the instances
 def test_two_instances_train_one_model_from_all_rows(processed, tmp_path):
+    from benchmarks.distributed import run_xgboost_job
+
     exit_one, one = run_xgboost_job(processed, tmp_path / "one", 1, QUICK)
     exit_two, two = run_xgboost_job(processed, tmp_path / "two", 2, QUICK)
     assert exit_one == 0, one.log_file.read_text()[-2000:]
