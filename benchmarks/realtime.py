@@ -37,6 +37,17 @@ from local_mode.sagemaker.endpoints import LocalEndpoints
 from stacks.tarballs import deterministic_tarball
 
 ACCOUNT, REGION, ENDPOINT, BUCKET = "123456789012", "us-east-1", "scoreline-realtime", "scoreline-bench"
+# The serving stack's success response (2xx: the body and its Content-Type passed through), without synthesizing the
+# app: every request measured here succeeds, and the error responses' templates never run.
+SUCCESS_ONLY_INTEGRATION = {
+    "IntegrationResponses": [
+        {
+            "SelectionPattern": "2\\d{2}",
+            "StatusCode": "200",
+            "ResponseParameters": {"method.response.header.Content-Type": "integration.response.header.Content-Type"},
+        }
+    ]
+}
 ROWS_PER_REQUEST = (1, 100)
 # Only the repository part matters locally (local_mode/images.py maps it to this machine's Python).
 IMAGES = {
@@ -164,7 +175,7 @@ class _served:
         endpoints = LocalEndpoints(self._work / "endpoints", sagemaker, sagemaker_backends[ACCOUNT][REGION])
         endpoints.deployed(ENDPOINT)
         authorizer = ApiAuthorizer(Roles(ACCOUNT), REGION, ACCOUNT, "bench", "v1", {("POST", "/predictions")})
-        self._api = PredictionsApi(endpoints, ENDPOINT, authorizer).start()
+        self._api = PredictionsApi(endpoints, ENDPOINT, authorizer, SUCCESS_ONLY_INTEGRATION).start()
         return self._api
 
     def __exit__(self, *exc) -> None:

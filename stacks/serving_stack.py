@@ -34,38 +34,75 @@ RETRY_ATTEMPTS = 3
 MAX_EVENT_AGE = Duration.hours(2)
 FUNCTION_RETRY_ATTEMPTS = 2
 
-# The API's answers for what SageMaker Runtime InvokeEndpoint returns (SageMaker Runtime API: InvokeEndpoint
-# errors). A ModelError (424) carries the container's own status and message (OriginalStatusCode,
-# OriginalMessage): the features container names a bad row ("row N: ...") or content type, which is the caller's
-# mistake (400); anything else from the model is the model's failure (502).
-# The features container's sentences for a caller's mistake begin like this (container_code/features/inference.py).
-CALLER_MISTAKE = "(row [0-9]+: |unsupported content type|bad request: )"
-MODEL_ERROR_TEMPLATE = """#set($message = $input.path('$.OriginalMessage'))
-#if($message.matches("(?s).*CALLER_MISTAKE.*"))
-{"message": $util.toJson($message.replaceAll("(?s)^.*?(CALLER_MISTAKE[^\\n\\"]*).*$", "$1"))}
-#else
-#set($context.responseOverride.status = 502)
-{"message": "the model failed on this request; see the endpoint's logs"}
-#end""".replace("CALLER_MISTAKE", CALLER_MISTAKE)
-# ValidationError (400): a payload over InvokeEndpoint's 6 MB, or no endpoint yet (nothing approved so far).
-VALIDATION_ERROR_TEMPLATE = """#set($message = $input.path('$.message'))
-#if($message.contains("not found"))
+# The API's answers for what SageMaker Runtime InvokeEndpoint returns (SageMaker Runtime API: InvokeEndpoint errors),
+# as integration responses, by these API Gateway rules:
+# - IntegrationResponse selectionPattern: "For all other HTTP and AWS back ends, the HTTP status code is matched"; the
+#   response without a pattern is the default, for any status no pattern matches. So the 200 response selects 2xx
+#   only and the default is no 200. Which response wins when two patterns match is not documented: none overlap.
+# - PutIntegrationResponse is addressed by .../integration/responses/{status_code}: one response per status code, so
+#   answers that end in the same status share a response and its template tells them apart.
+# - "Override your API's request and response parameters and status codes": $context.responseOverride.status.
+# - "Variables for data transformations": $util has escapeJavaScript, parseJson, urlEncode, urlDecode, base64Encode
+#   and base64Decode, no toJson; escapeJavaScript turns ' into \', not JSON, hence .replaceAll("\\'", "'").
+# Conditions are written to hold in Velocity 1.7 and 2 alike (2 also takes "" for false): `!$m || $m == ""`.
+# SageMaker Runtime's error shapes name their text Message (botocore: sagemaker-runtime service-2.json); message is
+# read too (rest-json errors may spell it so; botocore's parser reads both).
+READ_MESSAGE = """#set($m = $input.path('$.Message'))
+#if(!$m || $m == "")
+#set($m = $input.path('$.message'))
+#end
+"""
+JSON_MESSAGE = """#set($m = $util.escapeJavaScript($m).replaceAll("\\\\'", "'"))
+{"message": "$m"}"""
+# 400, and any other 4xx without a response of its own. ValidationError: a payload over InvokeEndpoint's 6 MB, or no
+# endpoint yet (nothing approved so far: 503). ThrottlingException is a 400 too (SageMaker "Common Errors"), sent with
+# no text ({"message": null}: opensearch-project/ml-commons#2429) and its type only in a header, which a template
+# cannot read: a 4xx without a message, or one saying it was throttled, is a 429 (back off and retry).
+CLIENT_ERROR_TEMPLATE = (
+    READ_MESSAGE
+    + """#if(!$m || $m == "" || $m.matches('(?is).*(rate exceeded|throttl).*'))
+#set($context.responseOverride.status = 429)
+{"message": "the endpoint is busy: retry with backoff"}
+#elseif($m.contains('not found'))
 #set($context.responseOverride.status = 503)
 {"message": "no model version is deployed yet: approve one"}
 #else
-{"message": $util.toJson($message)}
-#end"""
+"""
+    + JSON_MESSAGE
+    + "\n#end"
+)
 THROTTLED_TEMPLATE = '{"message": "the endpoint is busy: retry with backoff"}'
 UNAVAILABLE_TEMPLATE = '{"message": "the endpoint is unavailable: retry later"}'
+# The default: a ModelError (424) carries the container's own status and message (OriginalStatusCode,
+# OriginalMessage): the features container names a bad row ("row N: ...") or content type, which is the caller's
+# mistake (400); anything else from the model is the model's failure (502), and so is a status nothing else names.
+# The features container's sentences for a caller's mistake begin like this (container_code/features/inference.py).
+CALLER_MISTAKE = "(row [0-9]+: |unsupported content type|bad request: )"
+MODEL_ERROR_TEMPLATE = (
+    """#set($original = $input.path('$.OriginalMessage'))
+#set($code = $input.path('$.OriginalStatusCode'))
+#if($original && $original.matches('(?s).*CALLER_MISTAKE.*'))
+#set($m = $original.replaceAll('(?s)^.*?(CALLER_MISTAKE[^\\n"]*).*$', '$1'))
+#set($context.responseOverride.status = 400)
+"""
+    + JSON_MESSAGE
+    + """
+#elseif("$!code" != "")
+{"message": "the model failed on this request; see the endpoint's logs"}
+#else
+{"message": "the endpoint gave an unexpected answer"}
+#end"""
+).replace("CALLER_MISTAKE", CALLER_MISTAKE)
 
-# InvokeEndpoint's error status (the integration's selection pattern) -> the API's status and its body: a model's
-# error on the caller's row (424) and a request SageMaker refuses (400) are the caller's 400; throttling stays 429;
-# anything else (5xx, 403, 404) is 503, never a 500.
+SUCCESS = "2\\d{2}"
+# InvokeEndpoint's status (the selection pattern; None: the default) -> the API's status and its body: a request
+# SageMaker refuses is the caller's 400 (throttling a 429, no endpoint yet a 503); 429 stays 429; 5xx, 403 and 404
+# are 503, never a 500; a ModelError (424) and anything unexpected are the default's 502 (a bad row's 400).
 _ERROR_RESPONSES = (
-    ("424", "400", MODEL_ERROR_TEMPLATE),
-    ("400", "400", VALIDATION_ERROR_TEMPLATE),
+    ("40[0-25-9]|41\\d|42[0-35-8]|4[3-9]\\d", "400", CLIENT_ERROR_TEMPLATE),  # every 4xx but 403, 404, 424, 429
     ("429", "429", THROTTLED_TEMPLATE),
     ("5\\d{2}|403|404", "503", UNAVAILABLE_TEMPLATE),
+    (None, "502", MODEL_ERROR_TEMPLATE),
 )
 
 
@@ -411,6 +448,7 @@ class ServingStack(Stack):
                 request_templates={"text/csv": "$input.body", "application/json": "$input.body"},
                 integration_responses=[
                     apigateway.IntegrationResponse(
+                        selection_pattern=SUCCESS,
                         status_code="200",
                         response_parameters={
                             "method.response.header.Content-Type": "integration.response.header.Content-Type"

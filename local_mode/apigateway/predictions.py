@@ -1,62 +1,60 @@
 """API Gateway: the serving stack's predictions API on 127.0.0.1, POST /v1/predictions, with its method's checks,
-InvokeEndpoint through the local endpoints (local_mode/sagemaker/endpoints.py) and its integration responses.
+InvokeEndpoint through the local endpoints (local_mode/sagemaker/endpoints.py) and the deployed method's integration
+responses (local_mode/apigateway/responses.py: selected by InvokeEndpoint's status, their VTL templates run).
 
 Requests pass the method's IAM authorization first (local_mode/apigateway/auth.py).
 
 LIMITATIONS: no presigned URLs, session tokens or API resource policies; no throttling, usage plans,
-stages other than the one path, or access logs; the VTL templates of stacks/serving_stack.py are not run, their
-mapping is written again here in Python."""
+stages other than the one path, or access logs; those of responses.py and vtl.py."""
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from local_mode.apigateway.auth import ApiAuthorizer, rest_api_id
+from local_mode.apigateway.responses import integration_answer, method_integration
 from local_mode.sagemaker.endpoints import ACCOUNT, Answer, LocalEndpoints
 
-# What the API answers for a ModelError whose message is the caller's mistake (the features container's sentences).
-_CALLER_MISTAKE = re.compile(r"(row [0-9]+: |unsupported content type|bad request: )[^\n\"]*")
 _API_CONTENT_TYPES = ("text/csv", "application/json")
 
 
-def api_answer(endpoints: LocalEndpoints, endpoint_name: str, body: bytes, content_type: str | None) -> Answer:
-    """What the predictions API answers: the method's checks, then InvokeEndpoint, then the integration responses
-    of stacks/serving_stack.py (the same status mapping, in Python instead of VTL)."""
+def api_answer(
+    endpoints: LocalEndpoints,
+    endpoint_name: str,
+    integration: dict,
+    body: bytes,
+    content_type: str | None,
+    accept: str | None = None,
+) -> Answer:
+    """What the predictions API answers: the method's checks, then InvokeEndpoint, then the deployed integration's
+    responses (`integration`: the method's Integration in the template)."""
     if not content_type:
         return _message(400, "Missing required request parameters: [Content-Type]")
     media_type = content_type.split(";")[0].strip().lower()
     if media_type not in _API_CONTENT_TYPES:  # PassthroughBehavior NEVER: no template for this type
         return _message(415, "Unsupported Media Type")
-    answer = endpoints.invoke(endpoint_name, body, media_type)
-    if answer.status == 200:
-        return answer
-    if answer.status == 424:
-        mistake = _CALLER_MISTAKE.search(answer.json().get("OriginalMessage", ""))
-        if mistake:
-            return _message(400, mistake.group(0))
-        return _message(502, "the model failed on this request; see the endpoint's logs")
-    if answer.status == 400:
-        message = answer.json()["message"]
-        if "not found" in message:
-            return _message(503, "no model version is deployed yet: approve one")
-        return _message(400, message)
-    if answer.status == 429:
-        return _message(429, "the endpoint is busy: retry with backoff")
-    return _message(503, "the endpoint is unavailable: retry later")
+    return integration_answer(integration, endpoints.invoke(endpoint_name, body, media_type), accept)
 
 
 class PredictionsApi:
     """The predictions API on 127.0.0.1: POST /v1/predictions, as the serving stack's stage and resource, with its
-    IAM authorization (local_mode/apigateway/auth.py) before the method's checks and the integration (api_answer)."""
+    IAM authorization (local_mode/apigateway/auth.py) before the method's checks and the integration (api_answer):
+    `integration` is the deployed method's Integration (`method_integration`)."""
 
     STAGE, RESOURCE = "v1", "/predictions"
     PATH = f"/{STAGE}{RESOURCE}"
 
-    def __init__(self, endpoints: LocalEndpoints, endpoint_name: str, authorizer: ApiAuthorizer, port: int = 0):
+    def __init__(
+        self,
+        endpoints: LocalEndpoints,
+        endpoint_name: str,
+        authorizer: ApiAuthorizer,
+        integration: dict,
+        port: int = 0,
+    ):
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
@@ -65,7 +63,14 @@ class PredictionsApi:
                 if refusal:
                     self._send(refusal.status, "application/json", refusal.encoded(), refusal.error_type)
                     return
-                answer = api_answer(endpoints, endpoint_name, body, self.headers.get("Content-Type"))
+                answer = api_answer(
+                    endpoints,
+                    endpoint_name,
+                    integration,
+                    body,
+                    self.headers.get("Content-Type"),
+                    self.headers.get("Accept"),
+                )
                 self._send(answer.status, answer.content_type, answer.body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer  # noqa: N815 (http.server's names)
@@ -90,7 +95,7 @@ class PredictionsApi:
     @classmethod
     def for_cloud(cls, cloud, cdk_out: Path, port: int = 0) -> PredictionsApi:
         """The API of the app deployed in `cloud` from `cdk_out`: the method ARN names the deployed API's id, so the
-        deployed InvokePredictionsPolicy grants it."""
+        deployed InvokePredictionsPolicy grants it, and the integration responses are the deployed method's."""
         authorizer = ApiAuthorizer(
             cloud.authorizer.roles,
             cloud.region,
@@ -99,7 +104,8 @@ class PredictionsApi:
             cls.STAGE,
             {("POST", cls.RESOURCE)},
         )
-        return cls(cloud.endpoints, cloud.real_time_endpoint_name(), authorizer, port)
+        integration = method_integration(cdk_out, "POST", cls.RESOURCE)
+        return cls(cloud.endpoints, cloud.real_time_endpoint_name(), authorizer, integration, port)
 
     @property
     def url(self) -> str:

@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import urllib.parse
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -18,12 +19,13 @@ from moto.sagemaker.models import sagemaker_backends
 from local_mode import storage
 from local_mode.apigateway.auth import ApiAuthorizer, signed_headers, signed_post
 from local_mode.apigateway.predictions import PredictionsApi
+from local_mode.apigateway.responses import method_integration
 from local_mode.clients import ADMIN_CREDENTIALS
 from local_mode.demo import DemoFailed, same_prediction
 from local_mode.iam.evaluator import Roles
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
-from local_mode.sagemaker.endpoints import LocalEndpoints
+from local_mode.sagemaker.endpoints import Answer, LocalEndpoints
 from stacks.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
@@ -91,8 +93,14 @@ def _deploy_config(sagemaker, name: str, uris: tuple[str, str], submit_directory
     return name
 
 
+@pytest.fixture(scope="module")
+def integration(realtime_assembly) -> dict:
+    """The predictions method's integration as the real-time app deploys it (its integration responses)."""
+    return method_integration(Path(realtime_assembly.directory), "POST", PredictionsApi.RESOURCE)
+
+
 @pytest.fixture
-def served(tmp_path, monkeypatch):
+def served(tmp_path, monkeypatch, integration):
     """An endpoint serving the real features container and the sum model; the API in front of it."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
         monkeypatch.delenv(name, raising=False)
@@ -110,9 +118,10 @@ def served(tmp_path, monkeypatch):
         )
         endpoints.deployed(ENDPOINT)
         roles = Roles(ACCOUNT)
-        api = PredictionsApi(endpoints, ENDPOINT, authorizer(roles)).start()
+        api = PredictionsApi(endpoints, ENDPOINT, authorizer(roles), integration).start()
         try:
             yield {
+                "integration": integration,
                 "endpoints": endpoints,
                 "api": api,
                 "roles": roles,
@@ -200,7 +209,10 @@ def test_the_api_checks_the_content_type_before_the_endpoint(served, content_typ
 
 def test_no_endpoint_yet_is_a_503(served, tmp_path):
     empty = PredictionsApi(
-        LocalEndpoints(tmp_path / "none", None, served["backend"]), ENDPOINT, authorizer(served["roles"])
+        LocalEndpoints(tmp_path / "none", None, served["backend"]),
+        ENDPOINT,
+        authorizer(served["roles"]),
+        served["integration"],
     ).start()
     try:
         status, _, body = post(empty.url, b"3,10,a\n")
@@ -208,6 +220,25 @@ def test_no_endpoint_yet_is_a_503(served, tmp_path):
         empty.stop()
 
     assert (status, json.loads(body)) == (503, {"message": "no model version is deployed yet: approve one"})
+
+
+@pytest.mark.parametrize(
+    "invoked, status, message",
+    [
+        (Answer(400, "application/json", b'{"message": null}'), 429, "the endpoint is busy: retry with backoff"),
+        (Answer(413, "application/json", b'{"Message": "Request Entity Too Large"}'), 400, "Request Entity Too Large"),
+        (Answer(302, "text/html", b"<html></html>"), 502, "the endpoint gave an unexpected answer"),
+    ],
+    ids=["throttled", "another 4xx", "unexpected"],
+)
+def test_sagemakers_errors_reach_the_caller_as_the_deployed_integration_responses_say(
+    served, monkeypatch, invoked, status, message
+):
+    monkeypatch.setattr(served["endpoints"], "invoke", lambda *args, **kwargs: invoked)
+
+    answer = post(served["api"].url, b"3,10,a\n")
+
+    assert (answer[0], answer[1], json.loads(answer[2])) == (status, "application/json", {"message": message})
 
 
 def test_an_update_that_cannot_load_rolls_back_to_the_serving_version(served):

@@ -187,15 +187,15 @@ def test_model_errors_become_400s_naming_the_row_and_nothing_maps_to_500(serving
     responses = only(serving, "AWS::ApiGateway::Method")["Properties"]["Integration"]["IntegrationResponses"]
     by_pattern = {response.get("SelectionPattern", "default"): response for response in responses}
     assert {pattern: response["StatusCode"] for pattern, response in by_pattern.items()} == {
-        "default": "200",
-        "424": "400",  # ModelError: the container refused the request
-        "400": "400",  # ValidationError: over 6 MB
+        "2\\d{2}": "200",
+        "40[0-25-9]|41\\d|42[0-35-8]|4[3-9]\\d": "400",  # ValidationError (over 6 MB), throttling (429 in the template)
         "429": "429",
         "5\\d{2}|403|404": "503",
+        "default": "502",  # ModelError (424): 400 when the container refused the request
     }
-    model_error = by_pattern["424"]["ResponseTemplates"]["application/json"]
+    model_error = by_pattern["default"]["ResponseTemplates"]["application/json"]
     assert "$input.path('$.OriginalMessage')" in model_error
-    assert "row [0-9]+: " in model_error and "responseOverride.status = 502" in model_error
+    assert "row [0-9]+: " in model_error and "responseOverride.status = 400" in model_error
     assert all(response["StatusCode"] != "500" for response in responses)
 
 
