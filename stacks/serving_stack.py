@@ -357,30 +357,18 @@ class ServingStack(Stack):
 
     def _api(self) -> apigateway.RestApi:
         settings = self._settings
-        access_logs = self._access_log_group()
         api = apigateway.RestApi(
             self,
             "PredictionsApi",
             rest_api_name=f"{settings.project_name}-predictions",
             description="Real-time predictions: raw rows in, one prediction per row out (IAM-signed requests)",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=False,
+            cloud_watch_role=False,  # the account-wide role is the account's, not this app's (_access_logs)
             deploy_options=apigateway.StageOptions(
                 stage_name="v1",
                 throttling_rate_limit=settings.realtime_throttle_rate,
                 throttling_burst_limit=settings.realtime_throttle_burst,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                **self._access_logs(),
                 metrics_enabled=True,
                 tracing_enabled=True,  # X-Ray: where a slow request spent its time (API Gateway or the endpoint)
             ),
@@ -467,6 +455,29 @@ class ServingStack(Stack):
             ),
         )
 
+    def _access_logs(self) -> dict:
+        """Stage access logging (setting realtime_access_logs). API Gateway writes any CloudWatch log (execution or
+        access) with the account's CloudWatch role, one per account and Region ("Set up CloudWatch logging for REST
+        APIs in API Gateway": permissions for CloudWatch logging); without it, creating the stage fails with
+        "CloudWatch Logs role ARN must be set in account settings to enable logging". The app does not set that
+        role: AWS::ApiGateway::Account would replace the account's existing one for every API in the Region."""
+        if not self._settings.realtime_access_logs:
+            return {}
+        return {
+            "access_log_destination": apigateway.LogGroupLogDestination(self._access_log_group()),
+            "access_log_format": apigateway.AccessLogFormat.json_with_standard_fields(
+                caller=True,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=True,
+            ),
+        }
+
     def _access_log_group(self) -> logs.LogGroup:
         """Access logs, encrypted with their own key: CloudWatch Logs may use it for this log group only."""
         name = f"/aws/apigateway/{self._settings.project_name}-predictions"
@@ -520,8 +531,15 @@ class ServingStack(Stack):
                 {
                     "id": "AwsSolutions-APIG6",
                     "reason": (
-                        "Access logs go to an encrypted log group; execution logging needs the account-wide API "
-                        "Gateway CloudWatch role, which this app does not own."
+                        "Execution logging, like access logging, needs the account-wide API Gateway CloudWatch "
+                        "role, which this app does not own; access logs are the opt-in realtime_access_logs."
+                    ),
+                },
+                {
+                    "id": "AwsSolutions-APIG1",
+                    "reason": (
+                        "Access logs need the account-wide API Gateway CloudWatch role, which a fresh account lacks: "
+                        "opt in with realtime_access_logs=true once the account has it (README)."
                     ),
                 },
                 {

@@ -211,6 +211,9 @@ class Settings(BaseModel):
     realtime_latency_alarm_ms: Annotated[int, Field(ge=1, le=60_000)] = 1000
     realtime_throttle_rate: Annotated[float, Field(gt=0, le=10_000)] = 50
     realtime_throttle_burst: Annotated[int, Field(ge=1, le=5_000)] = 100
+    # Access logs need the account's API Gateway CloudWatch role, set once per account and Region outside this app
+    # (README, Real-time predictions): off by default, so a fresh account can deploy.
+    realtime_access_logs: bool = False
     retain_stateful: bool = True
     # A retained group outlives `cdk destroy`; a new deploy must use it instead of creating it (README, Redeploy).
     use_existing_model_package_group: bool = False
@@ -308,7 +311,7 @@ class Settings(BaseModel):
                 "must be a whole number from 0 (no reservation, the default) to 1000 concurrent executions"
             ) from None
 
-    @field_validator("realtime", mode="wrap")
+    @field_validator("realtime", "realtime_access_logs", mode="wrap")
     @classmethod
     def _realtime_true_or_false(cls, value: Any, handler) -> bool:
         try:

@@ -67,6 +67,14 @@ def realtime_assembly(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def realtime_access_logs_app(tmp_path_factory):
+    """{stack name: template} with real-time predictions and their API's access logs on (realtime_access_logs)."""
+    from tests.synth_helpers import synth
+
+    return synth(tmp_path_factory.mktemp("realtime-access-logs"), **REALTIME, realtime_access_logs=True)
+
+
+@pytest.fixture(scope="session")
 def realtime_app(realtime_assembly):
     """{stack name: template} of the app with real-time predictions on."""
     from tests.synth_helpers import templates_of

@@ -488,6 +488,22 @@ def _schedule(context: _Context):
     return name, {"Arn": context.arn("scheduler", f"schedule/default/{name}")}
 
 
+def _stage(context: _Context):
+    """An API stage is served by local_mode/apigateway/ from the template; here only its account prerequisite is
+    checked: logging to CloudWatch (access logs or execution logs) needs the account's API Gateway CloudWatch role
+    ("Set up CloudWatch logging for REST APIs in API Gateway"), else CloudFormation's create fails with this."""
+    logging_on = "AccessLogSetting" in context.properties or any(
+        setting.get("LoggingLevel", "OFF") != "OFF" for setting in context.properties.get("MethodSettings", [])
+    )
+    if logging_on and not context.client("apigateway").get_account().get("cloudwatchRoleArn"):
+        raise AssemblyError(
+            f"{context.stack.name}/{context.logical_id}: CloudWatch Logs role ARN must be set in account settings to"
+            " enable logging (Service: ApiGateway, Status Code: 400): set the account's API Gateway CloudWatch role"
+            " first (`aws apigateway update-account`, README: Real-time predictions)"
+        )
+    return context.properties.get("StageName", context.logical_id), {}
+
+
 def _custom_resource(context: _Context):
     """Recorded now, created when the functions run (custom_resources.create_all); nothing here refers to one."""
     properties = dict(context.properties)
@@ -522,6 +538,7 @@ _CREATORS: dict[str, Callable[[_Context], tuple[Any, dict[str, Any]]]] = {
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::Events::Rule": _rule,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::ApiGateway::Stage": _stage,
     "AWS::CloudFormation::CustomResource": _custom_resource,
     "Custom::": _custom_resource,
 }

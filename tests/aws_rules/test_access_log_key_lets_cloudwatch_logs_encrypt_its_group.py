@@ -7,8 +7,8 @@ from tests.aws_rules.policies import allows, arn, condition_values, render, serv
 from tests.synth_helpers import resources
 
 
-def test_the_access_log_key_grants_cloudwatch_logs_for_that_group_only(realtime_app):
-    serving = realtime_app["ScorelineServing"]
+def test_the_access_log_key_grants_cloudwatch_logs_for_that_group_only(realtime_access_logs_app):
+    serving = realtime_access_logs_app["ScorelineServing"]
     [log_group] = [g for name, g in resources(serving, "AWS::Logs::LogGroup").items() if "AccessLogs" in name]
     key_id = log_group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]
     policy = serving["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]

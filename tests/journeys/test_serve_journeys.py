@@ -54,10 +54,12 @@ def test_serve_and_the_aws_cli_train_approve_and_score(tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_with_realtime_answers_the_signed_curl_request(tmp_path):
+def test_serve_with_realtime_answers_the_signed_curl_request_then_real_time_goes(tmp_path):
     with walked(tmp_path, "serve-realtime") as session:
-        answer = session.outputs[-1].splitlines()[-1]  # after curl's progress meter (stderr, as output is no terminal)
+        curl, endpoints_left = session.outputs[-4], session.outputs[-1]
+    answer = curl.splitlines()[-1]  # after curl's progress meter (stderr, as output is no terminal)
     assert re.fullmatch(r"\d+\.\d+", answer), answer  # one prediction: a median house value in $100,000s
+    assert endpoints_left == ""  # the serving stack's deletion removed the endpoint
 
 
 @pytest.mark.slow

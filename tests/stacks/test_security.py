@@ -115,6 +115,10 @@ ACCEPTED_SCANNER_FINDINGS_WITH_REALTIME = {
         "Predictions are POST requests whose answers depend on the body and on the version serving; a cache would "
         "serve a replaced model's answers."
     ),
+    ("CKV_AWS_76", "ScorelineServing", "PredictionsApiDeploymentStage"): (
+        "Access logs need the account's API Gateway CloudWatch role, which a fresh account lacks (creating the stage "
+        "would fail): they are the opt-in realtime_access_logs (README, Real-time predictions)."
+    ),
 }
 
 # Actions that have no resource-level permissions: the only ones allowed on Resource "*".

@@ -199,7 +199,9 @@ def test_model_errors_become_400s_naming_the_row_and_nothing_maps_to_500(serving
     assert all(response["StatusCode"] != "500" for response in responses)
 
 
-def test_stage_throttles_traces_and_logs_access_to_an_encrypted_group(serving):
+def test_stage_throttles_traces_and_logs_access_to_an_encrypted_group_when_asked(serving, realtime_access_logs_app):
+    assert "AccessLogSetting" not in only(serving, "AWS::ApiGateway::Stage")["Properties"]  # off by default
+    serving = realtime_access_logs_app[SERVING]
     stage = only(serving, "AWS::ApiGateway::Stage")["Properties"]
     assert stage["StageName"] == "v1"
     assert stage["TracingEnabled"] is True
