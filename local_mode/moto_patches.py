@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+from moto.applicationautoscaling.models import ApplicationAutoscalingBackend, applicationautoscaling_backends
 from moto.cloudformation.exceptions import ValidationError as StackNotFound
 from moto.cloudformation.models import CloudFormationBackend
 from moto.core.exceptions import JsonRESTError
@@ -275,12 +275,29 @@ def _update_endpoint(original, backend, endpoint_name: str, endpoint_config_name
     if endpoint.endpoint_status != "InService":
         raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
     config = backend.describe_endpoint_config(endpoint_config_name)  # ValidationError when it does not exist
+    _refuse_new_instance_type_while_autoscaled(backend, endpoint, config)
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
     endpoint.last_deployment_config = deployment_config
     endpoint.endpoint_status = "InService"
     endpoint.last_modified_time = utcnow()
     return _loads_in_background(backend, endpoint, "Updating")
+
+
+def _refuse_new_instance_type_while_autoscaled(backend, endpoint: FakeEndpoint, config: dict) -> None:
+    """ "Update endpoints that use auto scaling": "If the update would change the instance type for any model that is
+    a target for auto scaling, the update fails": deregister the variant as a scalable target first."""
+    current = backend.describe_endpoint_config(endpoint.endpoint_config_name)["ProductionVariants"]
+    types = {variant["VariantName"]: variant["InstanceType"] for variant in current}
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    registered = scaling.targets.get("sagemaker:variant:DesiredInstanceCount", {})
+    for variant in config["ProductionVariants"]:
+        resource_id = f"endpoint/{endpoint.endpoint_name}/variant/{variant['VariantName']}"
+        if resource_id in registered and types.get(variant["VariantName"]) != variant["InstanceType"]:
+            raise ValidationError(
+                message=f"The update would change the instance type of variant {variant['VariantName']}, a target for"
+                " auto scaling: deregister it as a scalable target first."
+            )
 
 
 @replaces(SageMakerResponse, "update_endpoint")

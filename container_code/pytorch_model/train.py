@@ -209,10 +209,23 @@ def main(argv=None) -> int:
     return run_training(train, parse_args(argv))
 
 
+def network_interface() -> str | None:
+    """SageMaker's interface for this instance (the toolkit's SM_NETWORK_INTERFACE_NAME, from resourceconfig.json)."""
+    config = Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "resourceconfig.json"
+    if "SM_NETWORK_INTERFACE_NAME" in os.environ or not config.exists():
+        return os.environ.get("SM_NETWORK_INTERFACE_NAME")
+    return json.loads(config.read_text(encoding="utf-8")).get("network_interface_name")
+
+
 def train(args) -> None:
     ranks = Ranks()
     if ranks.distributed:
-        # torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; gloo is PyTorch's CPU backend.
+        # torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; gloo is PyTorch's CPU backend. The toolkit
+        # names only NCCL's interface (NCCL_SOCKET_IFNAME): gloo gets SageMaker's too rather than the one its
+        # hostname resolves to (resourceconfig.json network_interface_name, "Distributed Training Configuration").
+        interface = network_interface()
+        if interface:
+            os.environ.setdefault("GLOO_SOCKET_IFNAME", interface)
         dist.init_process_group("gloo", timeout=COLLECTIVE_TIMEOUT)
         if torch.cuda.is_available():  # a GPU instance runs a process per GPU: each uses its own
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

@@ -205,7 +205,7 @@ def converge(sagemaker, settings: Settings, trigger: str) -> dict:
         return log_decision("serving", version, f"endpoint serves {serving}", trigger)
     if tags.get(DEPLOYED) == requested:  # handed to SageMaker, and the endpoint is back on another configuration
         return _alert_once(sagemaker, settings, endpoint, tags, requested, "the deployment was rolled back")
-    return _update_endpoint(sagemaker, settings, requested, trigger)
+    return _update_endpoint(sagemaker, settings, serving, requested, trigger)
 
 
 def _replace_failed_endpoint(sagemaker, settings: Settings, endpoint: dict, requested: str) -> dict:
@@ -225,11 +225,7 @@ def _replace_failed_endpoint(sagemaker, settings: Settings, endpoint: dict, requ
 def _delete_endpoint(sagemaker, settings: Settings) -> None:
     """DeleteEndpoint, after removing the variant's scalable target (with its scaling policy and alarms) if there is
     one ("Delete endpoints configured for auto scaling")."""
-    try:
-        _client("application-autoscaling").deregister_scalable_target(**_scalable_target(settings))
-    except ClientError as error:
-        if registry.error_code(error) != "ObjectNotFoundException":
-            raise
+    _deregister_scalable_target(settings)
     try:
         sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
     except ClientError as error:
@@ -262,14 +258,18 @@ def _create_endpoint(sagemaker, settings: Settings, config_name: str, trigger: s
     return log_decision("created_endpoint", version_of(config_name, settings), f"serving {config_name}", trigger)
 
 
-def _update_endpoint(sagemaker, settings: Settings, config_name: str, trigger: str) -> dict:
+def _update_endpoint(sagemaker, settings: Settings, serving: str, config_name: str, trigger: str) -> dict:
     _put_new_fleet_alarms(settings, config_name)
+    # "Update endpoints that use auto scaling": changing only the model of an autoscaled variant is allowed (and
+    # keeps the instance count autoscaling chose); an update that changes its instance type fails unless the variant
+    # is first deregistered as a scalable target. It is registered again once the new fleet serves (converge).
+    new_instance_type = _instance_type(sagemaker, serving) != _instance_type(sagemaker, config_name)
+    if new_instance_type:
+        _deregister_scalable_target(settings)
     sagemaker.update_endpoint(
         EndpointName=settings.endpoint_name,
         EndpointConfigName=config_name,
-        # Keeps the instance count autoscaling chose; changing only the model of an autoscaled variant is allowed
-        # ("Update endpoints that use auto scaling").
-        RetainAllVariantProperties=True,
+        RetainAllVariantProperties=not new_instance_type,
         DeploymentConfig=deployment_config(settings),
     )
     _tag_endpoint(sagemaker, settings, {DEPLOYED: config_name})
@@ -356,6 +356,15 @@ def _ensure_autoscaling(settings: Settings) -> None:
     )
 
 
+def _deregister_scalable_target(settings: Settings) -> None:
+    """Removes the variant's scalable target with its scaling policy and that policy's alarms, if there is one."""
+    try:
+        _client("application-autoscaling").deregister_scalable_target(**_scalable_target(settings))
+    except ClientError as error:
+        if registry.error_code(error) != "ObjectNotFoundException":
+            raise
+
+
 def _scalable_target(settings: Settings) -> dict:
     return {
         "ServiceNamespace": "sagemaker",
@@ -394,6 +403,11 @@ def version_of(config_name: str, settings: Settings) -> int | None:
         return None
     number = config_name[len(head) :].split("-", 1)[0]
     return int(number) if number.isdigit() else None
+
+
+def _instance_type(sagemaker, config_name: str) -> str:
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    return variant["InstanceType"]
 
 
 def _ensure_endpoint_config(sagemaker, config: dict) -> None:

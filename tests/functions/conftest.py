@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import json
 import os
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -227,3 +229,52 @@ def world(aws, monkeypatch) -> ScoringWorld:
     for name, value in {**SETTINGS, "ALERT_TOPIC_ARN": topic_arn}.items():
         monkeypatch.setenv(name, value)
     return ScoringWorld(topic_arn, queue_url)
+
+
+class CloudFormationResponse:
+    """A custom resource request as CloudFormation sends it, and the answer the function PUTs to its ResponseURL
+    (here a listener on 127.0.0.1 instead of CloudFormation's pre-signed S3 URL)."""
+
+    def __init__(self, url: str, bodies: list[bytes]):
+        self._url, self._bodies = url, bodies
+
+    def event(self, request_type: str) -> dict:
+        event = {
+            "RequestType": request_type,
+            "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:scoreline-function",
+            "ResponseURL": self._url,
+            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/ScorelineServing/1",
+            "RequestId": "request-1",
+            "ResourceType": "AWS::CloudFormation::CustomResource",
+            "LogicalResourceId": "RunTimeResources",
+            "ResourceProperties": {},
+        }
+        if request_type != "Create":
+            event["PhysicalResourceId"] = "scoreline-run-time-resources"
+        return event
+
+    def received(self) -> dict:
+        [body] = self._bodies
+        return json.loads(body)
+
+
+@pytest.fixture
+def cloudformation_response():
+    bodies: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield CloudFormationResponse(f"http://127.0.0.1:{server.server_port}/response", bodies)
+    finally:
+        server.shutdown()

@@ -62,7 +62,7 @@ def serving():
 
 @pytest.fixture
 def registry(world, monkeypatch):
-    install_moto_patches("update_endpoint")
+    install_moto_patches("update_endpoint", "deregister_scalable_target")
     for name, value in {**SERVING_SETTINGS, "ALERT_TOPIC_ARN": world.topic_arn}.items():
         monkeypatch.setenv(name, value)
     return world
@@ -262,3 +262,80 @@ def test_another_groups_event_is_ignored(serving, registry):
 
     assert decision["action"] == "ignored"
     assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
+
+
+def test_a_failed_endpoint_is_alerted_then_deleted_and_the_next_approval_creates_it(serving, registry):
+    """DescribeEndpoint: "DeleteEndpoint is the only operation that can be performed on a failed endpoint"."""
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.backend.endpoints[ENDPOINT].endpoint_status = "Failed"
+    registry.backend.endpoints[ENDPOINT].failure_reason = "no capacity for ml.m5.large"
+
+    decision = serving.handler(endpoint_state_change("FAILED"), None)
+
+    assert decision["action"] == "deleted_failed_endpoint"
+    assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
+    [alert] = registry.alerts()
+    assert "endpoint is Failed" in alert and "SageMaker: no capacity for ml.m5.large" in alert
+    registry.add_version("Approved")
+    assert serving.handler(load_event("model_package_approved", 2), None)["action"] == "created_endpoint"
+
+
+def test_an_approval_that_finds_a_failed_endpoint_deletes_it_and_asks_lambda_to_retry(serving, registry):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    registry.backend.endpoints[ENDPOINT].endpoint_status = "Failed"
+    registry.add_version("Approved")
+
+    with pytest.raises(serving.RetryLater, match="is being deleted"):
+        serving.handler(load_event("model_package_approved", 2), None)
+    retried = serving.handler(load_event("model_package_approved", 2), None)  # Lambda's retry, once it is gone
+
+    assert retried["action"] == "created_endpoint" and retried["version"] == 2
+
+
+def test_a_new_instance_type_deregisters_autoscaling_first_and_registers_it_again(
+    serving, registry, updates, monkeypatch
+):
+    """ "Update endpoints that use auto scaling": changing the instance type of an autoscaled variant fails unless it
+    is deregistered first (the local patch refuses such an update, as SageMaker does)."""
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    serving.handler(endpoint_state_change(), None)  # serving: autoscaling registered
+    monkeypatch.setenv("SERVING_INSTANCE_TYPE", "ml.c5.xlarge")
+    registry.add_version("Approved")
+
+    decision = serving.handler(load_event("model_package_approved", 2), None)
+
+    assert decision["action"] == "updated_endpoint"
+    [update] = updates
+    assert update["RetainAllVariantProperties"] is False  # the new configuration's type and count
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    serving.handler(endpoint_state_change(), None)
+    assert len(autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]) == 1
+
+
+def test_the_stacks_deletion_removes_everything_the_function_created(serving, registry, cloudformation_response):
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved"), None)
+    serving.handler(endpoint_state_change(), None)
+    registry.add_version("Approved")
+    serving.handler(load_event("model_package_approved", 2), None)  # a rollout: two configurations, alarms
+
+    answer = serving.handler(cloudformation_response.event("Delete"), None)
+
+    assert answer["Status"] == "SUCCESS" and cloudformation_response.received() == answer
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_models()["Models"] == []
+    assert boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"] == []
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+
+
+def test_creating_the_stack_changes_nothing_and_is_answered(serving, registry, cloudformation_response):
+    answer = serving.handler(cloudformation_response.event("Create"), None)
+
+    assert (answer["Status"], cloudformation_response.received()) == ("SUCCESS", answer)
