@@ -1,9 +1,9 @@
 """The API's error bodies are JSON whatever SageMaker's text holds. API Gateway's $util offers escapeJavaScript,
 parseJson, urlEncode, urlDecode, base64Encode and base64Decode ("Variables for data transformations"); a function it
-does not have, such as toJson, is written out as it stands, with no error. escapeJavaScript escapes ' as \\', which
-JSON does not allow, so the templates undo that one escape. A row's message from the features container (quotes,
-a traceback after it) and any other 4xx SageMaker sends come back as {"message": <its text>}; a status nothing
-selects is the default's 502, never a 200."""
+does not have, such as toJson, is null and writes nothing, with no error (API Gateway writes an unresolvable reference
+as nothing). escapeJavaScript escapes ' as \\', which JSON does not allow, so the templates undo that one escape. A
+row's message from the features container (quotes, a traceback after it) and any other 4xx SageMaker sends come back
+as {"message": <its text>}; a status nothing selects is the default's 502, never a 200."""
 
 import pytest
 

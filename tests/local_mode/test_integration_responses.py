@@ -33,6 +33,8 @@ BUSY = {
         "text/plain": "refused",
     },
 }
+# "Overrides are final": overriding the status twice is API Gateway's 5XX.
+BUSY_TWICE = "#set($context.responseOverride.status = 429)\n#set($context.responseOverride.status = 503)\n{}"
 DEFAULT = {"StatusCode": "502", "ResponseParameters": JSON, "ResponseTemplates": {"application/json": '{"m": "bad"}'}}
 INTEGRATION = {"IntegrationResponses": [SUCCESS, BUSY, DEFAULT]}
 
@@ -47,8 +49,11 @@ def test_a_2xx_passes_through_with_the_endpoints_content_type_and_the_responses_
 
 
 def test_the_matching_response_runs_its_template_and_its_override_is_the_status():
-    assert integration_answer(INTEGRATION, answer(413, b'{"message": "too big"}')) == answer(
-        400, b'{"message": "too big"}\n'
+    refused = integration_answer(INTEGRATION, answer(413, b'{"message": "too big"}'))
+    assert (refused.status, refused.content_type, json.loads(refused.body)) == (
+        400,
+        "application/json",
+        {"message": "too big"},
     )
     throttled = integration_answer(INTEGRATION, answer(400, b'{"message": null}'))
     assert (throttled.status, json.loads(throttled.body)) == (429, {"message": "busy"})
@@ -75,9 +80,10 @@ def test_the_accept_header_picks_a_template_else_application_json():
         ([SUCCESS, BUSY], 503),  # no default: nothing for a 5xx
         ([SUCCESS, {**BUSY, "SelectionPattern": "5\\d{2}|4\\d{2}"}, {**DEFAULT, "SelectionPattern": "50[0-3]"}], 503),
         ([SUCCESS, BUSY, {**DEFAULT, "StatusCode": "400"}], 503),  # one status code twice: API Gateway keeps one
-        ([SUCCESS, {**BUSY, "ResponseTemplates": {"application/json": "#foreach($a in $b)#end"}}, DEFAULT], 400),
+        ([SUCCESS, {**BUSY, "ResponseTemplates": {"application/json": "#if($a)no end"}}, DEFAULT], 400),
+        ([SUCCESS, {**BUSY, "ResponseTemplates": {"application/json": BUSY_TWICE}}, DEFAULT], 400),
     ],
-    ids=["no default", "two patterns match", "a status code twice", "a template the engine refuses"],
+    ids=["no default", "two patterns match", "a status code twice", "a template that does not parse", "two overrides"],
 )
 def test_what_api_gateway_cannot_map_is_its_500(responses, status):
     assert integration_answer({"IntegrationResponses": responses}, answer(status)) == CONFIGURATION_ERROR
