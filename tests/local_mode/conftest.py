@@ -83,3 +83,13 @@ def registered_version(execution: dict) -> str:
         PipelineExecutionArn=execution["PipelineExecutionArn"]
     )["PipelineExecutionSteps"]
     return next(step["Metadata"]["RegisterModel"]["Arn"] for step in steps if "RegisterModel" in step["Metadata"])
+
+
+def alert_subscriber(queue_name: str) -> str:
+    """A plain queue subscribed to the alert topic, its URL: what reaches the topic arrives there."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return url

@@ -13,18 +13,19 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_mode.cloudformation.deploy import Alarm
+from tests.local_mode.conftest import alert_subscriber
 from tests.local_mode.test_iam_enforcement import drain, queue_url, role_arn, without_permission
 
 
 @pytest.fixture(scope="module")
 def alerts(cloud):
-    """A plain queue subscribed to the alert topic: what reaches the topic arrives here."""
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    url = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    return topic, url
+    """The alert topic's ARN and a queue subscribed to it."""
+    topic = next(
+        t["TopicArn"]
+        for t in boto3.client("sns").list_topics()["Topics"]
+        if t["TopicArn"].endswith(":scoreline-alerts")
+    )
+    return topic, alert_subscriber("alert-subscriber")
 
 
 def rule(cloud, name: str):

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.demo import synthesize
-from tests.local_mode.conftest import local_cloud, wait_for
+from tests.local_mode.conftest import alert_subscriber, local_cloud, wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 from tests.local_mode.test_iam_enforcement import drain, queue_url
 
@@ -76,13 +76,7 @@ def set_status(arn: str, status: str) -> None:
 
 @pytest.fixture(scope="module")
 def alerts(realtime):
-    """A plain queue subscribed to the alert topic: what reaches the topic arrives here."""
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    url = sqs.create_queue(QueueName="realtime-alert-subscriber")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    return url
+    return alert_subscriber("realtime-alert-subscriber")
 
 
 def endpoint_gone():
