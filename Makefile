@@ -47,10 +47,10 @@ synth: setup  ## the offline synth: cloud assembly in cdk.out
 	$(BIN)/npx cdk synth --quiet --no-notices
 
 demo: setup  ## train, register, approve and score on an embedded local cloud
-	$(BIN)/python -m local_mode demo $(DEMO_ARGS)
+	$(BIN)/python -m demo demo $(DEMO_ARGS)
 
 serve: setup  ## the local cloud for the AWS CLI: make serve PORT=4566
-	$(BIN)/python -m local_mode serve --port $${PORT:-4566} $(SERVE_ARGS)
+	$(BIN)/python -m demo serve --port $${PORT:-4566} $(SERVE_ARGS)
 
 lint: setup  ## ruff: lint and format check
 	$(BIN)/ruff check .

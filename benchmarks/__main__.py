@@ -150,7 +150,7 @@ def _quality(work: Path, quick: bool) -> tuple[dict, dict]:
 
 
 def _local_end_to_end(repeats: int) -> dict:
-    from local_mode.demo import run_demo
+    from demo.flow import run_demo
 
     runs = []
     for _ in range(repeats):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from local_mode.datasets import california_housing
+from demo.data import california_housing
 from stacks.tarballs import deterministic_tarball
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks import artifacts
-from local_mode.datasets import DATASETS
+from demo.data import DATASETS
 
 # Data set -> its problem type's gate metric (gate_metric=auto).
 DATA_SETS = {"iris": "weighted_f1", "breast-cancer": "auc"}

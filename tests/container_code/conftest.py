@@ -30,7 +30,7 @@ def load_handlers(folder: str):
 @pytest.fixture(scope="session")
 def housing() -> pd.DataFrame:
     """California housing from the copy in the repository: no network."""
-    from local_mode.datasets import california_housing
+    from demo.data import california_housing
 
     return california_housing()
 

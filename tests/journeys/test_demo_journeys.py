@@ -2,8 +2,8 @@
 
 import pytest
 
+from tests.demo.test_demo import SUMMARY
 from tests.journeys.readme import walked
-from tests.local_mode.test_demo import SUMMARY
 
 WALKED = {"demo", "demo-variants"}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from demo.data import california_housing
+from demo.synth import synthesize
 from local_mode import storage
 from local_mode.cloud import LocalCloud
-from local_mode.datasets import california_housing
-from local_mode.demo import synthesize
 
 TERMINAL = {"Succeeded", "Failed", "Stopped", "Completed"}
 

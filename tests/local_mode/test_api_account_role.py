@@ -5,8 +5,8 @@ deploys."""
 
 import pytest
 
+from demo.synth import synthesize
 from local_mode.cloudformation.assembly import AssemblyError
-from local_mode.demo import synthesize
 from tests.local_mode.conftest import local_cloud
 
 

@@ -10,8 +10,8 @@ import tarfile
 import boto3
 import pytest
 
+from demo.synth import synthesize
 from local_mode import storage
-from local_mode.demo import synthesize
 from tests.local_mode.conftest import local_cloud, run_pipeline
 
 FLAVOURS = {

@@ -16,12 +16,13 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
+from demo.errors import DemoFailed
+from demo.realtime import same_prediction
 from local_mode import storage
 from local_mode.apigateway.auth import ApiAuthorizer, signed_headers, signed_post
 from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.apigateway.responses import method_integration
 from local_mode.clients import ADMIN_CREDENTIALS
-from local_mode.demo import DemoFailed, same_prediction
 from local_mode.iam.evaluator import Roles
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
@@ -353,7 +354,7 @@ def _in(minutes: int):
 def test_the_demo_posts_a_signed_row_and_compares_it_with_the_batch_line(served):
     """The demo's --realtime ending (local_mode.demo), on this endpoint: a matching batch line passes, one within
     float32 rounding passes and says so, another fails with one sentence naming both predictions. The whole demo:
-    tests/local_mode/test_demo_realtime.py (slow)."""
+    tests/demo/test_demo_realtime.py (slow)."""
     row = "3,10,a\n"
     status, answer = signed_post(served["api"].url, row.encode(), REGION)
     transformer = served["transformer"]

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from demo.synth import synthesize
 from local_mode.apigateway.predictions import PredictionsApi
-from local_mode.demo import synthesize
 from tests.local_mode.conftest import alert_subscriber, local_cloud, wait_for
 from tests.local_mode.test_endpoints import IMAGE, artifacts, fitted_transformer, post
 from tests.local_mode.test_iam_enforcement import drain, queue_url

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
+from demo.synth import synthesize
 from local_mode.cloud import LocalCloud
-from local_mode.demo import synthesize
 from tests.local_mode.conftest import TERMINAL, local_cloud, wait_for
 from tests.local_mode.test_iam_enforcement import drain, queue_url, without_permission
 

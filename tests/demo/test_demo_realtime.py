@@ -1,11 +1,11 @@
-"""`python -m local_mode demo --realtime`: the whole flow with the serving stack, ending with row 1's real-time
+"""`python -m demo demo --realtime`: the whole flow with the serving stack, ending with row 1's real-time
 prediction (a signed request through the local predictions API) next to its batch prediction: the same text."""
 
 from __future__ import annotations
 
 import pytest
 
-from local_mode.demo import run_demo
+from demo.flow import run_demo
 
 
 @pytest.mark.slow  # a whole demo (60-570 s under load); test_endpoints.py covers the signed request and comparison

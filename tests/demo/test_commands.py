@@ -2,7 +2,7 @@
 
 import socket
 
-from local_mode.__main__ import main
+from demo.__main__ import main
 
 
 def _free_port() -> int:

@@ -1,4 +1,4 @@
-"""`python -m local_mode demo|serve|fire-schedule`: the synthesized app on a local cloud, no AWS account."""
+"""`python -m demo demo|serve|fire-schedule`: the synthesized app on a local cloud, no AWS account."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from local_mode.cloudformation.assembly import AssemblyError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train, register, approve and score on an embedded local cloud")
     demo.add_argument("--flavour", choices=_flavours(), default="sklearn")
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     fire.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    from local_mode.demo import DataError, DemoFailed
+    from demo.errors import DataError, DemoFailed
 
     try:
         if args.command == "demo":
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(args) -> int:
-    from local_mode.demo import parse_settings, run_demo
+    from demo.flow import run_demo
+    from demo.synth import parse_settings
 
     settings = parse_settings(args.context)
     result = run_demo(
@@ -98,8 +99,8 @@ def _settings_argument(parser) -> None:
 
 
 def _serve(args) -> int:
+    from demo.synth import parse_settings, synthesize
     from local_mode.cloud import LocalCloud
-    from local_mode.demo import parse_settings, synthesize
 
     if not args.no_synth:
         synthesize(args.cdk_out.resolve(), parse_settings(args.context))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.local_mode.test_demo import SUMMARY, run_demo
+from tests.demo.test_demo import SUMMARY, run_demo
 
 pytest.importorskip("xgboost")  # pinned in requirements-dev.txt (xgboost-cpu, the image's version)
 

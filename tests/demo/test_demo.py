@@ -1,4 +1,4 @@
-"""`python -m local_mode demo`, as a user runs it: the whole flow ends in one summary line and a report."""
+"""`python -m demo demo`, as a user runs it: the whole flow ends in one summary line and a report."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from local_mode.__main__ import main
-from local_mode.demo import load_data
+from demo.__main__ import main
+from demo.data import load_data
 from tests.conftest import REPO_ROOT
 
 SUMMARY = re.compile(
@@ -26,7 +26,7 @@ CLASSIFICATION_SUMMARY = re.compile(
 
 def run_demo(home, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "local_mode", "demo", "--home", str(home), *arguments],
+        [sys.executable, "-m", "demo", "demo", "--home", str(home), *arguments],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
         capture_output=True,
@@ -159,7 +159,7 @@ def test_a_setting_without_a_value_is_refused(capsys):
 
 
 def test_bundled_classification_sets_need_no_network():
-    from local_mode.datasets import DATASETS
+    from demo.data import DATASETS
 
     iris, target = DATASETS["iris"][0](), DATASETS["iris"][1]
     assert sorted(iris[target].unique()) == ["setosa", "versicolor", "virginica"]  # text labels
@@ -168,7 +168,7 @@ def test_bundled_classification_sets_need_no_network():
 
 
 def test_classification_summary_line_gives_the_type_and_its_metrics():
-    from local_mode.demo import DemoResult
+    from demo.flow import DemoResult
 
     result = DemoResult("sklearn", 3, None, 15, "s3://b/o/", 12.34, REPO_ROOT, {}, "iris", "multiclass",
                         {"accuracy": 0.95, "weighted_f1": 0.9512})  # fmt: skip
@@ -178,7 +178,8 @@ def test_classification_summary_line_gives_the_type_and_its_metrics():
 
 
 def test_classification_report_draws_the_confusion_matrix_and_the_roc_curve(tmp_path):
-    from local_mode.demo import _check_joined, _classification_report
+    from demo.flow import _check_joined
+    from demo.reports import classification_report
 
     features = pd.DataFrame({"a": [1, 2, 3, 4]})
     lines = [
@@ -191,7 +192,7 @@ def test_classification_report_draws_the_confusion_matrix_and_the_roc_curve(tmp_
     with pytest.raises(Exception, match="followed by 3 fields"):
         _check_joined([line[:-1] for line in lines], features, class_count=2)
     actual = pd.Series(["yes", "no", "no", "no"])
-    path = _classification_report(tmp_path / "report.png", actual, lines, ["no", "yes"], "test")
+    path = classification_report(tmp_path / "report.png", actual, lines, ["no", "yes"], "test")
     assert path.stat().st_size > 10_000
 
 
@@ -227,7 +228,8 @@ def test_rows_without_a_target_are_neither_scored_nor_reported(problem, tmp_path
     """Preprocess trains and tests only on rows with a target; the demo used to score some rows without one and
     end in a traceback drawing the report ("'nan' is not in list"; regression: an RMSE of nan). Rows without a
     target now go to training, where Preprocess leaves them out, and the scored rows are all comparable."""
-    from local_mode.demo import _check_joined, _classification_report, _report, _split_for_scoring
+    from demo.flow import _check_joined, _split_for_scoring
+    from demo.reports import classification_report, regression_report
 
     penguins = _penguins()
     target = "sex" if problem == "classification" else "body_mass_g"
@@ -243,11 +245,13 @@ def test_rows_without_a_target_are_neither_scored_nor_reported(problem, tmp_path
     if problem == "classification":  # the model container's label and probabilities: here a perfect model's
         lines = [[*row, label, "0.5", "0.5"] for row, label in zip(inputs, scoring[target], strict=True)]
         _check_joined(lines, features, class_count=2)
-        _classification_report(tmp_path / "report.png", scoring[target], lines, ["female", "male"], "penguins")
+        classification_report(tmp_path / "report.png", scoring[target], lines, ["female", "male"], "penguins")
     else:
         lines = [[*row, str(value + 10)] for row, value in zip(inputs, scoring[target], strict=True)]
         _check_joined(lines, features)
-        _report(tmp_path / "report.png", scoring[target].to_numpy(), [float(row[-1]) for row in lines], "sklearn")
+        regression_report(
+            tmp_path / "report.png", scoring[target].to_numpy(), [float(row[-1]) for row in lines], "sklearn"
+        )
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
