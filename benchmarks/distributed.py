@@ -24,7 +24,8 @@ from pathlib import Path
 
 from benchmarks import artifacts
 from local_mode.sagemaker import training_cluster
-from local_mode.sagemaker.jobs import Workspace, training_environment
+from local_mode.sagemaker.jobs import training_environment
+from local_mode.sagemaker.workspace import Workspace
 
 CHANNELS = ("train", "validation", "schema")
 

@@ -25,12 +25,13 @@ from werkzeug.serving import make_server
 
 from local_mode import moto_patches
 from local_mode.clients import Clients
-from local_mode.cloudformation.deploy import Deployment, deploy
+from local_mode.cloudformation.deploy import deploy
 from local_mode.cloudformation.stack_operations import StackOperationFailed, create_custom_resources, delete_stack
 from local_mode.events.bus import EventBus
 from local_mode.iam.evaluator import AccessDenied, Authorizer
 from local_mode.iam.requests import access_denied_response, call_from_environ, requests_for
 from local_mode.lambda_.provider import Functions
+from local_mode.model import Deployment
 from local_mode.sagemaker.endpoints import LocalEndpoints
 from local_mode.sagemaker.provider import SageMaker
 from local_mode.scheduler.schedules import Schedules

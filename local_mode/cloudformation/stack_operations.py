@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from local_mode.cloudformation.assembly import AssemblyError
-from local_mode.cloudformation.deploy import CustomResource, DeployedStack, Deployment
+from local_mode.model import CustomResource, DeployedStack, Deployment
 
 log = logging.getLogger("local_mode")
 RESPONSES_BUCKET = "local-cloudformation-custom-resource-responses"

@@ -20,8 +20,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_mode.clients import Clients
-from local_mode.cloudformation.deploy import Deployment, Function
 from local_mode.lambda_.runtime import ExecutionEnvironment
+from local_mode.model import Deployment, Function
 from local_mode.modules import runtime_environment
 from local_mode.store import LocalStore
 

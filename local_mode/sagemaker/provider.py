@@ -27,14 +27,15 @@ from typing import Any
 from moto.sagemaker.models import SageMakerModelBackend
 
 from local_mode.clients import Clients
-from local_mode.cloudformation.deploy import Deployment
 from local_mode.events.bus import EventBus, _guarded
 from local_mode.iam.evaluator import AccessDenied, Authorizer, Request
+from local_mode.model import Deployment
 from local_mode.moto_patches import find_execution
 from local_mode.sagemaker.endpoints import LocalEndpoints
-from local_mode.sagemaker.jobs import JobResult, Workspace, run_processing, run_training
+from local_mode.sagemaker.jobs import JobResult, run_processing, run_training
 from local_mode.sagemaker.pipelines import PipelineRun, StepCache, StepFailed
 from local_mode.sagemaker.transform import NetworkIsolationError, load_model, run_transform
+from local_mode.sagemaker.workspace import Workspace
 from local_mode.store import LocalStore
 
 log = logging.getLogger("local_mode")

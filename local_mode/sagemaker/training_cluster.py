@@ -40,7 +40,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from local_mode.sagemaker import jobs
+from local_mode.sagemaker.workspace import Workspace
 
 DISTRIBUTION = "sagemaker_torch_distributed_enabled"
 NETWORK_NAMES = Path(__file__).parent / "training_network"  # its sitecustomize resolves the instances' names
@@ -74,7 +74,7 @@ def host_names(job: dict) -> list[str]:
     return sorted(f"algo-{index}" for index in range(1, int(job["ResourceConfig"]["InstanceCount"]) + 1))
 
 
-def run(job: dict, workspace: jobs.Workspace, command: list[str], environment: dict[str, str], timeout: int):
+def run(job: dict, workspace: Workspace, command: list[str], environment: dict[str, str], timeout: int):
     """Run `command` ([python, script, arguments...], prepared in `workspace` as for one instance) on every
     instance; returns (exit code or None on timeout, the workspace whose log and failure file tell the outcome)."""
     hosts = host_names(job)
@@ -97,18 +97,18 @@ def run(job: dict, workspace: jobs.Workspace, command: list[str], environment: d
             _stop(process)
 
 
-def _host_workspace(workspace: jobs.Workspace, name: str, index: int) -> jobs.Workspace:
+def _host_workspace(workspace: Workspace, name: str, index: int) -> Workspace:
     """algo-1 is the job's own workspace; each other instance gets a copy of its prepared /opt/ml (code, channels,
     config) and its own log file next to the job's."""
     if index == 0:
         return workspace
     log_file = workspace.log_file.with_name(f"{workspace.log_file.stem}-{name}{workspace.log_file.suffix}")
-    host = jobs.Workspace(workspace.root / "hosts" / name, log_file, workspace.aws_environment)
+    host = Workspace(workspace.root / "hosts" / name, log_file, workspace.aws_environment)
     shutil.copytree(workspace.opt_ml, host.opt_ml, dirs_exist_ok=True)
     return host
 
 
-def _write_resource_config(host: jobs.Workspace, name: str, hosts: list[str], instance_type: str) -> None:
+def _write_resource_config(host: Workspace, name: str, hosts: list[str], instance_type: str) -> None:
     config = {
         "current_host": name,
         "current_instance_type": instance_type,
@@ -118,7 +118,7 @@ def _write_resource_config(host: jobs.Workspace, name: str, hosts: list[str], in
     (host.opt_ml / "input" / "config" / "resourceconfig.json").write_text(json.dumps(config))
 
 
-def _on_host(command: list[str], workspace: jobs.Workspace, host: jobs.Workspace) -> list[str]:
+def _on_host(command: list[str], workspace: Workspace, host: Workspace) -> list[str]:
     """[python, script, arguments...] with the script in this instance's /opt/ml."""
     python, script, *arguments = command
     return [python, script.replace(str(workspace.opt_ml), str(host.opt_ml), 1), *arguments]
@@ -159,7 +159,7 @@ def _loopback_addresses(hosts: list[str]) -> dict[str, str]:
     return {name: f"{network}.{index // 250}.{index % 250 + 1}" for index, name in enumerate(hosts)}
 
 
-def _start(host: jobs.Workspace, command: list[str], environment: dict[str, str]) -> subprocess.Popen:
+def _start(host: Workspace, command: list[str], environment: dict[str, str]) -> subprocess.Popen:
     """The instance's torchrun in a process group of its own, so stopping it stops its training process too."""
     return host.start(command, environment, own_session=True)
 

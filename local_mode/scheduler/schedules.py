@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 
 from local_mode.clients import Clients
-from local_mode.cloudformation.deploy import Deployment, target_from_definition
 from local_mode.events.bus import EventBus
+from local_mode.model import Deployment, Target
 
 log = logging.getLogger("local_mode")
 
@@ -69,7 +69,7 @@ class Schedules(threading.Thread):
             else:
                 self._fired.add(fired)
             log.info("one-time schedule %s fires (scheduled time %s)", schedule["Name"], due.isoformat())
-            target = target_from_definition(schedule["Target"])
+            target = Target.from_definition(schedule["Target"])
             moment = due.strftime("%Y-%m-%dT%H:%M:%SZ")
             payload = (target.input or "{}").replace("<aws.scheduler.scheduled-time>", moment)
             source = f"schedule {schedule['Name']}"

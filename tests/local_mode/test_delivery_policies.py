@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_mode.cloudformation.deploy import Alarm
+from local_mode.model import Alarm
 from tests.local_mode.conftest import alert_subscriber
 from tests.local_mode.test_iam_enforcement import drain, queue_url, role_arn, without_permission
 

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from local_mode.sagemaker.jobs import Workspace
+from local_mode.sagemaker.workspace import Workspace
 
 PRINT_AWS_VARIABLES = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k[:4] == 'AWS_'}))"
 

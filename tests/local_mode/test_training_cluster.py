@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from local_mode.sagemaker import training_cluster
-from local_mode.sagemaker.jobs import Workspace, run_training
+from local_mode.sagemaker.jobs import run_training
+from local_mode.sagemaker.workspace import Workspace
 
 WORKER = """
 import json, os, pathlib, sys, time
