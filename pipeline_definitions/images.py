@@ -10,15 +10,13 @@ import functools
 
 from sagemaker.core import common_utils, image_uris
 
+from stacks.instance_types import is_gpu
+
 # The SDK parses botocore's endpoint list anew for every image lookup (40 ms each, ~100 lookups per build);
 # the list does not change within a process, so one resolver serves every region.
 common_utils._botocore_resolver = functools.cache(common_utils._botocore_resolver)
 
 SKLEARN_PY_VERSION = "py3"
-
-
-def _is_gpu(instance_type: str) -> bool:
-    return instance_type.split(".")[1].startswith(("p", "g"))
 
 
 class ImageScopeError(RuntimeError):
@@ -80,7 +78,7 @@ def _flavour_images(region, flavour, versions, training_type, transform_type, sk
             region,
             version=versions["pytorch"],
             py_version=versions["pytorch_python"],
-            instance_type="ml.g5.xlarge" if _is_gpu(instance_type) else "ml.m5.xlarge",
+            instance_type="ml.g5.xlarge" if is_gpu(instance_type) else "ml.m5.xlarge",
             image_scope=scope,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsii
@@ -24,6 +25,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from stacks.instance_types import has_instance_storage
+from stacks.model_servers import transform_serving
 from stacks.python_function import python_function
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 from stacks.settings import Settings
@@ -222,6 +224,7 @@ class ScoringStack(Stack):
 
     def _scoring_function(self, bucket: s3.IBucket, data_key: kms.IKey, execution_role: iam.IRole):
         settings = self._settings
+        serving = transform_serving(settings)  # requests in flight, model-server workers and threads
         function = python_function(
             self,
             "ScoringFunction",
@@ -250,7 +253,8 @@ class ScoringStack(Stack):
                 "TRANSFORM_INSTANCE_STORAGE": str(has_instance_storage(settings.transform_instance_type)).lower(),
                 "TRANSFORM_INSTANCE_COUNT": str(settings.transform_instance_count),
                 "MAX_PAYLOAD_MB": str(settings.transform_max_payload_mb),
-                "MAX_CONCURRENT_TRANSFORMS": str(settings.transform_max_concurrent),
+                "MAX_CONCURRENT_TRANSFORMS": str(serving.concurrency),
+                "CONTAINER_ENVIRONMENT": json.dumps(serving.container_environments(), sort_keys=True),
                 "INPUT_FILTER": settings.transform_input_filter,
                 "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
                 "SENT_ALERTS_URI": f"s3://{bucket.bucket_name}/{SENT_ALERTS_PREFIX}",

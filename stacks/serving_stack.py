@@ -3,6 +3,7 @@ the HTTPS API in front of the endpoint, and the endpoint's dashboard."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_cdk import Aws, CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack
@@ -20,6 +21,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from stacks.instance_types import has_instance_storage
+from stacks.model_servers import realtime_serving
 from stacks.python_function import python_function
 from stacks.security import alerts_key_for, data_key_for_sagemaker_resources, pass_role_to_sagemaker
 from stacks.settings import Settings
@@ -167,6 +169,10 @@ class ServingStack(Stack):
                 "SERVING_INSTANCE_TYPE": settings.realtime_instance_type,
                 "SERVING_INSTANCE_STORAGE": str(has_instance_storage(settings.realtime_instance_type)).lower(),
                 "SERVING_INSTANCE_COUNT": str(settings.realtime_instance_count),
+                # The containers' model-server workers and threads for the instance type (stacks/model_servers.py).
+                "SERVING_CONTAINER_ENVIRONMENT": json.dumps(
+                    realtime_serving(settings).container_environments(), sort_keys=True
+                ),
                 "SERVING_MIN_INSTANCES": str(settings.realtime_min_instances),
                 "SERVING_MAX_INSTANCES": str(settings.realtime_max_instances),
                 "SERVING_INVOCATIONS_PER_INSTANCE": str(settings.realtime_invocations_per_instance),

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from stacks.instance_types import vcpus
+
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
 # Python 3.12, scikit-learn 1.4.2, numpy 2.1.0, pandas 2.3.2 (1.4-2, on Python 3.10, is unsupported and listed for
@@ -51,6 +53,9 @@ CUSTOM_IMAGE_USES = {
     "evaluation_image": "evaluation_image",
     "model_serving_image": "inference_image",
 }
+# CreateTransformJob MaxPayloadInMB: "If you specify the MaxConcurrentTransforms parameter, the value of
+# (MaxConcurrentTransforms * MaxPayloadInMB) also cannot exceed 100 MB."
+MAX_IN_FLIGHT_MB = 100
 _INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|large|xlarge)$"
 _RATE = re.compile(r"^rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
@@ -180,7 +185,8 @@ class Settings(BaseModel):
     evaluation_image: CustomImage = ""
     model_serving_image: CustomImage = ""
     transform_max_payload_mb: Annotated[int, Field(ge=1, le=100)] = 6
-    transform_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 1
+    # 0 = automatic: one request in flight per vCPU of the transform type, within 100 MB (stacks/model_servers.py).
+    transform_max_concurrent: Annotated[int, Field(ge=0, le=100)] = 0
     transform_input_filter: Annotated[str, Field(pattern=r"^\$")] = "$"
     schedule_expression: str = "cron(0 6 * * ? *)"
     schedule_time_zone: str = "UTC"
@@ -291,6 +297,24 @@ class Settings(BaseModel):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("must be an IANA time zone such as UTC or Europe/Paris") from None
+        return value
+
+    @field_validator("transform_instance_type", "realtime_instance_type")
+    @classmethod
+    def _vcpus_known(cls, value: str) -> str:
+        vcpus(value)  # the model servers are sized by them (stacks/model_servers.py)
+        return value
+
+    @field_validator("transform_max_concurrent")
+    @classmethod
+    def _in_flight_within_100_mb(cls, value: int, info: ValidationInfo) -> int:
+        payload = info.data.get("transform_max_payload_mb", 6)
+        if value * payload > MAX_IN_FLIGHT_MB:
+            raise ValueError(
+                f"must be 0 (automatic) or at most {MAX_IN_FLIGHT_MB // payload}, so that times "
+                f"transform_max_payload_mb ({payload}) it stays within the {MAX_IN_FLIGHT_MB} MB CreateTransformJob "
+                "allows"
+            )
         return value
 
     @field_validator("scoring_input_prefix")

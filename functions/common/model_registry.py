@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -110,8 +111,11 @@ def describe_package(sagemaker, package_arn: str) -> dict:
 # --- the serial-inference model ----------------------------------------------------------------------------------
 
 
-def model_containers(package: dict) -> tuple[list[dict], str]:
-    """CreateModel containers, in the package's order, or the reason this package cannot be served."""
+def model_containers(package: dict, environments: Sequence[dict[str, str]] = ()) -> tuple[list[dict], str]:
+    """CreateModel containers, in the package's order, or the reason this package cannot be served. The n-th of
+    `environments` (the model servers' workers and threads the stack chose for the instance type, see
+    stacks/model_servers.py) is merged over the n-th container's own Environment; a container beyond them keeps its
+    own."""
     containers = package.get("InferenceSpecification", {}).get("Containers") or []
     if not containers:
         return [], f"model package {package['ModelPackageArn']} has no InferenceSpecification.Containers"
@@ -123,8 +127,27 @@ def model_containers(package: dict) -> tuple[list[dict], str]:
         copied = {key: container[key] for key in CONTAINER_FIELDS if key in container}
         if model_data_url:
             copied["ModelDataUrl"] = model_data_url
+        if position <= len(environments):
+            copied["Environment"] = {**container.get("Environment", {}), **environments[position - 1]}
         result.append(copied)
     return result, ""
+
+
+def container_environments(value: str, variable: str) -> tuple[dict[str, str], ...]:
+    """The JSON list of container environments (one object of strings per container, in order) the stack passes."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list) or not all(
+        isinstance(environment, dict) and all(isinstance(item, str) for pair in environment.items() for item in pair)
+        for environment in parsed
+    ):
+        raise ConfigurationError(
+            f"environment variable {variable} must be a JSON list of objects of strings, one per container, "
+            f"got {value!r}"
+        )
+    return tuple(parsed)
 
 
 def _model_data_url(container: dict) -> tuple[str, str]:

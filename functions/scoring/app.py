@@ -53,6 +53,7 @@ ENVIRONMENT = {
     "instance_count": "TRANSFORM_INSTANCE_COUNT",
     "max_payload_mb": "MAX_PAYLOAD_MB",
     "max_concurrent": "MAX_CONCURRENT_TRANSFORMS",
+    "container_environments": "CONTAINER_ENVIRONMENT",
     "input_filter": "INPUT_FILTER",
     "alert_topic_arn": "ALERT_TOPIC_ARN",
     "sent_alerts_uri": "SENT_ALERTS_URI",
@@ -76,7 +77,10 @@ class Settings:
     instance_storage: bool  # the type has NVMe instance storage: AWS refuses a VolumeKmsKeyId for it
     instance_count: int
     max_payload_mb: int
-    max_concurrent: int
+    max_concurrent: int  # MaxConcurrentTransforms: requests in flight per instance
+    # Merged over each container's Environment at CreateModel: its model server's workers and threads, sized with
+    # max_concurrent for the instance type by the stack (stacks/model_servers.py).
+    container_environments: tuple[dict[str, str], ...]
     input_filter: str
     alert_topic_arn: str
     sent_alerts_uri: str  # where the function records the alerts it sent, one object per run and reason
@@ -131,6 +135,8 @@ def load_settings() -> Settings:
             if value not in ("true", "false"):
                 raise ConfigurationError(f"environment variable {name} must be true or false, got {value!r}")
             value = value == "true"
+        if field == "container_environments":
+            value = registry.container_environments(value, name)
         values[field] = value
     for name in S3_URIS:
         _split_s3_uri(os.environ[name], name)
@@ -180,7 +186,7 @@ def _score(sagemaker, settings: Settings, request: Request, package: dict) -> li
     if package["ModelApprovalStatus"] != "Approved":  # a late approval event for a since-rejected version
         reason = f"version {version} is {package['ModelApprovalStatus']} now"
         return [log_decision(request.trigger, version, None, "ignored", reason)]
-    containers, refused = registry.model_containers(package)
+    containers, refused = registry.model_containers(package, settings.container_environments)
     if refused:
         return [_alert(settings, request, version, None, "unreadable-model-data", refused)]
     model = registry.model_request(settings.name_prefix, settings.execution_role_arn, package, containers)
@@ -241,7 +247,7 @@ def _stop_running_jobs(sagemaker, settings: Settings, request: Request) -> list[
             f"version {request.version} is {package['ModelApprovalStatus']} now: a late Rejected event stops nothing"
         )
         return [log_decision(request.trigger, request.version, None, "ignored", reason)]
-    containers, refused = registry.model_containers(package)
+    containers, refused = registry.model_containers(package, settings.container_environments)
     model_name = (
         registry.model_request(settings.name_prefix, settings.execution_role_arn, package, containers)["ModelName"]
         if not refused

@@ -50,6 +50,7 @@ ENVIRONMENT = {
     "instance_type": "SERVING_INSTANCE_TYPE",
     "instance_storage": "SERVING_INSTANCE_STORAGE",
     "instance_count": "SERVING_INSTANCE_COUNT",
+    "container_environments": "SERVING_CONTAINER_ENVIRONMENT",
     "min_instances": "SERVING_MIN_INSTANCES",
     "max_instances": "SERVING_MAX_INSTANCES",
     "invocations_per_instance": "SERVING_INVOCATIONS_PER_INSTANCE",
@@ -87,6 +88,9 @@ class Settings:
     instance_type: str
     instance_storage: bool
     instance_count: int
+    # Merged over each container's Environment at CreateModel: its model server's workers and threads for the
+    # instance type, chosen by the stack (stacks/model_servers.py).
+    container_environments: tuple[dict[str, str], ...]
     min_instances: int
     max_instances: int
     invocations_per_instance: int
@@ -125,6 +129,8 @@ def load_settings() -> Settings:
             value = int(value)
         if field == "instance_storage":
             value = value == "true"
+        if field == "container_environments":
+            value = registry.container_environments(value, name)
         values[field] = value
     return Settings(**values)
 
@@ -152,7 +158,7 @@ def _on_package_change(sagemaker, settings: Settings, event: dict) -> dict:
 
 
 def _request_version(sagemaker, settings: Settings, package: dict, trigger: str) -> dict:
-    containers, refused = registry.model_containers(package)
+    containers, refused = registry.model_containers(package, settings.container_environments)
     if refused:
         return _alert(settings, package["ModelPackageVersion"], refused)
     model = registry.model_request(settings.name_prefix, settings.execution_role_arn, package, containers)

@@ -26,6 +26,9 @@ GROUP = "scoreline-models"
 BUCKET = "scoreline-test-bucket"
 INPUT_DATE = "2026-11-25"  # the date of every event fixture
 SCIKIT_LEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+# What the scoring stack passes for ml.m5.xlarge (4 vCPUs) by default: 4 requests in flight, 4 single-threaded
+# model-server workers in each container (stacks/model_servers.py).
+FOUR_WORKERS = {"OMP_NUM_THREADS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "4"}
 SETTINGS = {
     "MODEL_PACKAGE_GROUP_NAME": GROUP,
     "EXECUTION_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/scoreline-sagemaker-execution",
@@ -37,7 +40,8 @@ SETTINGS = {
     "TRANSFORM_INSTANCE_STORAGE": "false",
     "TRANSFORM_INSTANCE_COUNT": "2",
     "MAX_PAYLOAD_MB": "6",
-    "MAX_CONCURRENT_TRANSFORMS": "1",
+    "MAX_CONCURRENT_TRANSFORMS": "4",
+    "CONTAINER_ENVIRONMENT": json.dumps([FOUR_WORKERS, FOUR_WORKERS]),
     "INPUT_FILTER": "$[1:]",
     "SENT_ALERTS_URI": f"s3://{BUCKET}/scoring/alerts/",
 }
@@ -65,6 +69,19 @@ def two_containers(version: int) -> list[dict]:
         },
         {"Image": SCIKIT_LEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/pipeline/v{version}/model/model.tar.gz"},
     ]
+
+
+def as_served(containers: list[dict], environments: list[dict]) -> list[dict]:
+    """The containers as CreateModel receives them: each environment merged over its container's own."""
+    return [
+        {**container, "Environment": {**container.get("Environment", {}), **environment}}
+        for container, environment in zip(containers, environments, strict=True)
+    ]
+
+
+def scored_model(version: int) -> list[dict]:
+    """The version's containers as the scoring function's model has them (the default settings' model servers)."""
+    return as_served(two_containers(version), [FOUR_WORKERS, FOUR_WORKERS])
 
 
 def with_model_data_source(containers: list[dict], data_type: str, compression: str) -> list[dict]:

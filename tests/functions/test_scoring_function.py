@@ -10,6 +10,7 @@ import pytest
 
 from tests.functions.conftest import (
     BUCKET,
+    FOUR_WORKERS,
     GROUP,
     REPO_ROOT,
     SETTINGS,
@@ -47,7 +48,7 @@ def test_approved_version_is_scored_at_once_with_every_setting(app, world, capsy
     assert named_for(1).match(job["ModelName"]) and job["ModelName"] != job_name
     assert job["BatchStrategy"] == "MultiRecord"
     assert job["MaxPayloadInMB"] == 6
-    assert job["MaxConcurrentTransforms"] == 1
+    assert job["MaxConcurrentTransforms"] == 4  # one request in flight per model-server worker
     assert job["TransformInput"] == {
         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/scoring/input/2026-11-25/"}},
         "ContentType": "text/csv",
@@ -70,7 +71,11 @@ def test_approved_version_is_scored_at_once_with_every_setting(app, world, capsy
         {"Key": "scoreline:trigger", "Value": "approval"},
     ]
     [model] = world.models().values()
-    assert model["Containers"] == two_containers(1)
+    features, model_container = two_containers(1)
+    assert model["Containers"] == [  # the stack's model servers merged over the package's environments
+        {**features, "Environment": {"SAGEMAKER_PROGRAM": "inference.py", **FOUR_WORKERS}},
+        {**model_container, "Environment": FOUR_WORKERS},
+    ]
     assert model["ExecutionRoleArn"] == SETTINGS["EXECUTION_ROLE_ARN"]
     [create_model] = create_model_calls  # moto drops these two fields: check what the function asked for
     assert create_model["EnableNetworkIsolation"] is True
@@ -101,6 +106,39 @@ def test_two_containers_become_one_model_in_package_order(app, world):
     assert images_and_data == [(c["Image"], c["ModelDataUrl"]) for c in two_containers(1)]
     assert images_and_data[0][1].endswith("/features/model.tar.gz")
     assert images_and_data[1][1].endswith("/model/model.tar.gz")
+
+
+def test_each_container_gets_its_model_server_and_the_job_its_concurrency(app, world, monkeypatch):
+    """What the stack chose for the instance type reaches CreateModel (each container's Environment, merged over the
+    package's, where the stack's value wins) and CreateTransformJob (MaxConcurrentTransforms), as given."""
+    features_server = {"SAGEMAKER_MODEL_SERVER_WORKERS": "16", "OMP_NUM_THREADS": "3"}
+    model_server = {"SAGEMAKER_MODEL_SERVER_WORKERS": "4", "OMP_NUM_THREADS": "1"}
+    monkeypatch.setenv("CONTAINER_ENVIRONMENT", json.dumps([features_server, model_server]))
+    monkeypatch.setenv("MAX_CONCURRENT_TRANSFORMS", "16")
+    features, model_container = two_containers(1)
+    features["Environment"] = {**features["Environment"], "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    world.add_version("Approved", containers=[features, model_container])
+    world.put_input()
+    create_model_calls = []
+    on_request("provide-client-params.sagemaker.CreateModel", lambda params, **_: create_model_calls.append(params))
+
+    app.handler(load_event("model_package_approved"), None)
+
+    [create_model] = create_model_calls
+    assert [container["Environment"] for container in create_model["Containers"]] == [
+        {"SAGEMAKER_PROGRAM": "inference.py", **features_server},
+        model_server,
+    ]
+    [job] = world.jobs().values()
+    assert job["MaxConcurrentTransforms"] == 16
+
+
+@pytest.mark.parametrize("value", ["", "{}", "[1]", '[{"OMP_NUM_THREADS": 1}]', "not json"])
+def test_an_unreadable_container_environment_is_named(app, world, monkeypatch, value):
+    monkeypatch.setenv("CONTAINER_ENVIRONMENT", value)
+
+    with pytest.raises(app.ConfigurationError, match="CONTAINER_ENVIRONMENT"):
+        app.handler(SCHEDULE, None)
 
 
 def test_a_job_name_conflict_from_the_service_counts_as_already_started(app, world):

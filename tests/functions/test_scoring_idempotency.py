@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functions.conftest import BUCKET, INPUT_DATE, load_event, two_containers
+from tests.functions.conftest import BUCKET, INPUT_DATE, load_event, scored_model, two_containers
 
 SCHEDULE = load_event("schedule")
 
@@ -112,7 +112,7 @@ def test_a_new_version_on_the_same_input_starts_a_new_job_with_its_own_model(app
     models = {job["TransformJobName"]: job["ModelName"] for job in world.jobs().values()}
     assert models.keys() == {first["job_name"], second["job_name"]}
     assert len(set(models.values())) == 2
-    assert [model["Containers"] for model in world.models().values()] == [two_containers(1), two_containers(2)]
+    assert [model["Containers"] for model in world.models().values()] == [scored_model(1), scored_model(2)]
 
 
 def test_a_late_rejection_of_a_version_approved_again_keeps_its_job_running(app, world, capsys):
@@ -180,7 +180,7 @@ def test_a_stale_model_with_the_versions_number_is_not_reused(app, world):
     assert new["action"] == "started_job" and new["job_name"] != old["job_name"]
     model_name = world.jobs()[new["job_name"]]["ModelName"]
     assert model_name != world.jobs()[old["job_name"]]["ModelName"]
-    assert world.models()[model_name]["Containers"] == two_containers(7)
+    assert world.models()[model_name]["Containers"] == scored_model(7)
 
 
 def _set_job_statuses(world, status: str, only: str | None = None) -> None:

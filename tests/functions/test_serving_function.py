@@ -9,9 +9,20 @@ import boto3
 import pytest
 
 from local_mode.moto_patches import install as install_moto_patches
-from tests.functions.conftest import ACCOUNT, REGION, SETTINGS, load_event, load_function, on_request, two_containers
+from tests.functions.conftest import (
+    ACCOUNT,
+    REGION,
+    SETTINGS,
+    as_served,
+    load_event,
+    load_function,
+    on_request,
+    two_containers,
+)
 
 ENDPOINT = "scoreline-realtime"
+# What the serving stack passes for ml.m5.large (2 vCPUs): two single-threaded workers in each container.
+TWO_WORKERS = {"OMP_NUM_THREADS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
 SERVING_SETTINGS = {
     "MODEL_PACKAGE_GROUP_NAME": SETTINGS["MODEL_PACKAGE_GROUP_NAME"],
     "EXECUTION_ROLE_ARN": SETTINGS["EXECUTION_ROLE_ARN"],
@@ -21,6 +32,7 @@ SERVING_SETTINGS = {
     "SERVING_INSTANCE_TYPE": "ml.m5.large",
     "SERVING_INSTANCE_STORAGE": "false",
     "SERVING_INSTANCE_COUNT": "1",
+    "SERVING_CONTAINER_ENVIRONMENT": json.dumps([TWO_WORKERS, TWO_WORKERS]),
     "SERVING_MIN_INSTANCES": "1",
     "SERVING_MAX_INSTANCES": "3",
     "SERVING_INVOCATIONS_PER_INSTANCE": "700",
@@ -80,6 +92,11 @@ def endpoint() -> dict:
     return boto3.client("sagemaker", region_name=REGION).describe_endpoint(EndpointName=ENDPOINT)
 
 
+def served_model(version: int) -> list[dict]:
+    """The version's containers as the endpoint's model has them: the stack's model servers merged in."""
+    return as_served(two_containers(version), [TWO_WORKERS, TWO_WORKERS])
+
+
 def served_containers() -> list[dict]:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint()["EndpointConfigName"])
@@ -93,7 +110,7 @@ def test_first_approval_creates_the_endpoint_with_that_versions_serial_model(ser
     decision = serving.handler(load_event("model_package_approved"), None)
 
     assert decision["action"] == "created_endpoint" and decision["version"] == 1
-    assert served_containers() == two_containers(1)
+    assert served_containers() == served_model(1)
     config = boto3.client("sagemaker", region_name=REGION).describe_endpoint_config(
         EndpointConfigName=endpoint()["EndpointConfigName"]
     )
@@ -101,6 +118,24 @@ def test_first_approval_creates_the_endpoint_with_that_versions_serial_model(ser
     assert config["ProductionVariants"][0]["VariantName"] == "AllTraffic"
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["action"] == "created_endpoint"
+
+
+def test_the_endpoint_model_gets_the_model_servers_the_stack_chose(serving, registry, monkeypatch):
+    """Each container's Environment at CreateModel has the stack's workers and threads merged over the package's."""
+    gpu_model_server = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "1"}
+    monkeypatch.setenv("SERVING_CONTAINER_ENVIRONMENT", json.dumps([TWO_WORKERS, gpu_model_server]))
+    registry.add_version("Approved")
+
+    serving.handler(load_event("model_package_approved"), None)
+
+    assert served_containers() == as_served(two_containers(1), [TWO_WORKERS, gpu_model_server])
+
+
+def test_an_unreadable_container_environment_is_named(serving, registry, monkeypatch):
+    monkeypatch.setenv("SERVING_CONTAINER_ENVIRONMENT", '{"OMP_NUM_THREADS": "1"}')
+
+    with pytest.raises(serving.ConfigurationError, match="SERVING_CONTAINER_ENVIRONMENT must be a JSON list"):
+        serving.handler(load_event("model_package_approved"), None)
 
 
 def test_in_service_endpoint_gets_target_tracking_autoscaling(serving, registry):
@@ -145,7 +180,7 @@ def test_next_approval_updates_with_blue_green_guardrails_on_the_new_fleet(servi
             ]
         },
     }
-    assert served_containers() == two_containers(2)
+    assert served_containers() == served_model(2)
     alarms = boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]
     by_metric = {alarm["MetricName"]: alarm for alarm in alarms}
     assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency"}
@@ -191,7 +226,7 @@ def test_rejecting_the_serving_version_rolls_back_to_the_newest_still_approved(s
     decision = serving.handler(rejected(2), None)
 
     assert decision["action"] == "updated_endpoint" and decision["version"] == 1
-    assert served_containers() == two_containers(1)
+    assert served_containers() == served_model(1)
     assert len(updates) == 2
 
 
@@ -204,7 +239,7 @@ def test_rejecting_a_version_not_served_changes_nothing(serving, registry, updat
     decision = serving.handler(rejected(2), None)
 
     assert decision["action"] == "ignored"
-    assert served_containers() == two_containers(1) and updates == []
+    assert served_containers() == served_model(1) and updates == []
 
 
 def test_rejecting_the_only_approved_version_alerts_and_keeps_serving(serving, registry):
@@ -215,7 +250,7 @@ def test_rejecting_the_only_approved_version_alerts_and_keeps_serving(serving, r
     decision = serving.handler(rejected(1), None)
 
     assert decision["action"] == "alerted"
-    assert served_containers() == two_containers(1)
+    assert served_containers() == served_model(1)
     assert registry.alerts() == [
         f"Endpoint {ENDPOINT}: version 1 was rejected and no other version is approved: it keeps serving."
     ]
@@ -232,7 +267,7 @@ def test_a_busy_endpoint_is_updated_at_its_next_state_change(serving, registry, 
     resumed = serving.handler(endpoint_state_change(), None)
 
     assert (busy["action"], resumed["action"]) == ("busy", "updated_endpoint")
-    assert served_containers() == two_containers(2) and len(updates) == 1
+    assert served_containers() == served_model(2) and len(updates) == 1
 
 
 def test_a_rolled_back_rollout_keeps_the_old_version_and_alerts_once(serving, registry, updates):
@@ -251,7 +286,7 @@ def test_a_rolled_back_rollout_keeps_the_old_version_and_alerts_once(serving, re
     assert first["action"] == "alerted" and first["version"] == 2
     assert [again["action"], duplicate_approval["action"]] == ["none", "none"]
     assert len(updates) == 1  # the rolled-back version is not deployed again by itself
-    assert served_containers() == two_containers(1)
+    assert served_containers() == served_model(1)
     [alert] = registry.alerts()
     assert alert.startswith(f"Endpoint {ENDPOINT}: the deployment was rolled back: version 2 (scoreline-serving-v2-")
     assert alert.endswith(f"the endpoint serves {old_config}.")

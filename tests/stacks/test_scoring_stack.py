@@ -77,6 +77,7 @@ def test_function_configuration_comes_from_settings(tmp_path):
     environment = function["Environment"]["Variables"]
     assert environment["TRANSFORM_INSTANCE_TYPE"] == "ml.c5.2xlarge"
     assert environment["MAX_PAYLOAD_MB"] == "4"
+    assert environment["MAX_CONCURRENT_TRANSFORMS"] == "8"  # automatic: one per vCPU of ml.c5.2xlarge
     assert environment["INPUT_FILTER"] == "$[1:]"
     assert environment["MODEL_PACKAGE_GROUP_NAME"] == "scoreline-models"
     assert environment["NAME_PREFIX"] == "scoreline-scoring"

@@ -95,6 +95,9 @@ def test_the_function_gets_every_setting(serving):
         "SERVING_INSTANCE_TYPE": "ml.m5.large",
         "SERVING_INSTANCE_STORAGE": "false",
         "SERVING_INSTANCE_COUNT": "1",
+        # ml.m5.large has 2 vCPUs: two single-threaded model-server workers in each container
+        "SERVING_CONTAINER_ENVIRONMENT": '[{"OMP_NUM_THREADS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, '
+        '{"OMP_NUM_THREADS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}]',
         "SERVING_MIN_INSTANCES": "1",
         "SERVING_MAX_INSTANCES": "2",
         "SERVING_INVOCATIONS_PER_INSTANCE": "1000",

@@ -60,6 +60,19 @@ def test_command_line_strings_are_converted():
         ({"retrain_on_new_data": "sometimes"}, "Setting 'retrain_on_new_data' must be true or false"),
         ({"retrain_debounce_minutes": 0}, "Setting 'retrain_debounce_minutes' must be a number of minutes above 0"),
         ({"retrain_debounce_minutes": "soon"}, "Setting 'retrain_debounce_minutes' must be a number of minutes"),
+        (
+            {"transform_max_concurrent": 17},
+            "Setting 'transform_max_concurrent' must be 0 (automatic) or at most 16, so that times "
+            "transform_max_payload_mb (6) it stays within the 100 MB",
+        ),
+        (
+            {"transform_max_payload_mb": 40, "transform_max_concurrent": 3},
+            "Setting 'transform_max_concurrent' must be 0 (automatic) or at most 2",
+        ),
+        (
+            {"realtime_instance_type": "ml.t3.medium"},
+            "Setting 'realtime_instance_type' has a size whose vCPUs Scoreline does not know",
+        ),
     ],
 )
 def test_bad_value_names_the_setting_and_what_is_allowed(values, named):
