@@ -52,8 +52,8 @@ def _debounce_invocations(cloud: LocalCloud) -> list[dict]:
 def test_twenty_new_training_files_start_one_execution_after_the_debounce_window(retraining_cloud, housing):
     bucket = retraining_cloud.deployment.bucket_for("DataBucket")
     s3 = boto3.client("s3")
-    for index in range(20):
-        part = housing.iloc[index::20].to_csv(index=False)
+    for index in range(20):  # 4,000 rows: the executions these triggers start train on them, and must end
+        part = housing.iloc[index:4000:20].to_csv(index=False)
         s3.put_object(Bucket=bucket, Key=f"training/input/part-{index:02d}.csv", Body=part)
     s3.put_object(Bucket=bucket, Key="scoring/input/2026-11-25/rows.csv", Body=b"1,2,3\n")  # not training data
     uploaded = time.monotonic()
