@@ -8,12 +8,14 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from pipeline_definitions.build import start_building
+from scoreline.layout import TRAINING_INPUT_PREFIX
+from scoreline.pipeline_spec import pipeline_spec
+from scoreline.settings import SettingsError, load_settings
 from stacks.retraining import add_retraining
 from stacks.scoring_stack import ScoringStack
 from stacks.security import apply_security_checks
-from stacks.settings import SettingsError, load_settings
 from stacks.storage_stack import StorageStack
-from stacks.training_stack import TRAINING_INPUT_PREFIX, TrainingStack, pipeline_spec
+from stacks.training_stack import TrainingStack
 
 
 def build_app(app: cdk.App) -> cdk.App:

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import artifacts, classification, realtime, scale, synth_time, throughput
+from scoreline.settings import FLAVOURS
 
-FLAVOURS = ("sklearn", "pytorch", "xgboost")
 # Short training for --quick: the smoke test checks the machinery, not the figures.
 QUICK_HYPERPARAMETERS = {"sklearn": {"max-iter": "20"}, "pytorch": {"epochs": "2"}, "xgboost": {"num-round": "20"}}
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from demo.data import california_housing
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CODE = REPO_ROOT / "container_code"

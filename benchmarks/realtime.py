@@ -34,7 +34,7 @@ from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.iam.evaluator import Roles
 from local_mode.moto_patches import install as install_moto_patches
 from local_mode.sagemaker.endpoints import LocalEndpoints
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 
 ACCOUNT, REGION, ENDPOINT, BUCKET = "123456789012", "us-east-1", "scoreline-realtime", "scoreline-bench"
 # The serving stack's success response (2xx: the body and its Content-Type passed through), without synthesizing the

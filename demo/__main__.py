@@ -13,13 +13,14 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_mode.cloudformation.assembly import AssemblyError
+from scoreline.settings import FLAVOURS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train, register, approve and score on an embedded local cloud")
-    demo.add_argument("--flavour", choices=_flavours(), default="sklearn")
+    demo.add_argument("--flavour", choices=FLAVOURS, default="sklearn")
     demo.add_argument(
         "--dataset",
         choices=["california", "iris", "breast-cancer"],
@@ -81,15 +82,6 @@ def _demo(args) -> int:
     print(f"  evaluation report: {result.report}")
     print(result.summary_line())
     return 0
-
-
-def _flavours() -> list[str]:
-    """The model flavours the model_flavour setting accepts."""
-    import typing
-
-    from stacks.settings import Settings
-
-    return list(typing.get_args(Settings.model_fields["model_flavour"].annotation))
 
 
 def _settings_argument(parser) -> None:

@@ -23,6 +23,7 @@ from demo.reports import classification_report, regression_report
 from demo.synth import PROJECT_ROOT, synthesize
 from local_mode import storage
 from local_mode.cloud import LocalCloud
+from scoreline.layout import TRAINING_INPUT_PREFIX
 
 SCORING_ROWS = 1000
 
@@ -124,7 +125,9 @@ def run_demo(
         training_frame, scoring_frame = _split_for_scoring(frame, target)
         bucket = deployment.bucket_for("DataBucket")
         s3 = cloud.client("s3")  # the demo talks to the local cloud as its administrator
-        storage.write_object(f"s3://{bucket}/training/input/data.csv", training_frame.to_csv(index=False).encode(), s3)
+        storage.write_object(
+            f"s3://{bucket}/{TRAINING_INPUT_PREFIX}data.csv", training_frame.to_csv(index=False).encode(), s3
+        )
         today = datetime.now(UTC).strftime("%Y-%m-%d")
         scoring_uri = scoring["SCORING_INPUT_URI"].replace("{date}", today) + "rows.csv"
         features = scoring_frame.drop(columns=[target])

@@ -3,35 +3,11 @@
 import argparse
 import json
 
-from pipeline_definitions.spec import PipelineSpec
 from pipeline_definitions.training_pipeline import build_definition
-from stacks.settings import (
-    PYTORCH_IMAGE_VERSION,
-    PYTORCH_PYTHON_VERSION,
-    SKLEARN_IMAGE_VERSION,
-    TRAINING_INSTANCE_LIMITS,
-    XGBOOST_IMAGE_VERSION,
-)
+from scoreline.pipeline_spec import PipelineSpec, pipeline_spec
+from scoreline.settings import TRAINING_INSTANCE_LIMITS, Settings
 
-DEFAULT_SPEC = PipelineSpec(
-    pipeline_name="scoreline-training",
-    model_package_group_name="scoreline-models",
-    flavour="sklearn",
-    target_column="MedHouseVal",
-    categorical_columns=(),
-    rmse_threshold=0.0,
-    processing_instance_type="ml.m5.xlarge",
-    processing_instance_count=1,
-    training_instance_type="ml.m5.xlarge",
-    training_instance_count=1,
-    transform_instance_type="ml.m5.xlarge",
-    image_versions=(
-        ("sklearn", SKLEARN_IMAGE_VERSION),
-        ("pytorch", PYTORCH_IMAGE_VERSION),
-        ("pytorch_python", PYTORCH_PYTHON_VERSION),
-        ("xgboost", XGBOOST_IMAGE_VERSION),
-    ),
-)
+DEFAULT_SPEC = pipeline_spec(Settings())  # the defaults (cdk.json holds the same values, a test checks)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from pipeline_definitions.spec import PipelineSpec
+from scoreline.pipeline_spec import PipelineSpec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CACHE_DIR = Path(os.environ.get("SCORELINE_DEFINITION_CACHE", PACKAGE_DIR.parent / ".scoreline" / "definition-cache"))
@@ -27,7 +27,8 @@ _builders: dict[Path, subprocess.Popen] = {}
 def _cache_file(spec: PipelineSpec, cache_dir: Path) -> Path:
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
     digest.update(version("sagemaker").encode() + version("botocore").encode())
-    for source in [*sorted(PACKAGE_DIR.glob("*.py")), PACKAGE_DIR.parent / "stacks" / "instance_types.py"]:
+    core = [PACKAGE_DIR.parent / "scoreline" / name for name in ("instance_types.py", "layout.py", "pipeline_spec.py")]
+    for source in [*sorted(PACKAGE_DIR.glob("*.py")), *core]:
         digest.update(source.name.encode() + source.read_bytes())
     return cache_dir / f"{digest.hexdigest()[:32]}.json"
 

@@ -10,7 +10,7 @@ import functools
 
 from sagemaker.core import common_utils, image_uris
 
-from stacks.instance_types import is_gpu
+from scoreline.instance_types import is_gpu
 
 # The SDK parses botocore's endpoint list anew for every image lookup (40 ms each, ~100 lookups per build);
 # the list does not change within a process, so one resolver serves every region.
@@ -41,7 +41,7 @@ def _sklearn_image(region: str, version: str) -> str:
     if training != inference:
         raise ImageScopeError(
             f"scikit-learn image {version} differs between training ({training}) and inference ({inference}) in "
-            f"{region}; choose a version whose image serves both (SKLEARN_IMAGE_VERSION in stacks/settings.py)."
+            f"{region}; choose a version whose image serves both (SKLEARN_IMAGE_VERSION in scoreline/settings.py)."
         )
     return training
 

@@ -66,8 +66,9 @@ from sagemaker.serve.model_builder import ModelBuilder  # noqa: E402
 from sagemaker.train.model_trainer import ModelTrainer  # noqa: E402
 
 from pipeline_definitions.placeholders import PLACEHOLDERS  # noqa: E402
-from pipeline_definitions.spec import PipelineSpec  # noqa: E402
-from stacks.instance_types import has_instance_storage  # noqa: E402
+from scoreline.instance_types import has_instance_storage  # noqa: E402
+from scoreline.layout import TRAINING_INPUT_PREFIX  # noqa: E402
+from scoreline.pipeline_spec import PipelineSpec  # noqa: E402
 
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 _CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
@@ -142,11 +143,13 @@ def _session() -> PipelineSession:
 
 class _Parameters:
     """Pipeline parameters: what a user may override per execution. Instance counts are not parameters: the
-    settings allow only counts the jobs use (stacks/settings.py), and an override at start time could not be checked
+    settings allow only counts the jobs use (scoreline/settings.py), and an override at start time could not be checked
     before the jobs ran."""
 
     def __init__(self, spec: PipelineSpec):
-        self.input_data = ParameterString("InputDataUri", default_value=f"s3://{PLACEHOLDERS.bucket}/training/input/")
+        self.input_data = ParameterString(
+            "InputDataUri", default_value=f"s3://{PLACEHOLDERS.bucket}/{TRAINING_INPUT_PREFIX}"
+        )
         self.processing_type = ParameterString("ProcessingInstanceType", spec.processing_instance_type)
         self.training_type = ParameterString("TrainingInstanceType", spec.training_instance_type)
         self.rmse_threshold = ParameterFloat("RmseThreshold", spec.rmse_threshold)

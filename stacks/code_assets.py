@@ -12,7 +12,7 @@ from pathlib import Path
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 
 
 def _write_once(path: Path, data: bytes) -> Path:

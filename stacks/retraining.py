@@ -20,8 +20,8 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from scoreline.settings import Settings
 from stacks.python_function import python_function
-from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "retrain_debounce"
 RETRY_ATTEMPTS = 3

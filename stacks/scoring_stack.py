@@ -24,11 +24,12 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from stacks.instance_types import has_instance_storage
-from stacks.model_servers import transform_serving
+from scoreline.instance_types import has_instance_storage
+from scoreline.layout import SENT_ALERTS_PREFIX
+from scoreline.model_servers import transform_serving
+from scoreline.settings import Settings
 from stacks.python_function import python_function
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
-from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "scoring"
 RETRY_ATTEMPTS = 3
@@ -40,7 +41,6 @@ MAX_EVENT_AGE = Duration.hours(2)
 FUNCTION_RETRY_ATTEMPTS = 2
 # The function's own prefix of the data bucket: one small object per alert it sent, so that a second delivery of the
 # same run does not alert again (functions/scoring/app.py).
-SENT_ALERTS_PREFIX = "scoring/alerts/"
 
 
 class ScoringStack(Stack):

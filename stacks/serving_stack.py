@@ -20,11 +20,11 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from stacks.instance_types import has_instance_storage
-from stacks.model_servers import realtime_serving
+from scoreline.instance_types import has_instance_storage
+from scoreline.model_servers import realtime_serving
+from scoreline.settings import Settings
 from stacks.python_function import python_function
 from stacks.security import alerts_key_for, data_key_for_sagemaker_resources, pass_role_to_sagemaker
-from stacks.settings import Settings
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
 VARIANT = "AllTraffic"
@@ -169,7 +169,7 @@ class ServingStack(Stack):
                 "SERVING_INSTANCE_TYPE": settings.realtime_instance_type,
                 "SERVING_INSTANCE_STORAGE": str(has_instance_storage(settings.realtime_instance_type)).lower(),
                 "SERVING_INSTANCE_COUNT": str(settings.realtime_instance_count),
-                # The containers' model-server workers and threads for the instance type (stacks/model_servers.py).
+                # The containers' model-server workers and threads for the instance type (scoreline/model_servers.py).
                 "SERVING_CONTAINER_ENVIRONMENT": json.dumps(
                     realtime_serving(settings).container_environments(), sort_keys=True
                 ),

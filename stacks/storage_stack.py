@@ -8,7 +8,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.settings import Settings
+from scoreline.settings import Settings
 
 
 class StorageStack(Stack):

@@ -17,25 +17,17 @@ from constructs import Construct
 
 from pipeline_definitions.build import pipeline_artifacts
 from pipeline_definitions.placeholders import PLACEHOLDERS
-from pipeline_definitions.spec import PipelineSpec
+from scoreline.layout import MANIFEST_PREFIX, PIPELINE_PREFIX, TRAINING_INPUT_PREFIX
+from scoreline.pipeline_spec import pipeline_spec
+from scoreline.settings import (
+    ECR_IMAGE,
+    Settings,
+)
 from stacks.code_assets import CodeAssets
 from stacks.python_function import python_function
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
-from stacks.settings import (
-    ECR_IMAGE,
-    PYTORCH_IMAGE_VERSION,
-    PYTORCH_PYTHON_VERSION,
-    SKLEARN_IMAGE_VERSION,
-    XGBOOST_IMAGE_VERSION,
-    Settings,
-)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# S3 prefixes of the data bucket and who uses them (the README documents the same layout).
-TRAINING_INPUT_PREFIX = "training/input/"
-PIPELINE_PREFIX = "pipeline/"
-# Manifests of the training input, named by their content's digest (functions/training_data).
-MANIFEST_PREFIX = "training/manifests/"
 TRAINING_DATA_CODE = REPO_ROOT / "functions" / "training_data"
 # The Evaluate step's output folder under pipeline/<execution>/: the property file the condition reads (JsonGet).
 EVALUATION_OUTPUT = "evaluation"
@@ -44,33 +36,6 @@ _PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer"
 _IMAGE_URI = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.[a-z0-9.]+/(?P<repository>[^:@]+):"
 )
-
-
-def pipeline_spec(settings: Settings) -> PipelineSpec:
-    return PipelineSpec(
-        pipeline_name=settings.pipeline_name,
-        model_package_group_name=settings.model_package_group_name,
-        flavour=settings.model_flavour,
-        target_column=settings.target_column,
-        problem_type=settings.problem_type,
-        gate_metric=settings.gate_metric,
-        categorical_columns=settings.categorical_columns,
-        rmse_threshold=settings.rmse_threshold,
-        min_improvement_over_baseline=settings.min_improvement_over_baseline,
-        champion_tolerance=settings.champion_tolerance,
-        processing_instance_type=settings.processing_instance_type,
-        processing_instance_count=settings.processing_instance_count,
-        training_instance_type=settings.training_instance_type,
-        training_instance_count=settings.training_instance_count,
-        transform_instance_type=settings.transform_instance_type,
-        hyperparameters=tuple(sorted(settings.training_hyperparameters.items())),
-        image_versions=(
-            ("sklearn", SKLEARN_IMAGE_VERSION),
-            ("pytorch", PYTORCH_IMAGE_VERSION),
-            ("pytorch_python", PYTORCH_PYTHON_VERSION),
-            ("xgboost", XGBOOST_IMAGE_VERSION),
-        ),
-    )
 
 
 class TrainingStack(Stack):

@@ -43,7 +43,7 @@ import numpy as np
 
 NONE = "none"  # no champion (the TrainingData step's word for it)
 REGRESSION_SCHEMA = {"problem_type": "regression", "classes": []}
-# Gate metrics per problem type, the default first (stacks/settings.py GATE_METRICS holds the same).
+# Gate metrics per problem type, the default first (scoreline/settings.py GATE_METRICS holds the same).
 GATE_METRICS = {
     "regression": ("rmse", "mae", "r2"),
     "binary": ("auc", "accuracy", "f1", "precision", "recall"),

@@ -114,7 +114,7 @@ def describe_package(sagemaker, package_arn: str) -> dict:
 def model_containers(package: dict, environments: Sequence[dict[str, str]] = ()) -> tuple[list[dict], str]:
     """CreateModel containers, in the package's order, or the reason this package cannot be served. The n-th of
     `environments` (the model servers' workers and threads the stack chose for the instance type, see
-    stacks/model_servers.py) is merged over the n-th container's own Environment; a container beyond them keeps its
+    scoreline/model_servers.py) is merged over the n-th container's own Environment; a container beyond them keeps its
     own."""
     containers = package.get("InferenceSpecification", {}).get("Containers") or []
     if not containers:

@@ -79,7 +79,7 @@ class Settings:
     max_payload_mb: int
     max_concurrent: int  # MaxConcurrentTransforms: requests in flight per instance
     # Merged over each container's Environment at CreateModel: its model server's workers and threads, sized with
-    # max_concurrent for the instance type by the stack (stacks/model_servers.py).
+    # max_concurrent for the instance type by the stack (scoreline/model_servers.py).
     container_environments: tuple[dict[str, str], ...]
     input_filter: str
     alert_topic_arn: str

@@ -89,7 +89,7 @@ class Settings:
     instance_storage: bool
     instance_count: int
     # Merged over each container's Environment at CreateModel: its model server's workers and threads for the
-    # instance type, chosen by the stack (stacks/model_servers.py).
+    # instance type, chosen by the stack (scoreline/model_servers.py).
     container_environments: tuple[dict[str, str], ...]
     min_instances: int
     max_instances: int

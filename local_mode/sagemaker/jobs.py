@@ -27,7 +27,7 @@ from local_mode import storage
 from local_mode.sagemaker import training_cluster
 from local_mode.sagemaker.images import python_for, toolkit_failure
 from local_mode.sagemaker.workspace import LIMIT, Workspace
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 
 OPT_ML = "/opt/ml"
 

@@ -1,7 +1,7 @@
 """CreateTransformJob: "If you specify the MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms *
 MaxPayloadInMB) also cannot exceed 100 MB", and without it SageMaker sends one request at a time to a container
 without an execution-parameters endpoint. The framework images start SAGEMAKER_MODEL_SERVER_WORKERS worker
-processes, one per vCPU by default, whose libraries take OMP_NUM_THREADS threads (stacks/model_servers.py cites the
+processes, one per vCPU by default, whose libraries take OMP_NUM_THREADS threads (scoreline/model_servers.py cites the
 toolkits). So the templates must pair them: as many requests in flight as workers, and workers x threads filling the
 vCPUs without exceeding them; on a GPU type the PyTorch model container runs one worker per GPU.
 
@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from stacks.instance_types import vcpus
+from scoreline.instance_types import vcpus
 from tests.synth_helpers import only, synth
 
 WORKERS, THREADS = "SAGEMAKER_MODEL_SERVER_WORKERS", "OMP_NUM_THREADS"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.instance_types import has_instance_storage
+from scoreline.instance_types import has_instance_storage
 from tests.aws_rules.pipeline_definition import definition_and_variables
 from tests.pipeline_definitions.definitions import nested_steps
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
 CODE = REPO_ROOT / "container_code"

@@ -27,7 +27,7 @@ BUCKET = "scoreline-test-bucket"
 INPUT_DATE = "2026-11-25"  # the date of every event fixture
 SCIKIT_LEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 # What the scoring stack passes for ml.m5.xlarge (4 vCPUs) by default: 4 requests in flight, 4 single-threaded
-# model-server workers in each container (stacks/model_servers.py).
+# model-server workers in each container (scoreline/model_servers.py).
 FOUR_WORKERS = {"OMP_NUM_THREADS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "4"}
 SETTINGS = {
     "MODEL_PACKAGE_GROUP_NAME": GROUP,

@@ -27,7 +27,7 @@ from local_mode.iam.evaluator import Roles
 from local_mode.modules import load_module
 from local_mode.moto_patches import install as install_moto_patches
 from local_mode.sagemaker.endpoints import Answer, LocalEndpoints
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 from tests.conftest import REPO_ROOT
 
 FEATURES_CODE = REPO_ROOT / "container_code" / "features"

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from local_mode import storage
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 from tests.local_mode.conftest import TERMINAL, registered_version, run_pipeline, wait_for
 
 SCORING_ROWS = 250

@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from local_mode import storage
-from stacks.tarballs import deterministic_tarball
+from scoreline.tarballs import deterministic_tarball
 from tests.local_mode.conftest import TERMINAL, wait_for
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"

@@ -6,7 +6,7 @@ import functools
 import json
 
 from pipeline_definitions.__main__ import DEFAULT_SPEC
-from pipeline_definitions.spec import PipelineSpec
+from scoreline.pipeline_spec import PipelineSpec
 
 FLAVOURS = ("sklearn", "pytorch", "xgboost")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from pipeline_definitions.__main__ import DEFAULT_SPEC
-from pipeline_definitions.spec import PipelineSpec
+from scoreline.pipeline_spec import PipelineSpec
 from tests.pipeline_definitions.definitions import nested_steps, steps_by_name
 
 DISTRIBUTION = "sagemaker_torch_distributed_enabled"

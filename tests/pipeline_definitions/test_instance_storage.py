@@ -9,8 +9,8 @@ import json
 import pytest
 
 from pipeline_definitions.__main__ import DEFAULT_SPEC
-from pipeline_definitions.spec import PipelineSpec
-from stacks.instance_types import has_instance_storage
+from scoreline.instance_types import has_instance_storage
+from scoreline.pipeline_spec import PipelineSpec
 from tests.pipeline_definitions.definitions import nested_steps, steps_by_name
 
 INSTANCE_STORE_TYPES = {"processing_instance_type": "ml.m5d.xlarge", "training_instance_type": "ml.g5.xlarge"}

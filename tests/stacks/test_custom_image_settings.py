@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.settings import SettingsError, load_settings
+from scoreline.settings import SettingsError, load_settings
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/train:1.0"
 

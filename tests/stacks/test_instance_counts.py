@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from stacks.settings import SettingsError, load_settings
+from scoreline.settings import SettingsError, load_settings
 from tests.pipeline_definitions.definitions import definition, steps_by_name
 from tests.synth_helpers import only
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from stacks.instance_types import gpus, has_instance_storage, is_gpu, vcpus
+from scoreline.instance_types import gpus, has_instance_storage, is_gpu, vcpus
 
 
 @pytest.mark.parametrize(
@@ -24,14 +24,14 @@ def test_ebs_only_types(instance_type):
     assert not has_instance_storage(instance_type)
 
 
-# --- vCPUs and GPUs (the model servers are sized by them: stacks/model_servers.py) ---------------------------------
+# --- vCPUs and GPUs (the model servers are sized by them: scoreline/model_servers.py) ---------------------------------
 
 
 def _sagemaker_types(*shapes: str) -> set[str]:
     """Instance types the pinned botocore's SageMaker model lists for these request fields, as settings accept them."""
     import botocore.session
 
-    from stacks.settings import _INSTANCE_TYPE
+    from scoreline.settings import _INSTANCE_TYPE
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     return {t for shape in shapes for t in model.shape_for(shape).enum if re.match(_INSTANCE_TYPE, t)}

@@ -1,8 +1,8 @@
-"""Requests in flight, model-server workers and threads from the settings (stacks/model_servers.py); the templates'
+"""Requests in flight, model-server workers and threads from the settings (scoreline/model_servers.py); the templates'
 pairing is an AWS-rule test (tests/aws_rules/test_model_servers_fill_the_instance_without_oversubscription.py)."""
 
-from stacks.model_servers import ModelServer, realtime_serving, transform_serving
-from stacks.settings import load_settings
+from scoreline.model_servers import ModelServer, realtime_serving, transform_serving
+from scoreline.settings import load_settings
 
 
 def test_automatic_concurrency_is_one_request_per_vcpu_within_100_mb():

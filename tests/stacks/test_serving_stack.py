@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stacks.settings import SettingsError, load_settings
+from scoreline.settings import SettingsError, load_settings
 from tests.synth_helpers import only, resources
 
 SERVING = "ScorelineServing"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.settings import SettingsError, load_settings
+from scoreline.settings import SettingsError, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

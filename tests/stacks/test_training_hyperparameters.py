@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline_definitions.build import pipeline_artifacts
-from stacks.settings import SettingsError, load_settings
+from scoreline.settings import SettingsError, load_settings
 from stacks.training_stack import pipeline_spec
 from tests.pipeline_definitions.definitions import nested_steps as all_steps
 

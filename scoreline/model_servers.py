@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stacks.instance_types import gpus, is_gpu, vcpus
-from stacks.settings import MAX_IN_FLIGHT_MB, Settings
+from scoreline.instance_types import gpus, is_gpu, vcpus
+from scoreline.settings import MAX_IN_FLIGHT_MB, Settings
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from stacks.instance_types import vcpus
+from scoreline.instance_types import vcpus
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
@@ -73,6 +73,9 @@ def _eventbridge_schedule(value: str) -> str:
         raise ValueError(f"is not an EventBridge cron expression ({error})") from None
     return value
 
+
+# The model flavours (model_flavour): the framework that trains and serves the model container.
+FLAVOURS = ("sklearn", "pytorch", "xgboost")
 
 # Metrics the quality gate may use, per problem type; the first is the default (gate_metric=auto). The problem
 # type may be inferred only at run time (Preprocess), so Evaluate checks the choice against it again.
@@ -154,7 +157,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,19}$")] = "scoreline"
-    model_flavour: Literal["sklearn", "pytorch", "xgboost"] = "sklearn"
+    model_flavour: Literal[FLAVOURS] = "sklearn"
     target_column: Annotated[str, Field(min_length=1)] = "MedHouseVal"
     # auto: Preprocess infers it from the target column (README, Settings); an explicit type must fit the data.
     problem_type: Literal["auto", "regression", "binary", "multiclass"] = "auto"
@@ -185,7 +188,7 @@ class Settings(BaseModel):
     evaluation_image: CustomImage = ""
     model_serving_image: CustomImage = ""
     transform_max_payload_mb: Annotated[int, Field(ge=1, le=100)] = 6
-    # 0 = automatic: one request in flight per vCPU of the transform type, within 100 MB (stacks/model_servers.py).
+    # 0 = automatic: one request in flight per vCPU of the transform type, within 100 MB (scoreline/model_servers.py).
     transform_max_concurrent: Annotated[int, Field(ge=0, le=100)] = 0
     transform_input_filter: Annotated[str, Field(pattern=r"^\$")] = "$"
     schedule_expression: str = "cron(0 6 * * ? *)"
@@ -302,7 +305,7 @@ class Settings(BaseModel):
     @field_validator("transform_instance_type", "realtime_instance_type")
     @classmethod
     def _vcpus_known(cls, value: str) -> str:
-        vcpus(value)  # the model servers are sized by them (stacks/model_servers.py)
+        vcpus(value)  # the model servers are sized by them (scoreline/model_servers.py)
         return value
 
     @field_validator("transform_max_concurrent")
