@@ -80,3 +80,36 @@ def realtime_app(realtime_assembly):
     from tests.synth_helpers import templates_of
 
     return templates_of(realtime_assembly)
+
+
+# Modules that run whole pipelines in a local cloud. Their training and processing jobs use every core's OpenMP
+# threads, as on their own instance; two such modules side by side on 2 cores oversubscribe OpenMP, whose threads
+# spin-wait for each other: measured 10 s alone and 61 s side by side for each of test_local_cloud.py and
+# test_retraining.py. Under xdist they form one unit, run one after another on one worker, while the other worker
+# takes the rest module by module (as --dist loadfile does).
+PIPELINE_MODULES = {
+    "tests/demo/test_demo.py",
+    "tests/demo/test_demo_realtime.py",
+    "tests/demo/test_xgboost_demo.py",
+    "tests/journeys/test_demo_journeys.py",
+    "tests/journeys/test_serve_journeys.py",
+    "tests/local_mode/test_content_addressed_training.py",
+    "tests/local_mode/test_distributed_training.py",
+    "tests/local_mode/test_failure_reasons.py",
+    "tests/local_mode/test_iam_enforcement.py",
+    "tests/local_mode/test_local_cloud.py",
+    "tests/local_mode/test_retraining.py",
+    "tests/local_mode/test_scoring_once.py",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the pipeline modules as one unit (xdist's scheduler hook)."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class PipelineModulesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "pipeline modules" if module in PIPELINE_MODULES else module
+
+    return PipelineModulesTogether(config, log)
