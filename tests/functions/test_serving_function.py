@@ -3,12 +3,14 @@ endpoint's state changes continue or report a rollout, and duplicate events chan
 
 from __future__ import annotations
 
+import ast
 import json
 
 import boto3
 import pytest
 
 from local_mode.moto_patches import install as install_moto_patches
+from tests.conftest import REPO_ROOT
 from tests.functions.conftest import (
     ACCOUNT,
     REGION,
@@ -374,3 +376,13 @@ def test_creating_the_stack_changes_nothing_and_is_answered(serving, registry, c
     answer = serving.handler(cloudformation_response.event("Create"), None)
 
     assert (answer["Status"], cloudformation_response.received()) == ("SUCCESS", answer)
+
+
+def test_the_function_reads_exactly_the_settings_the_serving_stack_passes(serving):
+    source = (REPO_ROOT / "stacks" / "serving_stack.py").read_text()
+    [environment] = [
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.keyword) and node.arg == "environment" and isinstance(node.value, ast.Dict)
+    ]
+    assert {key.value for key in environment.keys} == set(serving.ENVIRONMENT.values())
