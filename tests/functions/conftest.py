@@ -295,3 +295,16 @@ def cloudformation_response():
         yield CloudFormationResponse(f"http://127.0.0.1:{server.server_port}/response", bodies)
     finally:
         server.shutdown()
+
+
+def variables_the_stack_passes(stack_file: str) -> set[str]:
+    """The names in the `environment={...}` dict a stack gives its function (stacks/<stack_file>)."""
+    import ast
+
+    source = (REPO_ROOT / "stacks" / stack_file).read_text()
+    [environment] = [
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.keyword) and node.arg == "environment" and isinstance(node.value, ast.Dict)
+    ]
+    return {key.value for key in environment.keys}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 
@@ -12,12 +11,12 @@ from tests.functions.conftest import (
     BUCKET,
     FOUR_WORKERS,
     GROUP,
-    REPO_ROOT,
     SETTINGS,
     answer_with_errors,
     load_event,
     on_request,
     two_containers,
+    variables_the_stack_passes,
     with_model_data_source,
 )
 
@@ -354,14 +353,7 @@ def test_a_missing_setting_is_named(app, world, monkeypatch):
 
 
 def test_the_function_reads_exactly_the_settings_the_scoring_stack_passes(app):
-    source = (REPO_ROOT / "stacks" / "scoring_stack.py").read_text()
-    [environment] = [
-        node.value
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.keyword) and node.arg == "environment" and isinstance(node.value, ast.Dict)
-    ]
-    passed = {key.value for key in environment.keys}
-    assert passed == set(app.ENVIRONMENT.values())
+    assert variables_the_stack_passes("scoring_stack.py") == set(app.ENVIRONMENT.values())
 
 
 def test_an_instance_storage_type_gets_no_volume_key_and_keeps_the_output_key(app, world, monkeypatch):

@@ -3,14 +3,12 @@ endpoint's state changes continue or report a rollout, and duplicate events chan
 
 from __future__ import annotations
 
-import ast
 import json
 
 import boto3
 import pytest
 
 from local_mode.moto_patches import install as install_moto_patches
-from tests.conftest import REPO_ROOT
 from tests.functions.conftest import (
     ACCOUNT,
     REGION,
@@ -20,6 +18,7 @@ from tests.functions.conftest import (
     load_function,
     on_request,
     two_containers,
+    variables_the_stack_passes,
 )
 
 ENDPOINT = "scoreline-realtime"
@@ -379,10 +378,4 @@ def test_creating_the_stack_changes_nothing_and_is_answered(serving, registry, c
 
 
 def test_the_function_reads_exactly_the_settings_the_serving_stack_passes(serving):
-    source = (REPO_ROOT / "stacks" / "serving_stack.py").read_text()
-    [environment] = [
-        node.value
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.keyword) and node.arg == "environment" and isinstance(node.value, ast.Dict)
-    ]
-    assert {key.value for key in environment.keys} == set(serving.ENVIRONMENT.values())
+    assert variables_the_stack_passes("serving_stack.py") == set(serving.ENVIRONMENT.values())
