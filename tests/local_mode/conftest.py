@@ -93,3 +93,37 @@ def alert_subscriber(queue_name: str) -> str:
     topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return url
+
+
+def job_role() -> str:
+    """The deployed job role: models and transform jobs run with it."""
+    return next(r["Arn"] for r in boto3.client("iam").list_roles()["Roles"] if "jobrole" in r["RoleName"])
+
+
+def run_transform_job(name: str, containers: list[dict], root: str, **job) -> dict:
+    """A network-isolated model of `containers` with the deployed job role, and a transform job over `root`/input/
+    (CSV split by line, written to `root`/output/`name`/) with `job`'s other fields; returns DescribeTransformJob once
+    it has finished."""
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=name, ExecutionRoleArn=job_role(), Containers=containers, EnableNetworkIsolation=True
+    )
+    assert sagemaker.describe_model(ModelName=name)["EnableNetworkIsolation"] is True
+    sagemaker.create_transform_job(
+        TransformJobName=name,
+        ModelName=name,
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{root}/input/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": f"{root}/output/{name}/", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+        **job,
+    )
+
+    def finished():
+        described = sagemaker.describe_transform_job(TransformJobName=name)
+        return described if described["TransformJobStatus"] in TERMINAL else None
+
+    return wait_for(finished, timeout=60)
