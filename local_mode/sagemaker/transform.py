@@ -202,12 +202,11 @@ def _transform_records(
                 f"{key}: the model returned {len(predictions)} predictions for {len(batch)} records "
                 f"(records {start + 1} to {start + len(batch)})"
             )
-        return [
-            output_filter(records[start + offset] + b"," + prediction if join else prediction)
-            for offset, prediction in enumerate(predictions)
-        ]
+        if join:
+            predictions = [records[start + offset] + b"," + prediction for offset, prediction in enumerate(predictions)]
+        return _selected(output_filter, predictions)
 
-    filtered = [input_filter(record) for record in records]
+    filtered = _selected(input_filter, records)
     in_flight = int(job.get("MaxConcurrentTransforms") or 1)
     with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="transform-request") as requests:
         answers = []
@@ -237,10 +236,14 @@ def _batches(records: list[bytes], limit: int, single: bool, key: str) -> Iterat
         yield start, batch
 
 
+def _whole(record: bytes) -> bytes:
+    return record
+
+
 def _json_path(expression: str) -> Callable[[bytes], bytes]:
     """The JSONPath subset batch transform applies to CSV records: $, $[i], $[i,j], $[a:b] (columns)."""
     if expression == "$":
-        return lambda record: record
+        return _whole
     match = re.fullmatch(r"\$\[(.+)\]", expression.replace(" ", ""))
     if not match:
         raise TransformError(f"filter {expression!r} is not supported for CSV in local mode")
@@ -253,7 +256,12 @@ def _json_path(expression: str) -> Callable[[bytes], bytes]:
     return lambda record: b",".join(record.split(b",")[i] for i in indexes)
 
 
+def _selected(select: Callable[[bytes], bytes], lines: list[bytes]) -> list[bytes]:
+    """Each line's selected columns; "$" (the default) keeps the lines, with no pass over them."""
+    return lines if select is _whole else [select(line) for line in lines]
+
+
 def _assemble(lines: list[bytes], assemble_with: str) -> bytes:
     if assemble_with == "Line":
-        return b"".join(line + b"\n" for line in lines)
+        return b"\n".join(lines) + b"\n" if lines else b""
     return b"".join(lines)
