@@ -7,21 +7,22 @@ it with any of them is an error); a text/csv or application/json body reaches th
 
 Workers: the images' model servers start SAGEMAKER_MODEL_SERVER_WORKERS worker processes, else one per vCPU
 (sagemaker-containers' ServingEnv: `int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", num_cpus()))`, num_cpus
-being multiprocessing.cpu_count()). `ModelServer` starts that many processes for one container, each running this
-file as its main program with the container's environment only (workspace.Workspace.child_environment: a container's
-variables, then the container's Environment), so OMP_NUM_THREADS and the like are set before its libraries load;
-each imports the user module as the toolkit does (its folder first on sys.path), calls model_fn once, then answers
-one request at a time. `invoke` hands a request to a free worker, waiting for one when all are busy, as the model
-server queues requests. A handler's exception is answered as "Type: message", the text a handler loaded in the
-local cloud's own process gave the job's FailureReason.
+being multiprocessing.cpu_count()). `ModelServer` runs up to that many processes for one container, each running
+this file as its main program with the container's environment only (workspace.Workspace.child_environment: a
+container's variables, then the container's Environment), so OMP_NUM_THREADS and the like are set before its
+libraries load; each imports the user module as the toolkit does (its folder first on sys.path), calls model_fn
+once, then answers one request at a time. `invoke` hands a request to a free worker, waiting for one when all are
+busy, as the model server queues requests. A handler's exception is answered as "Type: message", the text a handler
+loaded in the local cloud's own process gave the job's FailureReason.
 
 This file imports only the standard library at its top, as a worker's main program must: numpy loads only inside
 the default handlers, after the container's environment is in place.
 
-LIMITATIONS: the instance's vCPUs are this machine's (os.cpu_count()), whatever the instance type; requests reach a
-worker over a pipe, not HTTP (no /ping, /execution-parameters, request timeouts or size limits); the PyTorch
-container's default model_fn and predict_fn (TorchScript) are not emulated (a module without model_fn fails); a
-handler taking the toolkit's extra `context` argument is not supported."""
+LIMITATIONS: the instance's vCPUs are this machine's (os.cpu_count()), whatever the instance type; a worker starts
+when a request finds the others busy (the images start them all at once); requests reach a worker over a pipe, not
+HTTP (no /ping, /execution-parameters, request timeouts or size limits); the PyTorch container's default model_fn
+and predict_fn (TorchScript) are not emulated (a module without model_fn fails); a handler taking the toolkit's
+extra `context` argument is not supported."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import os
 import queue
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,7 +147,11 @@ def server_workers(environment: dict[str, str]) -> int:
 
 
 class ModelServer:
-    """One container's worker processes; `invoke` is thread-safe and has Container.invoke's signature."""
+    """One container's worker processes; `invoke` is thread-safe and has Container.invoke's signature.
+
+    The images' servers start all their workers at once; here the first starts with the server (so a model that
+    cannot load fails the job before any request) and another only when a request finds every started one busy, up to
+    `workers`: the same requests run at once, and a small job does not wait for workers it would never use."""
 
     def __init__(self, name: str, command: list[str], environment: dict[str, str], cwd: Path, log_file: Path):
         """`command` runs a worker (worker_command); `environment` is the container's, which says how many."""
@@ -154,25 +160,41 @@ class ModelServer:
         self._command, self._environment, self._cwd, self._log_file = command, environment, cwd, log_file
         self._started: list[_Worker] = []
         self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
+        self._first: _Worker | None = None
 
     def start(self) -> None:
-        """Start every worker; they load the model at the same time."""
-        with self._log_file.open("ab") as log:
-            for _ in range(self.workers):
-                self._started.append(_Worker(self._command, self._environment, self._cwd, log))
+        """Start the first worker; `wait_ready` waits for its model."""
+        self._first = self._launch()
 
     def wait_ready(self) -> None:
-        """Each worker's model_fn has returned, or the first failure is raised."""
-        for worker in self._started:
-            worker.answer(self.name)
-            self._idle.put(worker)
+        """The first worker's model_fn has returned, or its failure is raised."""
+        self._first.answer(self.name)
+        self._idle.put(self._first)
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        worker = self._idle.get()  # FIFO: a worker that has just answered goes to the back
+        worker = self._free_worker()
         try:
             return worker.invoke(self.name, body, content_type, accept)
         finally:
-            self._idle.put(worker)
+            self._idle.put(worker)  # FIFO: a worker that has just answered goes to the back
+
+    def _free_worker(self) -> _Worker:
+        """An idle worker; if none, a new one while fewer than `workers` are started, else the first to be free."""
+        with self._lock:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                worker = self._launch() if len(self._started) < self.workers else None
+        if worker is None:
+            return self._idle.get()
+        worker.answer(self.name)  # its model loads while the other workers go on
+        return worker
+
+    def _launch(self) -> _Worker:
+        with self._log_file.open("ab") as log:
+            self._started.append(_Worker(self._command, self._environment, self._cwd, log))
+        return self._started[-1]
 
     def stop(self) -> None:
         for worker in self._started:

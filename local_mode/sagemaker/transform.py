@@ -65,7 +65,7 @@ def serve_model(model: dict, workspace: Workspace, s3=None) -> Iterator[list[Mod
 @contextmanager
 def model_servers(containers: list[Unpacked], workspace: Workspace) -> Iterator[list[ModelServer]]:
     """One model server per container, whose workers start with its Environment (workspace.child_environment) and
-    log to the job's log, all loading their models at the same time; stopped afterwards."""
+    log to the job's log, each container's first worker loading its model at the same time; stopped afterwards."""
     servers = []
     try:
         for position, container in enumerate(containers, start=1):
