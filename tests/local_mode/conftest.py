@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,16 @@ def wait_for(condition, timeout: float = 120, interval: float = 0.1):
     raise AssertionError(f"timed out after {timeout} s")
 
 
+def until_finished(describe, status: str, timeout: float) -> dict:
+    """A Describe* call made again until its `status` is terminal; its last answer."""
+
+    def finished():
+        answer = describe()
+        return answer if answer[status] in TERMINAL else None
+
+    return wait_for(finished, timeout)
+
+
 def run_pipeline(cloud: LocalCloud, **parameters) -> dict:
     """Start the deployed pipeline and wait for it to finish; returns DescribePipelineExecution."""
     sagemaker = boto3.client("sagemaker")
@@ -70,12 +81,8 @@ def run_pipeline(cloud: LocalCloud, **parameters) -> dict:
     arn = sagemaker.start_pipeline_execution(PipelineName=cloud.deployment.pipelines[0], PipelineParameters=overrides)[
         "PipelineExecutionArn"
     ]
-
-    def finished():
-        execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return execution if execution["PipelineExecutionStatus"] in TERMINAL else None
-
-    return wait_for(finished, timeout=300)
+    describe = functools.partial(sagemaker.describe_pipeline_execution, PipelineExecutionArn=arn)
+    return until_finished(describe, "PipelineExecutionStatus", timeout=300)
 
 
 def registered_version(execution: dict) -> str:
@@ -121,9 +128,5 @@ def run_transform_job(name: str, containers: list[dict], root: str, **job) -> di
         TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
         **job,
     )
-
-    def finished():
-        described = sagemaker.describe_transform_job(TransformJobName=name)
-        return described if described["TransformJobStatus"] in TERMINAL else None
-
-    return wait_for(finished, timeout=60)
+    describe = functools.partial(sagemaker.describe_transform_job, TransformJobName=name)
+    return until_finished(describe, "TransformJobStatus", timeout=60)
