@@ -7,6 +7,9 @@
 5. classification quality: each flavour against the majority-class and logistic-regression baselines
 6. real-time serving: requests/s and p50/p99 latency through the local predictions API for 1-row and 100-row
    requests, against the two containers' handlers called directly in one process (every flavour)
+7. batch transform per instance: rows/s through the local transform path at today's default, with one
+   single-threaded worker and at the defaults' pairing of workers, threads and requests in flight, beside the
+   one-process limit, and instance-hours per million rows (benchmarks/concurrency.py; `--concurrency` alone)
 `--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
 and Transform at 20k, 200k and 2M rows, a plot (benchmarks/scale.png), and adds them to the results file.
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
@@ -14,15 +17,17 @@ Times are medians of alternating runs; ratios measured side by side are the figu
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
 import statistics
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, classification, realtime, scale, synth_time, throughput
+from benchmarks import artifacts, classification, concurrency, realtime, scale, synth_time, throughput
 from scoreline.settings import FLAVOURS
 
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -61,11 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--realtime", action="store_true", help="the real-time serving figures only, added to the results file"
     )
+    parser.add_argument(
+        "--concurrency",
+        action="store_true",
+        help="the batch transform's workers and concurrency figures only, added to the results file",
+    )
     args = parser.parse_args(argv)
     if args.scale:
         return _scale(args)
     if args.realtime:
-        return _realtime(args)
+        return _alone(args, "realtime", _measure_realtime(args.quick), realtime.table_rows)
+    if args.concurrency:
+        return _alone(args, "concurrency", _measure_concurrency(args.quick), concurrency.table_rows)
     results = {"machine": _machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
@@ -78,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for flavour in FLAVOURS
         }
-        results["realtime"] = {
-            flavour: realtime.measure(trained[flavour], requests=20 if args.quick else 300) for flavour in FLAVOURS
-        }
+        results["realtime"] = {flavour: _measure_realtime(args.quick)(trained[flavour]) for flavour in FLAVOURS}
+        results["concurrency"] = {flavour: _measure_concurrency(args.quick)(trained[flavour]) for flavour in FLAVOURS}
         quick = QUICK_HYPERPARAMETERS if args.quick else None
         results["classification"] = classification.measure(work, FLAVOURS, quick)
     results["synth"] = synth_time.measure(1 if args.quick else 5)
@@ -115,21 +126,32 @@ def _scale(args) -> int:
     return 0
 
 
-def _realtime(args) -> int:
-    """The real-time figures alone (each flavour trained as `make bench` trains it), added to the results file."""
+def _alone(args, name: str, measure: Callable[[artifacts.Artifacts], dict], table_rows) -> int:
+    """One benchmark's figures alone (each flavour trained as `make bench` trains it), added to the results file."""
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         processed = artifacts.build_features(artifacts.housing(3000 if args.quick else None), work)
         measured = {}
         for flavour in FLAVOURS:
             trained = artifacts.train(flavour, processed, work, QUICK_HYPERPARAMETERS[flavour] if args.quick else None)
-            measured[flavour] = realtime.measure(trained, requests=20 if args.quick else 300)
+            measured[flavour] = measure(trained)
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results["realtime"] = {**measured, "machine": _machine()}
+    results[name] = {**measured, "machine": _machine()}
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join("  ".join(row).rstrip() for row in realtime.table_rows(measured)))
+    print("\n".join("  ".join(row).rstrip() for row in table_rows(measured)))
     print(f"\nwritten to {args.output}")
     return 0
+
+
+def _measure_realtime(quick: bool) -> Callable[[artifacts.Artifacts], dict]:
+    return functools.partial(realtime.measure, requests=20 if quick else 300)
+
+
+def _measure_concurrency(quick: bool) -> Callable[[artifacts.Artifacts], dict]:
+    """Quick: two ~1 MB requests, one round."""
+    return functools.partial(
+        concurrency.measure, **({"repeats": 1, "batches": 2, "max_bytes": 1024 * 1024} if quick else {})
+    )
 
 
 def _quality(work: Path, quick: bool) -> tuple[dict, dict]:
@@ -214,6 +236,7 @@ def table(results: dict) -> str:
         rows.append((f"test RMSE {flavour}", f"{figures['rmse']:.4f}{extra}", goal))
     rows += classification.table_rows(results.get("classification", {}))
     rows += realtime.table_rows(results.get("realtime", {}))
+    rows += concurrency.table_rows(results.get("concurrency", {}))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 

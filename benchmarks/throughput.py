@@ -12,7 +12,9 @@ import importlib.util
 import io
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,11 +48,36 @@ def request_body(max_bytes: int = REQUEST_BYTES) -> tuple[bytes, int]:
     return b"\n".join(lines) + b"\n", len(lines)
 
 
-def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYTES) -> dict:
+@dataclass
+class Handlers:
+    """Both containers' handlers loaded in this process, with their models."""
+
+    features: Any
+    transformer: dict
+    model_code: Any
+    model: Any
+
+    def limit(self, body: bytes) -> bytes:
+        """The one-process limit (P1): parse the CSV once, transform, predict, format the CSV response."""
+        matrix = self.features.transform(self.features.parse_rows(body, self.transformer), self.transformer)
+        return self.model_code.output_fn(self.model_code.predict_fn(matrix, self.model), "text/csv")[0]
+
+
+def load_handlers(artifacts: Artifacts) -> Handlers:
     features = _module(CODE / "features" / "inference.py", "bench_features_inference")
     model_code = _module(CODE / f"{artifacts.flavour}_model" / "inference.py", f"bench_{artifacts.flavour}_inference")
-    transformer = features.model_fn(str(artifacts.features_dir))
-    model = model_code.model_fn(str(artifacts.model_dir))
+    return Handlers(
+        features,
+        features.model_fn(str(artifacts.features_dir)),
+        model_code,
+        model_code.model_fn(str(artifacts.model_dir)),
+    )
+
+
+def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYTES) -> dict:
+    handlers = load_handlers(artifacts)
+    features, transformer = handlers.features, handlers.transformer
+    model_code, model = handlers.model_code, handlers.model
     body, rows = request_body(max_bytes)
 
     def ours() -> bytes:
@@ -59,10 +86,6 @@ def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYT
         )
         predictions = model_code.predict_fn(model_code.input_fn(matrix, content_type), model)
         return model_code.output_fn(predictions, "text/csv")[0]
-
-    def limit() -> bytes:
-        matrix = features.transform(features.parse_rows(body, transformer), transformer)
-        return model_code.output_fn(model_code.predict_fn(matrix, model), "text/csv")[0]
 
     def json_hand_off() -> bytes:
         matrix = features.predict_fn(features.input_fn(body, "text/csv"), transformer)
@@ -81,10 +104,10 @@ def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYT
     def json_hand_off_only():
         return np.asarray(json.loads(json.dumps(matrix.tolist()).encode()), dtype=np.float32)
 
-    assert ours() == limit(), "the chain and the limit must give the same response"
+    assert ours() == handlers.limit(body), "the chain and the limit must give the same response"
     contenders = {
         "ours": ours,
-        "limit": limit,
+        "limit": lambda: handlers.limit(body),
         "json": json_hand_off,
         "npy_hand_off": npy_hand_off_only,
         "json_hand_off": json_hand_off_only,

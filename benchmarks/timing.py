@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmarks: medians of alternating runs, measured side by side."""
+"""Small helpers shared by the benchmarks: alternating runs, measured side by side."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def seconds(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def alternate(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Run each action once per round, in turn, `repeats` rounds; return each one's median seconds.
+def rounds(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Run each action once per round, in turn, `repeats` rounds; return each one's seconds, round by round.
 
     Alternating spreads the machine's noise over every contender instead of favouring whichever ran last.
     """
@@ -22,4 +22,9 @@ def alternate(actions: dict[str, Callable[[], object]], repeats: int) -> dict[st
     for _ in range(repeats):
         for name, action in actions.items():
             samples[name].append(seconds(action))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
+
+
+def alternate(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Each action's median seconds over alternating rounds (`rounds`)."""
+    return {name: statistics.median(values) for name, values in rounds(actions, repeats).items()}

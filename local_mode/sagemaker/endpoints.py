@@ -1,5 +1,6 @@
-"""SageMaker real-time endpoints: an endpoint's configuration served with both containers' handlers in this
-process (transform.load_container, as batch transform loads them), and InvokeEndpoint answered as SageMaker Runtime
+"""SageMaker real-time endpoints: an endpoint's configuration served with both containers' handlers loaded in this
+process (transform.load_container: the artifacts unpacked as batch transform unpacks them, the handler rules of
+model_server.py), and InvokeEndpoint answered as SageMaker Runtime
 answers it (ModelError for a container's error). moto_patches.py leaves CreateEndpoint and UpdateEndpoint Creating or
 Updating and hands the endpoint to `LocalEndpoints.deployed` (the moto backend's `local_endpoints`), and answers
 InvokeEndpoint from it.
@@ -7,7 +8,9 @@ InvokeEndpoint from it.
 LIMITATIONS: one production variant, no instances or autoscaling behind it (InstanceType, counts and
 scaling policies are stored, not applied); a blue/green update switches at once (no canary or linear traffic
 shifting, no alarm-based rollback); no data capture, shadow variants or serverless inference; the containers run in
-this process with this machine's Python."""
+this process with this machine's Python, one request at a time: no model server workers (batch transform has them,
+model_server.py), so a container's SAGEMAKER_MODEL_SERVER_WORKERS and thread settings (OMP_NUM_THREADS and the
+like) do not apply here."""
 
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from moto.sagemaker.models import SageMakerModelBackend
 
-from local_mode.sagemaker.transform import Container, TransformError, load_model
+from local_mode.sagemaker.model_server import Container, TransformError
+from local_mode.sagemaker.transform import load_model
 
 ACCOUNT = "123456789012"  # moto's default account, as local_mode.cloud uses it
 
@@ -44,8 +48,8 @@ class Answer:
 class LocalEndpoints:
     """Endpoints that serve with both containers' handlers in this process, as serial inference.
 
-    `deployed(name)` runs after CreateEndpoint or UpdateEndpoint: it loads the configuration's model the way batch
-    transform loads it (transform.load_container). A model that cannot load fails a new endpoint (Failed) and rolls an
+    `deployed(name)` runs after CreateEndpoint or UpdateEndpoint: it loads the configuration's model in this process
+    (transform.load_container). A model that cannot load fails a new endpoint (Failed) and rolls an
     update back to the configuration that served before, as SageMaker's blue/green deployment does; either way
     `on_state_change(endpoint_name, status)` then reports it, as the "SageMaker Endpoint State Change" event does.
     """

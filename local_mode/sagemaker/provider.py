@@ -33,8 +33,9 @@ from local_mode.model import Deployment
 from local_mode.moto_patches import find_execution
 from local_mode.sagemaker.endpoints import LocalEndpoints
 from local_mode.sagemaker.jobs import JobResult, run_processing, run_training
+from local_mode.sagemaker.model_server import HandlerFailed
 from local_mode.sagemaker.pipelines import PipelineRun, StepCache, StepFailed
-from local_mode.sagemaker.transform import NetworkIsolationError, load_model, run_transform
+from local_mode.sagemaker.transform import NetworkIsolationError, run_transform, serve_model
 from local_mode.sagemaker.workspace import Workspace
 from local_mode.store import LocalStore
 
@@ -144,12 +145,14 @@ class SageMaker:
         model = self._clients.client("sagemaker").describe_model(ModelName=request["ModelName"])
         s3 = self._job_clients(model["ExecutionRoleArn"], request["TransformJobArn"])
         try:
-            containers = load_model(model, workspace.root, s3)
-        except NetworkIsolationError as refusal:
+            with serve_model(model, workspace, s3) as containers:
+                records = run_transform(request, containers, lambda: job.transform_job_status == "Stopped", s3)
+        except (NetworkIsolationError, HandlerFailed) as refusal:
             return JobResult(str(refusal))  # the job fails with this reason, as it would on AWS
-        records = run_transform(request, containers, lambda: job.transform_job_status == "Stopped", s3)
         with workspace.log_file.open("a") as log_stream:
-            log_stream.write(f"scored {records} records with {len(containers)} containers\n")
+            workers = ", ".join(f"{server.name}: {server.workers} workers" for server in containers)
+            in_flight = request.get("MaxConcurrentTransforms") or 1
+            log_stream.write(f"scored {records} records ({workers}; {in_flight} requests in flight)\n")
         return JobResult()
 
     # Pipeline executions ------------------------------------------------------------------------------------------

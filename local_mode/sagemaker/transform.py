@@ -1,126 +1,114 @@
-"""Batch transform as serial inference: each container's handlers loaded from its code and model artifact,
-records split into MultiRecord mini-batches within MaxPayloadInMB, each batch passed container 1 -> container 2
-in the content types they return, DataProcessing filters and the join applied, `<input>.out` written.
+"""Batch transform as serial inference: each container a model server with its worker processes
+(model_server.py), records split into MultiRecord mini-batches within MaxPayloadInMB, MaxConcurrentTransforms of them
+in flight (unset or 0: 1, the API's default for a container without an execution-parameters endpoint), each passed
+container 1 -> container 2 in the content types they return, a free worker of each container answering it,
+DataProcessing filters and the join applied in input order, `<input>.out` written.
 
-Handlers follow the framework containers' rules (sagemaker-inference-toolkit's Transformer, the scikit-learn
-container's default handler): model_fn is required (the scikit-learn container has no default); input_fn,
-predict_fn and output_fn are each optional with the defaults below, or one transform_fn replaces all three (defining
-it with any of them is an error); a text/csv or application/json body reaches the handler as a decoded string.
+SageMaker sends up to MaxConcurrentTransforms mini-batch requests at a time to an instance ("the maximum number of
+parallel requests that can be sent to each instance in a transform job"), and serial inference passes each response
+to the next container; the framework images' model servers answer with their worker processes (model_server.py).
+`load_model` loads the containers' handlers in this process instead, for the real-time endpoint (endpoints.py).
 
-LIMITATIONS: the handlers run in this process on this machine's Python; the PyTorch container's default model_fn
-and predict_fn (TorchScript) are not emulated (a module without model_fn fails); a handler taking the toolkit's
-extra `context` argument is not supported."""
+LIMITATIONS: one instance (InstanceCount is not applied) whose vCPUs are this machine's cores; a custom image's
+handlers run on the interpreter SCORELINE_LOCAL_IMAGES maps it to, the framework images' on this machine's Python;
+the model server's limits are model_server.py's."""
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from local_mode import storage
 from local_mode.modules import load_module
 from local_mode.sagemaker.images import python_for
-
-_UTF8_TYPES = ("text/csv", "application/json")  # sagemaker_inference.content_types.UTF8_TYPES
-
-
-class TransformError(RuntimeError):
-    pass
+from local_mode.sagemaker.model_server import Container, ModelServer, TransformError, serve, worker_command
+from local_mode.sagemaker.workspace import Workspace
 
 
 class NetworkIsolationError(TransformError):
     """A network-isolated container told to download its code: the message is the job's FailureReason."""
 
 
-def default_input_fn(body: str | bytes, content_type: str):
-    """The scikit-learn container's default: the body decoded to a numpy array (float32 for CSV and JSON)."""
-    import numpy as np
+class Serving(Protocol):
+    """A container as the transform calls it: a model server, or handlers loaded in this process."""
 
-    kind = content_type.split(";")[0].strip()
-    if kind == "text/csv":
-        return np.genfromtxt(io.StringIO(body), delimiter=",").astype(np.float32)
-    if kind == "application/json":
-        return np.array(json.loads(body)).astype(np.float32)
-    if kind == "application/x-npy":
-        return np.load(io.BytesIO(body), allow_pickle=False)
-    raise TransformError(f"the default input_fn cannot decode {content_type!r} (text/csv, application/json, npy)")
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]: ...
 
 
-def default_predict_fn(data, model):
-    """The scikit-learn container's default: model.predict(data)."""
-    return model.predict(data)
+@dataclass(frozen=True)
+class Unpacked:
+    """A serving container's code and model where its image finds them, the interpreter that stands in for the
+    image, and the container's Environment."""
+
+    python: str
+    program: Path
+    model_dir: Path
+    environment: dict[str, str]
 
 
-def default_output_fn(prediction, accept: str):
-    """The default encoders: CSV (numpy.savetxt, fmt %s), JSON (a list) or npy, in the accepted type."""
-    import numpy as np
-
-    array, kind = np.asarray(prediction), accept.split(";")[0].strip()
-    if kind == "text/csv":
-        stream = io.StringIO()
-        np.savetxt(stream, array, delimiter=",", fmt="%s")
-        return stream.getvalue(), accept
-    if kind == "application/json":
-        return json.dumps(array.tolist()), accept
-    if kind == "application/x-npy":
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        return buffer.getvalue(), accept
-    raise TransformError(f"the default output_fn cannot encode {accept!r} (text/csv, application/json, npy)")
+@contextmanager
+def serve_model(model: dict, workspace: Workspace, s3=None) -> Iterator[list[ModelServer]]:
+    """A DescribeModel response's containers in order (serial inference), each unpacked and a model server."""
+    unpacked = [
+        _unpack(definition, workspace.root, index, _isolated(model), s3)
+        for index, definition in enumerate(_definitions(model))
+    ]
+    with model_servers(unpacked, workspace) as servers:
+        yield servers
 
 
-@dataclass
-class Container:
-    """One serving container: its request handler (transform_fn, or input_fn -> predict_fn -> output_fn with the
-    defaults for those it lacks) and the loaded model."""
-
-    name: str
-    transform_fn: Callable[[Any, Any, str, str], Any]
-    model: Any
-
-    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        if content_type.split(";")[0].strip() in _UTF8_TYPES:
-            body = body.decode("utf-8")  # as the toolkit's Transformer.transform does
-        result = self.transform_fn(self.model, body, content_type, accept)
-        body, returned_type = result if isinstance(result, tuple) else (result, accept)
-        return (body.encode() if isinstance(body, str) else bytes(body)), returned_type
-
-
-def handlers_of(module: Any, program: str) -> Callable[[Any, Any, str, str], Any]:
-    """The request handler the framework container builds from the user module (Transformer.
-    _validate_user_module_and_set_functions)."""
-    transform_fn = getattr(module, "transform_fn", None)
-    steps = [getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")]
-    if transform_fn and any(steps):
-        raise TransformError(
-            f"{program}: Cannot use transform_fn implementation in conjunction with input_fn, predict_fn, and/or "
-            "output_fn implementation"
-        )
-    if transform_fn:
-        return transform_fn
-    defaults = (default_input_fn, default_predict_fn, default_output_fn)
-    input_fn, predict_fn, output_fn = (step or default for step, default in zip(steps, defaults, strict=True))
-
-    def default_transform_fn(model, body, content_type: str, accept: str):
-        return output_fn(predict_fn(input_fn(body, content_type), model), accept)
-
-    return default_transform_fn
+@contextmanager
+def model_servers(containers: list[Unpacked], workspace: Workspace) -> Iterator[list[ModelServer]]:
+    """One model server per container, whose workers start with its Environment (workspace.child_environment) and
+    log to the job's log, each container's first worker loading its model at the same time; stopped afterwards."""
+    servers = []
+    try:
+        for position, container in enumerate(containers, start=1):
+            name = f"container {position}"
+            command = worker_command(container.python, name, container.program, container.model_dir)
+            environment = workspace.child_environment(container.environment)
+            servers.append(ModelServer(name, command, environment, container.model_dir.parent, workspace.log_file))
+            servers[-1].start()
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def load_model(model: dict, root: Path, s3=None) -> list[Container]:
-    """A DescribeModel response's containers, loaded in order (serial inference) as its network isolation allows."""
-    definitions = model.get("Containers") or [model["PrimaryContainer"]]
-    isolated = bool(model.get("EnableNetworkIsolation"))
-    return [load_container(definition, root, index, isolated, s3) for index, definition in enumerate(definitions)]
+    """A DescribeModel response's containers, loaded in this process in order (serial inference) as its network
+    isolation allows."""
+    return [
+        load_container(definition, root, index, _isolated(model), s3)
+        for index, definition in enumerate(_definitions(model))
+    ]
 
 
 def load_container(definition: dict, root: Path, index: int, network_isolated: bool = False, s3=None) -> Container:
     """Unpack the model artifact and the code as the framework serving container would, then call model_fn."""
-    python_for(definition["Image"])  # fails with a clear reason for an image local mode cannot run
+    unpacked = _unpack(definition, root, index, network_isolated, s3)
+    module = load_module(unpacked.program, f"scoreline_serving_{root.name}_{index}".replace("-", "_"))
+    return serve(module, unpacked.program.name, f"container {index + 1}", unpacked.model_dir)
+
+
+def _definitions(model: dict) -> list[dict]:
+    return model.get("Containers") or [model["PrimaryContainer"]]
+
+
+def _isolated(model: dict) -> bool:
+    return bool(model.get("EnableNetworkIsolation"))
+
+
+def _unpack(definition: dict, root: Path, index: int, network_isolated: bool, s3) -> Unpacked:
+    """The model artifact and the code where the framework serving container puts them."""
+    python = python_for(definition["Image"])  # fails with a clear reason for an image local mode cannot run
     environment = definition.get("Environment", {})
     program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
     code_location = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
@@ -133,11 +121,9 @@ def load_container(definition: dict, root: Path, index: int, network_isolated: b
         storage.extract_tarball(storage.read_object(code_location, s3), code_dir)
     else:  # code inside the model artifact, as the PyTorch container reads it
         code_dir = model_dir / code_location.removeprefix("/opt/ml/model").lstrip("/")
-    module = _import(code_dir / program, f"scoreline_serving_{root.name}_{index}".replace("-", "_"))
-    if not hasattr(module, "model_fn"):  # the scikit-learn container's default_model_fn raises NotImplementedError
-        raise TransformError(f"container {index + 1} ({program}) defines no model_fn, and the container has no default")
-    transform_fn = handlers_of(module, program)
-    return Container(name=f"container {index + 1}", transform_fn=transform_fn, model=module.model_fn(str(model_dir)))
+    if not (code_dir / program).exists():
+        raise TransformError(f"{program} is not in the container's code ({code_dir})")
+    return Unpacked(python, code_dir / program, model_dir, environment)
 
 
 def _isolation_refusal(index: int, code_location: str) -> str:
@@ -151,13 +137,7 @@ def _isolation_refusal(index: int, code_location: str) -> str:
     )
 
 
-def _import(path: Path, module_name: str):
-    if not path.exists():
-        raise TransformError(f"{path.name} is not in the container's code ({path.parent})")
-    return load_module(path, module_name)
-
-
-def run_transform(job: dict, containers: list[Container], should_stop: Callable[[], bool], s3=None) -> int:
+def run_transform(job: dict, containers: list[Serving], should_stop: Callable[[], bool], s3=None) -> int:
     """Score every object under the input prefix with the job's role (`s3`); returns the number of records scored."""
     source = job["TransformInput"]["DataSource"]["S3DataSource"]
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
@@ -168,14 +148,25 @@ def run_transform(job: dict, containers: list[Container], should_stop: Callable[
     bucket, prefix = storage.split_uri(source["S3Uri"])
     scored = 0
     for key in keys:
-        body = storage.read_object(f"s3://{bucket}/{key}", s3)
-        records = _records(body, job["TransformInput"].get("SplitType", "None"))
-        output = _transform_records(job, containers, records, key, should_stop)
+        output, records = transform_object(
+            job, containers, storage.read_object(f"s3://{bucket}/{key}", s3), key, should_stop
+        )
         relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
-        out_uri = f"{job['TransformOutput']['S3OutputPath'].rstrip('/')}/{relative}.out"
-        storage.write_object(out_uri, _assemble(output, job["TransformOutput"].get("AssembleWith", "None")), s3)
-        scored += len(records)
+        storage.write_object(f"{job['TransformOutput']['S3OutputPath'].rstrip('/')}/{relative}.out", output, s3)
+        scored += records
     return scored
+
+
+def transform_object(
+    job: dict, containers: list[Serving], body: bytes, key: str, should_stop: Callable[[], bool] = lambda: False
+) -> tuple[bytes, int]:
+    """One input object's `.out` body and its number of records: its mini-batches sent MaxConcurrentTransforms at a
+    time, the output in input order."""
+    records = _records(body, job["TransformInput"].get("SplitType", "None"))
+    return _assemble(
+        _transform_records(job, containers, records, key, should_stop),
+        job["TransformOutput"].get("AssembleWith", "None"),
+    ), len(records)
 
 
 def _records(body: bytes, split_type: str) -> list[bytes]:
@@ -187,7 +178,7 @@ def _records(body: bytes, split_type: str) -> list[bytes]:
 
 
 def _transform_records(
-    job: dict, containers: list[Container], records: list[bytes], key: str, should_stop
+    job: dict, containers: list[Serving], records: list[bytes], key: str, should_stop
 ) -> list[bytes]:
     processing = job.get("DataProcessing", {})
     input_filter = _json_path(processing.get("InputFilter", "$"))
@@ -197,9 +188,9 @@ def _transform_records(
     accept = job["TransformOutput"].get("Accept", "text/csv")
     limit = int(job.get("MaxPayloadInMB", 6)) * 1024 * 1024
     single = job.get("BatchStrategy", "MultiRecord") == "SingleRecord"
-    results: list[bytes] = []
-    filtered = [input_filter(record) for record in records]
-    for start, batch in _batches(filtered, limit, single, key):
+
+    def request(start: int, batch: list[bytes]) -> list[bytes]:
+        """One mini-batch through every container in turn; its output lines."""
         if should_stop():
             raise TransformError("the job was stopped")
         body, current_type = b"\n".join(batch) + b"\n", content_type
@@ -211,10 +202,23 @@ def _transform_records(
                 f"{key}: the model returned {len(predictions)} predictions for {len(batch)} records "
                 f"(records {start + 1} to {start + len(batch)})"
             )
-        for offset, prediction in enumerate(predictions):
-            line = records[start + offset] + b"," + prediction if join else prediction
-            results.append(output_filter(line))
-    return results
+        if join:
+            predictions = [records[start + offset] + b"," + prediction for offset, prediction in enumerate(predictions)]
+        return _selected(output_filter, predictions)
+
+    filtered = _selected(input_filter, records)
+    in_flight = int(job.get("MaxConcurrentTransforms") or 1)
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="transform-request") as requests:
+        answers = []
+        try:
+            for start, batch in _batches(filtered, limit, single, key):
+                answers.append(requests.submit(request, start, batch))
+            # In input order: the first failing mini-batch fails the job, as when they ran one after another.
+            return [line for answer in answers for line in answer.result()]
+        except BaseException:
+            for answer in answers:
+                answer.cancel()  # those not yet sent; the ones in flight finish first
+            raise
 
 
 def _batches(records: list[bytes], limit: int, single: bool, key: str) -> Iterator[tuple[int, list[bytes]]]:
@@ -232,10 +236,14 @@ def _batches(records: list[bytes], limit: int, single: bool, key: str) -> Iterat
         yield start, batch
 
 
+def _whole(record: bytes) -> bytes:
+    return record
+
+
 def _json_path(expression: str) -> Callable[[bytes], bytes]:
     """The JSONPath subset batch transform applies to CSV records: $, $[i], $[i,j], $[a:b] (columns)."""
     if expression == "$":
-        return lambda record: record
+        return _whole
     match = re.fullmatch(r"\$\[(.+)\]", expression.replace(" ", ""))
     if not match:
         raise TransformError(f"filter {expression!r} is not supported for CSV in local mode")
@@ -248,7 +256,12 @@ def _json_path(expression: str) -> Callable[[bytes], bytes]:
     return lambda record: b",".join(record.split(b",")[i] for i in indexes)
 
 
+def _selected(select: Callable[[bytes], bytes], lines: list[bytes]) -> list[bytes]:
+    """Each line's selected columns; "$" (the default) keeps the lines, with no pass over them."""
+    return lines if select is _whole else [select(line) for line in lines]
+
+
 def _assemble(lines: list[bytes], assemble_with: str) -> bytes:
     if assemble_with == "Line":
-        return b"".join(line + b"\n" for line in lines)
+        return b"\n".join(lines) + b"\n" if lines else b""
     return b"".join(lines)

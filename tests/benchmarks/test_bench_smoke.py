@@ -44,7 +44,11 @@ def test_quick_run_writes_all_four_figures(tmp_path):
             figures = results["realtime"][flavour][size]
             assert figures["api"]["requests_per_s"] > 0 and figures["limit"]["requests_per_s"] > 0
             assert 0 < figures["api"]["p50_ms"] <= figures["api"]["p99_ms"]
+    for flavour in ("sklearn", "pytorch", "xgboost"):
+        speeds = results["concurrency"][flavour]["rows_per_s"]
+        assert all(speeds[setting]["mean"] > 0 for setting in ("today_default", "defaults_pairing"))
     assert "ours / limit" in process.stdout
+    assert "transform xgboost, P1: one-process limit" in process.stdout
     assert "real-time sklearn, 100 rows" in process.stdout
     assert "breast-cancer (binary" in process.stdout
 

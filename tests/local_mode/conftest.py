@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,16 @@ def wait_for(condition, timeout: float = 120, interval: float = 0.1):
     raise AssertionError(f"timed out after {timeout} s")
 
 
+def until_finished(describe, status: str, timeout: float) -> dict:
+    """A Describe* call made again until its `status` is terminal; its last answer."""
+
+    def finished():
+        answer = describe()
+        return answer if answer[status] in TERMINAL else None
+
+    return wait_for(finished, timeout)
+
+
 def run_pipeline(cloud: LocalCloud, **parameters) -> dict:
     """Start the deployed pipeline and wait for it to finish; returns DescribePipelineExecution."""
     sagemaker = boto3.client("sagemaker")
@@ -70,12 +81,8 @@ def run_pipeline(cloud: LocalCloud, **parameters) -> dict:
     arn = sagemaker.start_pipeline_execution(PipelineName=cloud.deployment.pipelines[0], PipelineParameters=overrides)[
         "PipelineExecutionArn"
     ]
-
-    def finished():
-        execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return execution if execution["PipelineExecutionStatus"] in TERMINAL else None
-
-    return wait_for(finished, timeout=300)
+    describe = functools.partial(sagemaker.describe_pipeline_execution, PipelineExecutionArn=arn)
+    return until_finished(describe, "PipelineExecutionStatus", timeout=300)
 
 
 def registered_version(execution: dict) -> str:
@@ -93,3 +100,33 @@ def alert_subscriber(queue_name: str) -> str:
     topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":scoreline-alerts"))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return url
+
+
+def job_role() -> str:
+    """The deployed job role: models and transform jobs run with it."""
+    return next(r["Arn"] for r in boto3.client("iam").list_roles()["Roles"] if "jobrole" in r["RoleName"])
+
+
+def run_transform_job(name: str, containers: list[dict], root: str, **job) -> dict:
+    """A network-isolated model of `containers` with the deployed job role, and a transform job over `root`/input/
+    (CSV split by line, written to `root`/output/`name`/) with `job`'s other fields; returns DescribeTransformJob once
+    it has finished."""
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=name, ExecutionRoleArn=job_role(), Containers=containers, EnableNetworkIsolation=True
+    )
+    assert sagemaker.describe_model(ModelName=name)["EnableNetworkIsolation"] is True
+    sagemaker.create_transform_job(
+        TransformJobName=name,
+        ModelName=name,
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{root}/input/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": f"{root}/output/{name}/", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+        **job,
+    )
+    describe = functools.partial(sagemaker.describe_transform_job, TransformJobName=name)
+    return until_finished(describe, "TransformJobStatus", timeout=60)

@@ -3,12 +3,11 @@ would, and serves one whose code travels inside model.tar.gz under code/."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from local_mode import storage
 from scoreline.tarballs import deterministic_tarball
-from tests.local_mode.conftest import TERMINAL, wait_for
+from tests.local_mode.conftest import run_transform_job
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
 ECHO_HANDLERS = """
@@ -39,43 +38,11 @@ def locations(cloud, tmp_path_factory):
     return root
 
 
-def job_role() -> str:
-    """The deployed job role: models and transform jobs run with it."""
-    return next(r["Arn"] for r in boto3.client("iam").list_roles()["Roles"] if "jobrole" in r["RoleName"])
-
-
 def _transform(name: str, root: str, submit_directory: str) -> dict:
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName=name,
-        ExecutionRoleArn=job_role(),
-        Containers=[
-            {
-                "Image": IMAGE,
-                "ModelDataUrl": f"{root}/model.tar.gz",
-                "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory},
-            }
-        ],
-        EnableNetworkIsolation=True,
+    environment = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory}
+    return run_transform_job(
+        name, [{"Image": IMAGE, "ModelDataUrl": f"{root}/model.tar.gz", "Environment": environment}], root
     )
-    assert sagemaker.describe_model(ModelName=name)["EnableNetworkIsolation"] is True
-    sagemaker.create_transform_job(
-        TransformJobName=name,
-        ModelName=name,
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{root}/input/"}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
-        TransformOutput={"S3OutputPath": f"{root}/output/{name}/", "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
-    )
-
-    def finished():
-        job = sagemaker.describe_transform_job(TransformJobName=name)
-        return job if job["TransformJobStatus"] in TERMINAL else None
-
-    return wait_for(finished, timeout=60)
 
 
 def test_isolated_model_with_s3_code_fails_with_the_reason(cloud, locations):

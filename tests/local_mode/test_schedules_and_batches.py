@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local_mode.sagemaker.transform import TransformError, _batches, _json_path
+from local_mode.sagemaker.model_server import TransformError
+from local_mode.sagemaker.transform import _batches, _json_path
 from local_mode.scheduler.schedules import next_fire_time, unix_cron
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from local_mode.sagemaker.transform import Container, TransformError, handlers_of
+from local_mode.sagemaker.model_server import Container, TransformError, handlers_of
 
 
 @pytest.fixture(scope="module")
