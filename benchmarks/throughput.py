@@ -145,12 +145,28 @@ def measure(artifacts: Artifacts, repeats: int = 7, max_bytes: int = REQUEST_BYT
 
 
 def toolkit_pipeline(transformer: dict, model):
-    """One scikit-learn Pipeline (median imputer, standard scaler, the trained model) served the way the SageMaker
+    """The same transformer and model as one scikit-learn Pipeline (toolkit_estimator) served the way the SageMaker
     scikit-learn container serves a model without input_fn/output_fn: its default_input_fn decodes text/csv with
     np.genfromtxt(StringIO(text), delimiter=",") and casts to float32, its default_output_fn encodes with
     np.savetxt(stream, prediction, delimiter=",", fmt="%s") (aws/sagemaker-scikit-learn-container serving.py;
-    sagemaker_inference decoder._csv_to_numpy and encoder._array_to_csv follow the same rules). The imputer and
-    scaler carry the fitted transformer's own statistics, so both paths compute the same features."""
+    sagemaker_inference decoder._csv_to_numpy and encoder._array_to_csv follow the same rules)."""
+    pipeline = toolkit_estimator(transformer, model)
+
+    def decode(body: bytes) -> np.ndarray:
+        return np.genfromtxt(io.StringIO(body.decode("utf-8")), delimiter=",").astype(np.float32)
+
+    def serve(body: bytes) -> bytes:
+        stream = io.StringIO()
+        np.savetxt(stream, pipeline.predict(decode(body)), delimiter=",", fmt="%s")
+        return stream.getvalue().encode("utf-8")
+
+    serve.features = lambda body: pipeline[:-1].transform(decode(body))
+    return serve
+
+
+def toolkit_estimator(transformer: dict, model):
+    """A median imputer and a standard scaler carrying the fitted transformer's own statistics, so both paths
+    compute the same features, then `model`."""
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -163,18 +179,7 @@ def toolkit_pipeline(transformer: dict, model):
     scaler = StandardScaler().fit(np.zeros((2, len(columns))))
     scaler.mean_ = np.array([column["mean"] for column in columns])
     scaler.scale_ = np.array([column["scale"] for column in columns])
-    pipeline = Pipeline([("impute", imputer), ("scale", scaler), ("model", model)])
-
-    def decode(body: bytes) -> np.ndarray:
-        return np.genfromtxt(io.StringIO(body.decode("utf-8")), delimiter=",").astype(np.float32)
-
-    def serve(body: bytes) -> bytes:
-        stream = io.StringIO()
-        np.savetxt(stream, pipeline.predict(decode(body)), delimiter=",", fmt="%s")
-        return stream.getvalue().encode("utf-8")
-
-    serve.features = lambda body: pipeline[:-1].transform(decode(body))
-    return serve
+    return Pipeline([("impute", imputer), ("scale", scaler), ("model", model)])
 
 
 def _compare_with_toolkit(toolkit, features, transformer, body: bytes, ours: bytes) -> dict:

@@ -17,10 +17,8 @@ def test_the_defaults_pairing_is_the_apps_sizing_of_a_type_with_this_machines_vc
     }
 
 
-def test_the_table_gives_means_with_their_range_and_the_goals():
-    spread = {"mean": 86565, "min": 80694, "max": 91090}
-    ratio = {"mean": 1.94, "min": 1.87, "max": 2.1}
-    figures = {
+def _figures(spread: dict, ratio: dict) -> dict:
+    return {
         "cores": 2,
         "rows_per_s": dict.fromkeys(
             ("today_default", "single_thread_worker", "defaults_pairing", "one_process_limit"), spread
@@ -35,6 +33,12 @@ def test_the_table_gives_means_with_their_range_and_the_goals():
         "defaults_over_one_process_limit": ratio,
         "instance_seconds_per_million_rows": {"ml.m5.xlarge": 5.78, "ml.g5.xlarge": None},
     }
+
+
+def test_the_table_gives_means_with_their_range_and_the_goals():
+    spread = {"mean": 86565, "min": 80694, "max": 91090}
+    ratio = {"mean": 1.94, "min": 1.87, "max": 2.1}
+    figures = _figures(spread, ratio)
     rows = concurrency.table_rows({"sklearn": figures, "machine": {}})
     assert rows[2] == (
         "transform sklearn, 2 in flight, 2 workers x 1 thread (ml.m5.large's defaults): rows/s",
@@ -43,3 +47,17 @@ def test_the_table_gives_means_with_their_range_and_the_goals():
     )
     assert rows[4] == ("  defaults' pairing / 1 single-threaded worker", "1.94 (1.87-2.10)", ">= 1.9")
     assert rows[-1][1] == "5.78 / -"
+
+
+def test_the_scikit_learn_table_compares_the_pairing_with_the_toolkits_default_path():
+    spread, ratio = {"mean": 40000, "min": 39000, "max": 41000}, {"mean": 2.2, "min": 2.1, "max": 2.3}
+    figures = _figures(spread, ratio)
+    figures["rows_per_s"]["toolkit_default"] = spread
+    figures["defaults_over_toolkit_default"] = ratio
+    rows = concurrency.table_rows({"sklearn": figures})
+    assert (
+        "transform sklearn, toolkit default CSV, one Pipeline, 1 in flight, 2 workers, default threads: rows/s",
+        "40,000 (39,000-41,000)",
+        "",
+    ) in rows
+    assert ("  defaults' pairing / toolkit's default", "2.20 (2.10-2.30)", ">= 2") in rows
