@@ -46,9 +46,7 @@ def build_app(app: cdk.App) -> cdk.App:
             settings=settings,
             data_key=storage.key,
             execution_role=training.job_role,  # the endpoint's models run with it, as scoring's do
-            alert_topic_arn=scoring.alert_topic_arn,
-            failed_invocations_queue_arn=scoring.failed_invocations_queue_arn,
-            dead_letter_queue_arn=scoring.dead_letter_queue_arn,
+            alert_names=scoring.alerts.names,  # the scoring stack's alerts, used by their fixed names
             env=env,
         )
     training.add_pipeline()

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsii
-from aws_cdk import ArnFormat, Aws, CfnResource, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import ArnFormat, CfnResource, Duration, Stack, TimeZone
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -21,11 +20,19 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from scoreline.settings import Settings
+from stacks.alerts import (
+    FUNCTION_RETRY_ATTEMPTS,
+    MAX_EVENT_AGE,
+    RETRY_ATTEMPTS,
+    dead_letter_queue,
+    encryption_key,
+    lambda_target,
+    rules_may_dead_letter_to,
+)
 from stacks.python_function import python_function
+from stacks.scheduler_role import scheduler_role
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "retrain_debounce"
-RETRY_ATTEMPTS = 3
-MAX_EVENT_AGE = Duration.hours(2)
 
 
 def add_retraining(
@@ -68,7 +75,13 @@ class Retraining(Construct):
             service="sqs", resource=self._queue_name, arn_format=ArnFormat.NO_RESOURCE_NAME
         )
         self._key = self._dead_letter_key()
-        self.dead_letter_queue = self._dead_letter_queue()
+        self.dead_letter_queue = dead_letter_queue(
+            self,
+            "DeadLetterQueue",
+            name=self._queue_name,
+            key=self._key,
+            why_no_dead_letter_queue="This queue is the dead-letter queue of the retraining triggers.",
+        )
         self.schedule_role = self._schedule_role()
         if settings.retrain_schedule_expression:
             # The schedule's target is the pipeline's ARN built from its fixed name, not a reference: CloudFormation
@@ -80,91 +93,40 @@ class Retraining(Construct):
             self._new_data_rule(function, bucket, training_input_prefix)
 
     def _dead_letter_key(self) -> kms.Key:
-        key = kms.Key(
+        key = encryption_key(
             self,
             "DeadLetterKey",
             alias=f"alias/{self._settings.project_name}-retrain",
             description="Encrypts Scoreline retraining triggers that could not be delivered",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
         )
-        # EventBridge writes the rule's dead letters as events.amazonaws.com: the key policy must let it use the key,
-        # bound by SQS's encryption context (aws:sqs:arn) to this queue (EventBridge, "Using dead-letter queues":
-        # "Granting permissions to the dead-letter queue"; the queue's ARN is built from its fixed name).
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="NewDataRuleDeadLettersToTheQueue",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": self._queue_arn}},
-            )
-        )
+        rules_may_dead_letter_to(key, "NewDataRuleDeadLettersToTheQueue", self._queue_arn)
         return key
-
-    def _dead_letter_queue(self) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            queue_name=self._queue_name,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self._key,
-            retention_period=Duration.days(14),
-            enforce_ssl=True,
-        )
-        NagSuppressions.add_resource_suppressions(
-            queue,
-            [{"id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the retraining triggers."}],
-        )
-        return queue
 
     def _schedule_role(self) -> iam.Role:
         """The role both schedules start the pipeline with: StartPipelineExecution on this pipeline, dead letters."""
-        role = iam.Role(
+        return scheduler_role(
             self,
             "ScheduleRole",
-            # "Confused deputy prevention in EventBridge Scheduler": aws:SourceAccount, and aws:SourceArn = the
-            # schedule group's ARN (not one schedule's); both schedules are in the default group.
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnEquals": {
-                        "aws:SourceArn": Stack.of(self).format_arn(
-                            service="scheduler", resource="schedule-group", resource_name="default"
-                        )
-                    },
-                },
-            ),
             description="EventBridge Scheduler: start the Scoreline training pipeline",
+            dead_letter_key=self._key,
+            statements=[
+                # "To configure a templated target, you must also grant permissions to the schedule's execution role
+                # to perform the targeted API operation" (EventBridge Scheduler, "Using templated targets"):
+                # StartPipelineExecution, on this pipeline only.
+                iam.PolicyStatement(
+                    sid="StartThisPipeline",
+                    actions=["sagemaker:StartPipelineExecution"],
+                    resources=[self._pipeline_arn],
+                ),
+                # Scheduler sends dead letters with the schedule's role (EventBridge Scheduler, "Configuring a
+                # dead-letter queue"): sqs:SendMessage on the queue.
+                iam.PolicyStatement(
+                    sid="DeadLettersToTheQueue",
+                    actions=["sqs:SendMessage"],
+                    resources=[self.dead_letter_queue.queue_arn],
+                ),
+            ],
         )
-        # "To configure a templated target, you must also grant permissions to the schedule's execution role to
-        # perform the targeted API operation" (EventBridge Scheduler, "Using templated targets"):
-        # StartPipelineExecution, on this pipeline only.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="StartThisPipeline",
-                actions=["sagemaker:StartPipelineExecution"],
-                resources=[self._pipeline_arn],
-            )
-        )
-        # Scheduler sends dead letters with the schedule's role (EventBridge Scheduler, "Configuring a dead-letter
-        # queue"): sqs:SendMessage on the queue, and for a queue under a customer managed key kms:GenerateDataKey
-        # and kms:Decrypt (SQS key management: what a producer needs), here only through SQS.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DeadLettersToTheQueue", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DeadLettersThroughSqs",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self._key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
-        return role
 
     def _retrain_schedule(self) -> scheduler.Schedule:
         settings = self._settings
@@ -189,7 +151,7 @@ class Retraining(Construct):
             role_description="Scoreline retraining: move the one-time schedule that starts the pipeline after new data",
             timeout=Duration.seconds(30),
             memory_size=128,
-            retry_attempts=2,
+            retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
             environment={
@@ -255,14 +217,7 @@ class Retraining(Construct):
                     "object": {"key": [{"prefix": training_input_prefix}]},
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=RETRY_ATTEMPTS,
-                    max_event_age=MAX_EVENT_AGE,
-                )
-            ],
+            targets=[lambda_target(function, self.dead_letter_queue)],
         )
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsii
-from aws_cdk import ArnFormat, Aws, CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import Aws, CfnCustomResource, CfnOutput, Duration, Stack, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -18,9 +15,6 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
@@ -28,19 +22,12 @@ from scoreline.instance_types import has_instance_storage
 from scoreline.layout import SENT_ALERTS_PREFIX
 from scoreline.model_servers import transform_serving
 from scoreline.settings import Settings
+from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, RETRY_ATTEMPTS, AlertNames, Alerts, lambda_target
 from stacks.python_function import python_function
+from stacks.scheduler_role import scheduler_role
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "scoring"
-RETRY_ATTEMPTS = 3
-MAX_EVENT_AGE = Duration.hours(2)
-# Lambda's own retries of a failed asynchronous invocation (0-2). The function is idempotent (one job name per
-# event and version), so both retries are safe; they give a SageMaker or S3 fault that outlasted botocore's
-# in-call retries two more chances, about one and two minutes later. A malformed event fails the same way three
-# times within minutes and then lands in the failed-invocations queue, which alarms.
-FUNCTION_RETRY_ATTEMPTS = 2
-# The function's own prefix of the data bucket: one small object per alert it sent, so that a second delivery of the
-# same run does not alert again (functions/scoring/app.py).
 
 
 class ScoringStack(Stack):
@@ -61,16 +48,10 @@ class ScoringStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self._settings = settings
         self._names = _Names(self, settings)
-        self._alerts_key = self._alerts_key_()
-        self.alert_topic = self._alert_topic()
-        self.dead_letter_queue = self._dead_letter_queue()
-        self.failed_invocations_queue = self._failed_invocations_queue()
-        # The serving stack uses these by their ARNs, built from fixed names: an export it imported would stop this
-        # stack's update when `realtime` is turned off ("You can't modify or remove an output value that is
-        # referenced by another stack", CloudFormation Fn::ImportValue).
-        self.alert_topic_arn = self._names.topic_arn
-        self.dead_letter_queue_arn = self._names.dead_letter_queue_arn
-        self.failed_invocations_queue_arn = self._names.failed_invocations_queue_arn
+        # The app's alerts live here; the serving stack borrows them by name (stacks/alerts.py).
+        self.alerts = Alerts(
+            self, self._names.alerts, alert_email=settings.alert_email, serving_rules_dead_letters=settings.realtime
+        )
         self.function = self._scoring_function(bucket, data_key, execution_role)
         self._remove_models_on_delete()
         self._approval_rule()
@@ -79,141 +60,6 @@ class ScoringStack(Stack):
         alarms = self._alarms()
         dashboard = self._dashboard(pipeline_name, alarms)
         self._outputs(dashboard)
-
-    def _alerts_key_(self) -> kms.Key:
-        """Encrypts the alert topic and the queues; the services that write to them may use it for that only."""
-        key = kms.Key(
-            self,
-            "AlertsKey",
-            alias=f"alias/{self._settings.project_name}-alerts",
-            description="Encrypts Scoreline alerts and undelivered scoring events",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        names = self._names
-        # SNS "Enable compatibility between event sources from AWS services and encrypted topics": the publishing
-        # service principal needs kms:GenerateDataKey* and kms:Decrypt in the key policy. SNS encrypts under the
-        # topic's ARN as encryption context (kms:EncryptionContext:aws:sns:topicArn, as AWS's service examples show),
-        # so each grant holds for this topic only. ARNs are built from the fixed names: the key cannot refer to the
-        # topic, alarms or rules themselves, which all depend on it.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AlarmsPublishToTheAlertTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": names.alarm_arns},
-                    "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
-                        "kms:EncryptionContext:aws:sns:topicArn": names.topic_arn,
-                    },
-                },
-            )
-        )
-        # EventBridge: aws:SourceArn/aws:SourceAccount are not supported in the key policy for its deliveries to an
-        # encrypted topic (a condition on them would drop every alert silently), so these two grants are bound by
-        # encryption context instead: this topic only, this dead-letter queue only.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="RulesPublishToTheAlertTopic",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": names.topic_arn}},
-            )
-        )
-        # SQS encrypts under the queue's ARN as encryption context (aws:sqs:arn).
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="ApprovalRuleDeadLettersToTheQueue",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": names.dead_letter_queue_arn}},
-            )
-        )
-        return key
-
-    def _alert_topic(self) -> sns.Topic:
-        topic = sns.Topic(
-            self,
-            "AlertTopic",
-            topic_name=self._names.topic,
-            display_name="Scoreline alerts",
-            master_key=self._alerts_key,
-            enforce_ssl=True,
-        )
-        if self._settings.alert_email:
-            topic.add_subscription(subscriptions.EmailSubscription(self._settings.alert_email))
-        # Alarms publish as cloudwatch.amazonaws.com, rules as events.amazonaws.com; each only for this stack's
-        # alarms and rules (SNS access policy examples: aws:SourceArn of the alarm or rule, aws:SourceAccount).
-        names = self._names
-        for sid, service, source_arns in (
-            ("AlarmsOfThisApp", "cloudwatch.amazonaws.com", names.alarm_arns),
-            ("FailureRulesOfThisApp", "events.amazonaws.com", names.failure_rule_arns),
-        ):
-            topic.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid,
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["sns:Publish"],
-                    resources=[topic.topic_arn],
-                    conditions={
-                        "ArnLike": {"aws:SourceArn": source_arns},
-                        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    },
-                )
-            )
-        return topic
-
-    def _dead_letter_queue(self) -> sqs.Queue:
-        queue = self._queue(
-            "ScoringDeadLetterQueue",
-            self._names.dead_letter_queue,
-            "This queue is the dead-letter queue of the scoring triggers.",
-        )
-        if self._settings.realtime:
-            # The serving stack's rules send their undelivered events here too: EventBridge writes a dead letter as
-            # events.amazonaws.com, so the queue policy must allow it for those rules ("Using dead-letter queues to
-            # process undelivered events": granting permissions to the dead-letter queue). Their ARNs are built from
-            # the fixed names: the serving stack depends on this one, not the other way round. The key already lets
-            # EventBridge encrypt for this queue (ApprovalRuleDeadLettersToTheQueue).
-            queue.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="ServingRulesDeadLetters",
-                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                    actions=["sqs:SendMessage"],
-                    resources=[queue.queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": self._names.serving_rule_arns}},
-                )
-            )
-        return queue
-
-    def _failed_invocations_queue(self) -> sqs.Queue:
-        """Where Lambda puts an event the function failed on after its retries (its own queue: these records carry
-        the function's error, the dead-letter queue's carry delivery failures; each has its own alarm)."""
-        return self._queue(
-            "FailedInvocationsQueue",
-            self._settings.failed_invocations_queue_name,
-            "This queue is the on-failure destination of the scoring function's async invocations.",
-        )
-
-    def _queue(self, construct_id: str, name: str, why_no_dead_letter_queue: str) -> sqs.Queue:
-        """A queue of failed events: encrypted with the alerts key, kept 14 days, TLS only."""
-        queue = sqs.Queue(
-            self,
-            construct_id,
-            queue_name=name,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self._alerts_key,
-            retention_period=Duration.days(14),
-            enforce_ssl=True,
-        )
-        NagSuppressions.add_resource_suppressions(
-            queue, [{"id": "AwsSolutions-SQS3", "reason": why_no_dead_letter_queue}]
-        )
-        return queue
 
     def _remove_models_on_delete(self) -> None:
         """The models the function makes at run time are outside CloudFormation: the function is also this custom
@@ -241,7 +87,7 @@ class ScoringStack(Stack):
             # key's kms:GenerateDataKey*/kms:Decrypt (SQS: what a producer to an encrypted queue needs).
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
-            on_failure=destinations.SqsDestination(self.failed_invocations_queue),
+            on_failure=destinations.SqsDestination(self.alerts.failed_invocations_queue),
             environment={
                 "MODEL_PACKAGE_GROUP_NAME": settings.model_package_group_name,
                 "EXECUTION_ROLE_ARN": execution_role.role_arn,
@@ -256,7 +102,7 @@ class ScoringStack(Stack):
                 "MAX_CONCURRENT_TRANSFORMS": str(serving.concurrency),
                 "CONTAINER_ENVIRONMENT": json.dumps(serving.container_environments(), sort_keys=True),
                 "INPUT_FILTER": settings.transform_input_filter,
-                "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
+                "ALERT_TOPIC_ARN": self.alerts.topic.topic_arn,
                 "SENT_ALERTS_URI": f"s3://{bucket.bucket_name}/{SENT_ALERTS_PREFIX}",
             },
         )
@@ -329,7 +175,7 @@ class ScoringStack(Stack):
         ]
         for statement in statements:
             function.add_to_role_policy(statement)
-        self.alert_topic.grant_publish(function)
+        self.alerts.topic.grant_publish(function)
         NagSuppressions.add_resource_suppressions(
             function.role,
             [
@@ -363,50 +209,23 @@ class ScoringStack(Stack):
                 },
             ),
         )
-        rule.add_target(
-            targets.LambdaFunction(
-                self.function,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=RETRY_ATTEMPTS,
-                max_event_age=MAX_EVENT_AGE,
-            )
-        )
+        rule.add_target(lambda_target(self.function, self.alerts.dead_letter_queue))
         return rule
 
     def _schedule(self) -> scheduler.Schedule:
         names = self._names
-        role = iam.Role(
+        role = scheduler_role(
             self,
             "SchedulerRole",
-            # "Confused deputy prevention in EventBridge Scheduler": aws:SourceAccount, and aws:SourceArn = the
-            # schedule group's ARN ("Do not scope the aws:SourceArn statement to a specific schedule ... The ARN you
-            # specify must be a schedule group"); the schedule is in the default group.
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnEquals": {"aws:SourceArn": names.schedule_group_arn},
-                },
-            ),
             description="EventBridge Scheduler: invoke the scoring function",
-        )
-        # Scheduler writes to the dead-letter queue with this role, and the queue is encrypted with the alerts key:
-        # a producer to an encrypted queue needs kms:GenerateDataKey and kms:Decrypt (SQS key management), here
-        # only through SQS.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DeadLettersThroughSqs",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self._alerts_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-            )
+            dead_letter_key=self.alerts.key,
         )
         target = scheduler_targets.LambdaInvoke(
             self.function,
             input=scheduler.ScheduleTargetInput.from_object(
                 {"trigger": "schedule", "scheduled_time": scheduler.ContextAttribute.scheduled_time}
             ),
-            dead_letter_queue=self.dead_letter_queue,
+            dead_letter_queue=self.alerts.dead_letter_queue,
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             role=role,
@@ -437,7 +256,7 @@ class ScoringStack(Stack):
         events.Rule(
             self,
             "PipelineFailedRule",
-            rule_name=self._names.pipeline_failed_rule,
+            rule_name=self.alerts.names.pipeline_failed_rule,
             description="The training pipeline failed",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -445,12 +264,12 @@ class ScoringStack(Stack):
                 resources=[pipeline_arn],
                 detail={"currentPipelineExecutionStatus": ["Failed"]},
             ),
-            targets=[_TopicTarget(self.alert_topic)],
+            targets=[self.alerts.rule_target()],
         )
         events.Rule(
             self,
             "TransformFailedRule",
-            rule_name=self._names.transform_failed_rule,
+            rule_name=self.alerts.names.transform_failed_rule,
             description="A scoring transform job failed",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
@@ -460,39 +279,39 @@ class ScoringStack(Stack):
                     "TransformJobStatus": ["Failed"],
                 },
             ),
-            targets=[_TopicTarget(self.alert_topic)],
+            targets=[self.alerts.rule_target()],
         )
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         five_minutes = Duration.minutes(5)
-        names = self._names
+        names = self.alerts.names
         alarms = [
-            self._alarm(
+            self.alerts.alarm(
                 "ScoringFunctionErrors",
                 names.function_errors_alarm,
                 "The scoring function raised an error",
                 self.function.metric_errors(period=five_minutes),
             ),
-            self._alarm(
+            self.alerts.alarm(
                 "UndeliveredScoringEvents",
                 names.undelivered_events_alarm,
                 ("Scoring or serving" if self._settings.realtime else "Scoring")
                 + " events could not be delivered and wait in the dead-letter queue",
-                self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
+                self.alerts.dead_letter_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
-            self._alarm(
+            self.alerts.alarm(
                 "FailedScoringInvocations",
                 names.failed_invocations_alarm,
                 ("The scoring or serving" if self._settings.realtime else "The scoring")
                 + " function failed an event after its retries; it waits in the failed-invocations queue",
-                self.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
+                self.alerts.failed_invocations_queue.metric_approximate_number_of_messages_visible(period=five_minutes),
             ),
         ]
         if self._settings.retraining:
             # The retraining triggers' dead-letter queue (training stack) by its fixed name: a failed retrain start
             # must not go unnoticed (SQS: "Creating alarms for dead-letter queues using Amazon CloudWatch").
             alarms.append(
-                self._alarm(
+                self.alerts.alarm(
                     "UndeliveredRetrainTriggers",
                     names.retrain_dead_letters_alarm,
                     "A retraining trigger could not start the pipeline and waits in the retrain dead-letter queue",
@@ -505,23 +324,7 @@ class ScoringStack(Stack):
                     ),
                 )
             )
-        for alarm in alarms:
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
         return alarms
-
-    def _alarm(self, construct_id: str, name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
-        """Alarms at the first occurrence: any error or undelivered event needs a look."""
-        return cloudwatch.Alarm(
-            self,
-            construct_id,
-            alarm_name=name,
-            alarm_description=description,
-            metric=metric,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
 
     def _dashboard(self, pipeline_name: str, alarms: list[cloudwatch.Alarm]) -> cloudwatch.Dashboard:
         def sagemaker_metric(name: str, dimensions: dict[str, str], namespace: str) -> cloudwatch.Metric:
@@ -564,8 +367,10 @@ class ScoringStack(Stack):
             cloudwatch.GraphWidget(
                 title="Undelivered scoring events (dead-letter queue) and failed invocations",
                 left=[
-                    self.dead_letter_queue.metric_approximate_number_of_messages_visible(label="Dead-letter queue"),
-                    self.failed_invocations_queue.metric_approximate_number_of_messages_visible(
+                    self.alerts.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        label="Dead-letter queue"
+                    ),
+                    self.alerts.failed_invocations_queue.metric_approximate_number_of_messages_visible(
                         label="Failed invocations"
                     ),
                 ],
@@ -591,7 +396,7 @@ class ScoringStack(Stack):
 
     def _outputs(self, dashboard: cloudwatch.Dashboard) -> None:
         """What users type or open: where alerts go, and the dashboard."""
-        CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn, description="SNS topic of Scoreline alerts")
+        CfnOutput(self, "AlertTopicArn", value=self.alerts.topic.topic_arn, description="SNS topic of Scoreline alerts")
         CfnOutput(
             self,
             "DashboardUrl",
@@ -611,53 +416,11 @@ def _schedule_expression(settings: Settings) -> scheduler.ScheduleExpression:
     return scheduler.ScheduleExpression.expression(expression, time_zone)
 
 
-@jsii.implements(events.IRuleTarget)
-class _TopicTarget:
-    """The alert topic as a rule target, without the unconditioned events.amazonaws.com grant that
-    targets.SnsTopic adds to the topic policy (the topic's policy grants this stack's rules instead)."""
-
-    def __init__(self, topic: sns.ITopic) -> None:
-        self._topic = topic
-
-    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
-        return events.RuleTargetConfig(arn=self._topic.topic_arn, target_resource=self._topic)
-
-
 class _Names:
-    """Fixed names of what the alerts key and topic policy name in their conditions, and their ARNs."""
+    """Fixed names of the scoring triggers (the approval rule and the schedule) and of the alerts."""
 
     def __init__(self, stack: Stack, settings: Settings) -> None:
         project = settings.project_name
-        self.topic = settings.alert_topic_name
-        self.dead_letter_queue = f"{project}-scoring-dlq"
+        self.alerts = AlertNames(stack, settings)
         self.schedule = f"{project}-scoring"
         self.approval_rule = f"{project}-model-approved-or-rejected"
-        self.pipeline_failed_rule = f"{project}-pipeline-failed"
-        self.transform_failed_rule = f"{project}-transform-failed"
-        self.function_errors_alarm = f"{project}-scoring-function-errors"
-        self.undelivered_events_alarm = f"{project}-undelivered-scoring-events"
-        self.failed_invocations_alarm = f"{project}-failed-scoring-invocations"
-        self.retrain_dead_letters_alarm = f"{project}-undelivered-retrain-triggers"
-        self.topic_arn = stack.format_arn(service="sns", resource=self.topic, arn_format=ArnFormat.NO_RESOURCE_NAME)
-        self.dead_letter_queue_arn, self.failed_invocations_queue_arn = (
-            stack.format_arn(service="sqs", resource=name, arn_format=ArnFormat.NO_RESOURCE_NAME)
-            for name in (self.dead_letter_queue, settings.failed_invocations_queue_name)
-        )
-        self.alarm_arns = [
-            stack.format_arn(
-                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-            )
-            for name in (self.function_errors_alarm, self.undelivered_events_alarm, self.failed_invocations_alarm)
-            + ((self.retrain_dead_letters_alarm,) if settings.retraining else ())
-        ]
-        self.serving_rule_arns = [
-            stack.format_arn(service="events", resource="rule", resource_name=name)
-            for name in settings.serving_rule_names
-        ]
-        self.failure_rule_arns = [
-            stack.format_arn(service="events", resource="rule", resource_name=name)
-            for name in (self.pipeline_failed_rule, self.transform_failed_rule)
-        ]
-        self.schedule_group_arn = stack.format_arn(
-            service="scheduler", resource="schedule-group", resource_name="default"
-        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Annotations, Aspects, Aws, IAspect
+from aws_cdk import Annotations, Aspects, IAspect
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -76,30 +76,4 @@ def data_key_for_sagemaker_resources(sid: str, key: kms.IKey, describe_sid: str)
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
         iam.PolicyStatement(sid=describe_sid, actions=["kms:DescribeKey"], resources=[key.key_arn]),
-    ]
-
-
-def alerts_key_for(topic_arn: str, queue_arn: str) -> list[iam.PolicyStatement]:
-    """The KMS use of a producer of the encrypted alert topic and failed-invocations queue, without naming their key
-    (another stack's): kms:GenerateDataKey and kms:Decrypt (SNS "Encryption at rest", SQS "Key management"), only
-    through SNS or SQS and only under that topic's or queue's encryption context (KMS condition keys
-    kms:ViaService and kms:EncryptionContext:context-key; SNS encrypts under aws:sns:topicArn, SQS under
-    aws:sqs:arn)."""
-    any_key_of_the_account = f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"
-    return [
-        iam.PolicyStatement(
-            sid=sid,
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[any_key_of_the_account],
-            conditions={
-                "StringEquals": {
-                    "kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com",
-                    f"kms:EncryptionContext:{context_key}": arn,
-                }
-            },
-        )
-        for sid, service, context_key, arn in (
-            ("EncryptForTheAlertTopic", "sns", "aws:sns:topicArn", topic_arn),
-            ("EncryptForTheFailedInvocationsQueue", "sqs", "aws:sqs:arn", queue_arn),
-        )
     ]

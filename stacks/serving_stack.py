@@ -10,12 +10,10 @@ from aws_cdk import Aws, CfnCustomResource, CfnOutput, Duration, RemovalPolicy, 
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
@@ -23,18 +21,12 @@ from constructs import Construct
 from scoreline.instance_types import has_instance_storage
 from scoreline.model_servers import realtime_serving
 from scoreline.settings import Settings
+from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, AlertNames, BorrowedAlerts, lambda_target
 from stacks.python_function import python_function
-from stacks.security import alerts_key_for, data_key_for_sagemaker_resources, pass_role_to_sagemaker
+from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
 VARIANT = "AllTraffic"
-# A rule retries delivering an event for up to two hours; an event it cannot deliver goes to the scoring stack's
-# dead-letter queue (without one EventBridge drops it: "How EventBridge retries delivering events"). An event Lambda
-# accepted and the function failed on is retried by Lambda twice (the function is idempotent: it compares the
-# endpoint with what the registry asks), then lands in the scoring stack's failed-invocations queue. Both alarm.
-RETRY_ATTEMPTS = 3
-MAX_EVENT_AGE = Duration.hours(2)
-FUNCTION_RETRY_ATTEMPTS = 2
 
 # The API's answers for what SageMaker Runtime InvokeEndpoint returns (SageMaker Runtime API: InvokeEndpoint errors),
 # as integration responses, by these API Gateway rules:
@@ -119,9 +111,7 @@ class ServingStack(Stack):
         settings: Settings,
         data_key: kms.IKey,
         execution_role: iam.IRole,
-        alert_topic_arn: str,
-        failed_invocations_queue_arn: str,
-        dead_letter_queue_arn: str,
+        alert_names: AlertNames,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -130,13 +120,13 @@ class ServingStack(Stack):
         self.endpoint_name = f"{project}-realtime"
         self.endpoint_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
         self._alarm_names = settings.rollback_alarm_names
-        # The scoring stack's topic and queues by their ARNs (fixed names), not by exports: turning `realtime` off
-        # must leave the scoring stack free to update. Their policies name this stack's rules and function
-        # themselves (a statement added from here would make the scoring stack depend on this one).
-        alert_topic = sns.Topic.from_topic_arn(self, "AlertTopic", alert_topic_arn)
-        failed = sqs.Queue.from_queue_arn(self, "FailedInvocationsQueue", failed_invocations_queue_arn)
-        self.function = self._serving_function(data_key, execution_role, alert_topic, failed)
-        rules = self._rules(sqs.Queue.from_queue_arn(self, "ScoringDeadLetterQueue", dead_letter_queue_arn))
+        # The scoring stack's alerts, by name: turning `realtime` off must leave the scoring stack free to update.
+        # An event the rules cannot deliver waits in its dead-letter queue; an event the function failed on after
+        # Lambda's two retries (it is idempotent: it compares the endpoint with what the registry asks) waits in its
+        # failed-invocations queue. Both alarm.
+        alerts = BorrowedAlerts(self, alert_names)
+        self.function = self._serving_function(data_key, execution_role, alerts)
+        rules = self._rules(alerts.dead_letter_queue)
         self._remove_run_time_resources_on_delete(rules)
         self.api = self._api()
         dashboard = self._dashboard()
@@ -144,9 +134,7 @@ class ServingStack(Stack):
 
     # --- the serving function and its triggers ---------------------------------------------------------------
 
-    def _serving_function(
-        self, data_key: kms.IKey, execution_role: iam.IRole, alert_topic: sns.ITopic, failed: sqs.IQueue
-    ):
+    def _serving_function(self, data_key: kms.IKey, execution_role: iam.IRole, alerts: BorrowedAlerts):
         settings = self._settings
         function = python_function(
             self,
@@ -159,7 +147,7 @@ class ServingStack(Stack):
             memory_size=256,
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
-            on_failure=destinations.SqsDestination(failed),
+            on_failure=destinations.SqsDestination(alerts.failed_invocations_queue),
             environment={
                 "MODEL_PACKAGE_GROUP_NAME": settings.model_package_group_name,
                 "EXECUTION_ROLE_ARN": execution_role.role_arn,
@@ -181,14 +169,12 @@ class ServingStack(Stack):
                 "SERVING_LATENCY_ALARM_MS": str(settings.realtime_latency_alarm_ms),
                 "SERVING_ERRORS_ALARM_NAME": self._alarm_names[0],
                 "SERVING_LATENCY_ALARM_NAME": self._alarm_names[1],
-                "ALERT_TOPIC_ARN": alert_topic.topic_arn,
+                "ALERT_TOPIC_ARN": alerts.topic.topic_arn,
             },
         )
         for statement in self._function_statements(data_key, execution_role):
             function.add_to_role_policy(statement)
-        alert_topic.grant_publish(function)
-        for statement in alerts_key_for(alert_topic.topic_arn, failed.queue_arn):
-            function.add_to_role_policy(statement)
+        alerts.grant_publish(function)
         NagSuppressions.add_resource_suppressions(
             function.role,
             [
@@ -338,14 +324,7 @@ class ServingStack(Stack):
             ),
         )
         for rule in (package_rule, endpoint_rule):
-            rule.add_target(
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=dead_letter_queue,
-                    retry_attempts=RETRY_ATTEMPTS,
-                    max_event_age=MAX_EVENT_AGE,
-                )
-            )
+            rule.add_target(lambda_target(self.function, dead_letter_queue))
         return [package_rule, endpoint_rule]
 
     def _remove_run_time_resources_on_delete(self, rules: list[events.Rule]) -> None:
