@@ -23,7 +23,16 @@ def build_app(app: cdk.App) -> cdk.App:
     start_building(pipeline_spec(settings))  # on a cache miss the SDK works while CDK builds the stacks
     env = cdk.Environment(account=settings.account or None, region=settings.region or None)
     prefix = "".join(part.capitalize() for part in settings.project_name.split("-"))
-    storage = StorageStack(app, f"{prefix}Storage", settings=settings, env=env)
+    storage = StorageStack(
+        app,
+        f"{prefix}Storage",
+        project_name=settings.project_name,
+        retain=settings.retain_stateful,
+        bucket_events_to_eventbridge=settings.retrain_on_new_data,  # retraining on new data listens to them
+        model_package_group_name=settings.model_package_group_name,
+        use_existing_model_package_group=settings.use_existing_model_package_group,
+        env=env,
+    )
     training = TrainingStack(
         app, f"{prefix}Training", settings=settings, bucket=storage.bucket, key=storage.key, env=env
     )

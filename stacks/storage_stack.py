@@ -8,28 +8,41 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from scoreline.settings import Settings
-
 
 class StorageStack(Stack):
     """Everything that holds data or models; retained on stack deletion unless settings say otherwise."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        retain: bool,
+        bucket_events_to_eventbridge: bool,
+        model_package_group_name: str,
+        use_existing_model_package_group: bool,
+        **kwargs,
+    ) -> None:
+        """`retain`: keep the key, buckets and group on stack deletion; `bucket_events_to_eventbridge`: for
+        retraining on new data; `use_existing_model_package_group`: the group outlived an earlier deploy."""
         super().__init__(scope, construct_id, **kwargs)
-        self._removal = RemovalPolicy.RETAIN if settings.retain_stateful else RemovalPolicy.DESTROY
-        self.key = self._key(settings)
+        self._removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.key = self._key(project_name)
         log_bucket = self._access_log_bucket()
         self.bucket = self._data_bucket(log_bucket)
-        if settings.retrain_on_new_data:
+        if bucket_events_to_eventbridge:
             self._send_bucket_events_to_eventbridge()
-        self.model_package_group_name = self._model_package_group(settings)
+        self.model_package_group_name = model_package_group_name
+        if not use_existing_model_package_group:
+            self._model_package_group(project_name, model_package_group_name)
         self._outputs()
 
-    def _key(self, settings: Settings) -> kms.Key:
+    def _key(self, project_name: str) -> kms.Key:
         return kms.Key(
             self,
             "DataKey",
-            alias=f"alias/{settings.project_name}-data",
+            alias=f"alias/{project_name}-data",
             description="Encrypts Scoreline data, model artifacts and predictions",
             enable_key_rotation=True,
             removal_policy=self._removal,
@@ -76,19 +89,17 @@ class StorageStack(Stack):
         bucket = self.bucket.node.default_child
         bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
-    def _model_package_group(self, settings: Settings) -> str:
+    def _model_package_group(self, project_name: str, name: str) -> None:
         """The group's name is fixed (users and the scoring rule type it) and it is retained by default, so after
-        `cdk destroy` it still exists and creating it again fails with "already exists": then use it as it is."""
-        if settings.use_existing_model_package_group:
-            return settings.model_package_group_name
+        `cdk destroy` it still exists and creating it again fails with "already exists": then the app uses it as
+        it is (use_existing_model_package_group) and does not create it."""
         group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
-            model_package_group_name=settings.model_package_group_name,
-            model_package_group_description=f"{settings.project_name}: two-container models (features, model)",
+            model_package_group_name=name,
+            model_package_group_description=f"{project_name}: two-container models (features, model)",
         )
         group.apply_removal_policy(self._removal)
-        return group.model_package_group_name
 
     def _outputs(self) -> None:
         """What users type (README, Use it): `aws cloudformation describe-stacks --stack-name <this stack>`."""
