@@ -24,6 +24,7 @@ from demo.synth import PROJECT_ROOT, synthesize
 from local_mode import storage
 from local_mode.cloud import LocalCloud
 from scoreline.layout import TRAINING_INPUT_PREFIX
+from scoreline.names import SCORING
 
 SCORING_ROWS = 1000
 
@@ -121,7 +122,7 @@ def run_demo(
         deployment = cloud.deploy(home / "cdk.out")
         clock.lap("deploy")
         # The scoring function (the training stack also deploys the pipeline's TrainingData function).
-        scoring = deployment.environment_of_function_setting("SCORING_INPUT_URI")
+        scoring = deployment.environment_of_function_setting(SCORING["input_uri"])
         training_frame, scoring_frame = _split_for_scoring(frame, target)
         bucket = deployment.bucket_for("DataBucket")
         s3 = cloud.client("s3")  # the demo talks to the local cloud as its administrator
@@ -129,7 +130,7 @@ def run_demo(
             f"s3://{bucket}/{TRAINING_INPUT_PREFIX}data.csv", training_frame.to_csv(index=False).encode(), s3
         )
         today = datetime.now(UTC).strftime("%Y-%m-%d")
-        scoring_uri = scoring["SCORING_INPUT_URI"].replace("{date}", today) + "rows.csv"
+        scoring_uri = scoring[SCORING["input_uri"]].replace("{date}", today) + "rows.csv"
         features = scoring_frame.drop(columns=[target])
         storage.write_object(scoring_uri, features.to_csv(index=False, header=False).encode(), s3)
         package_arn = _train(cloud.client("sagemaker"), deployment.pipelines[0], clock, say)
@@ -137,7 +138,7 @@ def run_demo(
         problem_type, classes = evaluation.get("problem_type", "regression"), evaluation.get("classes", [])
         metrics = _summary_metrics(evaluation, problem_type)
         say(f"  registered version {version} ({_described(metrics)} on the test rows); approving it")
-        output_uri = _approve_and_wait_for_scores(cloud, package_arn, scoring["NAME_PREFIX"])
+        output_uri = _approve_and_wait_for_scores(cloud, package_arn, scoring[SCORING["name_prefix"]])
         clock.lap("approval to scored output")
         lines = _output_lines(output_uri, s3)
         _check_joined(lines, features, len(classes))

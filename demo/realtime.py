@@ -13,6 +13,7 @@ from demo.errors import DemoFailed
 from local_mode.apigateway.auth import signed_post
 from local_mode.apigateway.predictions import PredictionsApi
 from local_mode.cloud import LocalCloud
+from scoreline.names import SERVING
 
 
 def realtime_beside_batch(
@@ -75,7 +76,8 @@ def _wait_for_endpoint(cloud: LocalCloud, version: int, timeout: float = 120) ->
     """Until the serving function's endpoint serves `version` (its configuration is named <prefix>-v<version>-...)."""
     sagemaker = cloud.client("sagemaker")
     name = cloud.real_time_endpoint_name()
-    prefix = cloud.deployment.environment_of_function_setting("SERVING_NAME_PREFIX")["SERVING_NAME_PREFIX"]
+    variable = SERVING["name_prefix"]
+    prefix = cloud.deployment.environment_of_function_setting(variable)[variable]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

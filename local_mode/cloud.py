@@ -36,6 +36,7 @@ from local_mode.sagemaker.endpoints import LocalEndpoints
 from local_mode.sagemaker.provider import SageMaker
 from local_mode.scheduler.schedules import Schedules
 from local_mode.store import LocalStore
+from scoreline.names import SERVING
 
 ACCOUNT = "123456789012"  # moto's default account
 log = logging.getLogger("local_mode")
@@ -99,7 +100,8 @@ class LocalCloud:
         return self.sagemaker.endpoints if self.sagemaker else None
 
     def real_time_endpoint_name(self) -> str:
-        return self.deployment.environment_of_function_setting("SERVING_ENDPOINT_NAME")["SERVING_ENDPOINT_NAME"]
+        variable = SERVING["endpoint_name"]
+        return self.deployment.environment_of_function_setting(variable)[variable]
 
     def start_schedules(self) -> None:
         self._schedules = Schedules(self.bus, self.deployment, self.clients)

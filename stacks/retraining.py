@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from scoreline.names import RETRAIN_DEBOUNCE, environment
 from scoreline.settings import Settings
 from stacks.alerts import (
     FUNCTION_RETRY_ATTEMPTS,
@@ -154,13 +155,14 @@ class Retraining(Construct):
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
-            environment={
-                "RETRAIN_SCHEDULE_NAME": settings.retrain_after_new_data_schedule_name,
-                "RETRAIN_PIPELINE_ARN": self._pipeline_arn,
-                "RETRAIN_SCHEDULE_ROLE_ARN": self.schedule_role.role_arn,
-                "RETRAIN_DEAD_LETTER_QUEUE_ARN": self.dead_letter_queue.queue_arn,
-                "RETRAIN_DEBOUNCE_SECONDS": str(round(settings.retrain_debounce_minutes * 60)),
-            },
+            environment=environment(
+                RETRAIN_DEBOUNCE,
+                schedule_name=settings.retrain_after_new_data_schedule_name,
+                pipeline_arn=self._pipeline_arn,
+                schedule_role_arn=self.schedule_role.role_arn,
+                dead_letter_queue_arn=self.dead_letter_queue.queue_arn,
+                debounce_seconds=str(round(settings.retrain_debounce_minutes * 60)),
+            ),
         )
         self._grant_schedule_upserts(function.role)
         return function

@@ -21,6 +21,7 @@ from constructs import Construct
 from scoreline.instance_types import has_instance_storage
 from scoreline.layout import SENT_ALERTS_PREFIX
 from scoreline.model_servers import transform_serving
+from scoreline.names import SCORING, environment
 from scoreline.settings import Settings
 from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, RETRY_ATTEMPTS, AlertNames, Alerts, lambda_target
 from stacks.python_function import python_function
@@ -88,23 +89,25 @@ class ScoringStack(Stack):
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.alerts.failed_invocations_queue),
-            environment={
-                "MODEL_PACKAGE_GROUP_NAME": settings.model_package_group_name,
-                "EXECUTION_ROLE_ARN": execution_role.role_arn,
-                "NAME_PREFIX": settings.scoring_name_prefix,
-                "SCORING_INPUT_URI": f"s3://{bucket.bucket_name}/{settings.scoring_input_prefix}",
-                "SCORING_OUTPUT_URI": f"s3://{bucket.bucket_name}/{settings.scoring_output_prefix}",
-                "KMS_KEY_ARN": data_key.key_arn,
-                "TRANSFORM_INSTANCE_TYPE": settings.transform_instance_type,
-                "TRANSFORM_INSTANCE_STORAGE": str(has_instance_storage(settings.transform_instance_type)).lower(),
-                "TRANSFORM_INSTANCE_COUNT": str(settings.transform_instance_count),
-                "MAX_PAYLOAD_MB": str(settings.transform_max_payload_mb),
-                "MAX_CONCURRENT_TRANSFORMS": str(serving.concurrency),
-                "CONTAINER_ENVIRONMENT": json.dumps(serving.container_environments(), sort_keys=True),
-                "INPUT_FILTER": settings.transform_input_filter,
-                "ALERT_TOPIC_ARN": self.alerts.topic.topic_arn,
-                "SENT_ALERTS_URI": f"s3://{bucket.bucket_name}/{SENT_ALERTS_PREFIX}",
-            },
+            environment=environment(
+                SCORING,
+                group=settings.model_package_group_name,
+                execution_role_arn=execution_role.role_arn,
+                name_prefix=settings.scoring_name_prefix,
+                input_uri=f"s3://{bucket.bucket_name}/{settings.scoring_input_prefix}",
+                output_uri=f"s3://{bucket.bucket_name}/{settings.scoring_output_prefix}",
+                kms_key_arn=data_key.key_arn,
+                instance_type=settings.transform_instance_type,
+                instance_storage=str(has_instance_storage(settings.transform_instance_type)).lower(),
+                instance_count=str(settings.transform_instance_count),
+                max_payload_mb=str(settings.transform_max_payload_mb),
+                max_concurrent=str(serving.concurrency),
+                container_environments=json.dumps(serving.container_environments(), sort_keys=True),
+                input_filter=settings.transform_input_filter,
+                alert_topic_arn=self.alerts.topic.topic_arn,
+                # One record per alert sent, so that a second delivery of the same run does not alert again.
+                sent_alerts_uri=f"s3://{bucket.bucket_name}/{SENT_ALERTS_PREFIX}",
+            ),
         )
         self._grant_scoring(function, bucket, data_key, execution_role)
         return function

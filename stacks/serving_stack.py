@@ -20,6 +20,7 @@ from constructs import Construct
 
 from scoreline.instance_types import has_instance_storage
 from scoreline.model_servers import realtime_serving
+from scoreline.names import SERVING, environment
 from scoreline.settings import Settings
 from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, AlertNames, BorrowedAlerts, lambda_target
 from stacks.python_function import python_function
@@ -148,29 +149,28 @@ class ServingStack(Stack):
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(alerts.failed_invocations_queue),
-            environment={
-                "MODEL_PACKAGE_GROUP_NAME": settings.model_package_group_name,
-                "EXECUTION_ROLE_ARN": execution_role.role_arn,
-                "SERVING_NAME_PREFIX": settings.serving_name_prefix,
-                "SERVING_ENDPOINT_NAME": self.endpoint_name,
-                "KMS_KEY_ARN": data_key.key_arn,
-                "SERVING_INSTANCE_TYPE": settings.realtime_instance_type,
-                "SERVING_INSTANCE_STORAGE": str(has_instance_storage(settings.realtime_instance_type)).lower(),
-                "SERVING_INSTANCE_COUNT": str(settings.realtime_instance_count),
+            environment=environment(
+                SERVING,
+                group=settings.model_package_group_name,
+                execution_role_arn=execution_role.role_arn,
+                name_prefix=settings.serving_name_prefix,
+                endpoint_name=self.endpoint_name,
+                kms_key_arn=data_key.key_arn,
+                instance_type=settings.realtime_instance_type,
+                instance_storage=str(has_instance_storage(settings.realtime_instance_type)).lower(),
+                instance_count=str(settings.realtime_instance_count),
                 # The containers' model-server workers and threads for the instance type (scoreline/model_servers.py).
-                "SERVING_CONTAINER_ENVIRONMENT": json.dumps(
-                    realtime_serving(settings).container_environments(), sort_keys=True
-                ),
-                "SERVING_MIN_INSTANCES": str(settings.realtime_min_instances),
-                "SERVING_MAX_INSTANCES": str(settings.realtime_max_instances),
-                "SERVING_INVOCATIONS_PER_INSTANCE": str(settings.realtime_invocations_per_instance),
-                "SERVING_CANARY_PERCENT": str(settings.realtime_canary_percent),
-                "SERVING_BAKING_SECONDS": str(settings.realtime_baking_minutes * 60),
-                "SERVING_LATENCY_ALARM_MS": str(settings.realtime_latency_alarm_ms),
-                "SERVING_ERRORS_ALARM_NAME": self._alarm_names[0],
-                "SERVING_LATENCY_ALARM_NAME": self._alarm_names[1],
-                "ALERT_TOPIC_ARN": alerts.topic.topic_arn,
-            },
+                container_environments=json.dumps(realtime_serving(settings).container_environments(), sort_keys=True),
+                min_instances=str(settings.realtime_min_instances),
+                max_instances=str(settings.realtime_max_instances),
+                invocations_per_instance=str(settings.realtime_invocations_per_instance),
+                canary_percent=str(settings.realtime_canary_percent),
+                baking_seconds=str(settings.realtime_baking_minutes * 60),
+                latency_alarm_ms=str(settings.realtime_latency_alarm_ms),
+                errors_alarm_name=self._alarm_names[0],
+                latency_alarm_name=self._alarm_names[1],
+                alert_topic_arn=alerts.topic.topic_arn,
+            ),
         )
         for statement in self._function_statements(data_key, execution_role):
             function.add_to_role_policy(statement)

@@ -38,6 +38,7 @@ from local_mode.sagemaker.pipelines import PipelineRun, StepCache, StepFailed
 from local_mode.sagemaker.transform import NetworkIsolationError, run_transform, serve_model
 from local_mode.sagemaker.workspace import Workspace
 from local_mode.store import LocalStore
+from scoreline.names import SERVING
 
 log = logging.getLogger("local_mode")
 
@@ -62,7 +63,7 @@ class SageMaker:
     def _real_time_endpoints(self) -> LocalEndpoints | None:
         """Endpoints served in this process when the app has the serving stack (realtime=true): CreateEndpoint and
         UpdateEndpoint load the model in the background, then send "SageMaker Endpoint State Change"."""
-        if not any("SERVING_ENDPOINT_NAME" in f.environment for f in self._deployment.functions.values()):
+        if not any(SERVING["endpoint_name"] in f.environment for f in self._deployment.functions.values()):
             return None
         return LocalEndpoints(
             self._home / "endpoints",

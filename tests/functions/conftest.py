@@ -297,14 +297,22 @@ def cloudformation_response():
         server.shutdown()
 
 
-def variables_the_stack_passes(stack_file: str) -> set[str]:
-    """The names in the `environment={...}` dict a stack gives its function (stacks/<stack_file>)."""
+def variables_the_stack_passes(function: str) -> dict[str, str]:
+    """{setting: environment variable} the stacks pass to functions/<function>: they build its environment from
+    this table with scoreline.names.environment, which refuses a missing or unknown setting at synth, and the
+    synthesized templates hold exactly its variables (tests/stacks/test_function_environments.py)."""
+    from scoreline.names import FUNCTION_VARIABLES
+
+    return FUNCTION_VARIABLES[function]
+
+
+def variables_the_function_reads(function: str) -> set[str]:
+    """The names functions/<function>/app.py reads as os.environ["NAME"] (a function without an ENVIRONMENT table)."""
     import ast
 
-    source = (REPO_ROOT / "stacks" / stack_file).read_text()
-    [environment] = [
-        node.value
+    source = (REPO_ROOT / "functions" / function / "app.py").read_text()
+    return {
+        node.slice.value
         for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.keyword) and node.arg == "environment" and isinstance(node.value, ast.Dict)
-    ]
-    return {key.value for key in environment.keys}
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ"
+    }

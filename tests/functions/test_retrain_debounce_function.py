@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from local_mode.modules import load_module
+from tests.functions.conftest import variables_the_function_reads, variables_the_stack_passes
 
 FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "retrain_debounce" / "app.py"
 ROLE_ARN = "arn:aws:iam::123456789012:role/scoreline-retrain-schedule"
@@ -62,3 +63,9 @@ def test_each_further_object_moves_the_same_schedule_later(debounce, monkeypatch
     schedules = boto3.client("scheduler").list_schedules()["Schedules"]
     assert [s["Name"] for s in schedules] == [NAME]
     assert _start_time(boto3.client("scheduler").get_schedule(Name=NAME)) >= first + timedelta(seconds=900)
+
+
+def test_the_function_reads_exactly_the_settings_the_stack_passes():
+    assert variables_the_function_reads("retrain_debounce") == set(
+        variables_the_stack_passes("retrain_debounce").values()
+    )
