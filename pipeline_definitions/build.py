@@ -35,6 +35,9 @@ def _cache_file(spec: PipelineSpec, cache_dir: Path) -> Path:
 
 def build_artifacts(spec: PipelineSpec) -> dict:
     """Return {"definition": <JSON str>, "images": {region: {...}}} without touching the cache."""
+    from pipeline_definitions.sdk_setup import prepare_sdk
+
+    prepare_sdk()  # before the SDK is imported: it creates AWS clients at import time
     from pipeline_definitions.images import images_by_region
     from pipeline_definitions.training_pipeline import build_definition
 

@@ -6,15 +6,9 @@ containers: "inference"), so a version the SDK lists for one scope only fails he
 
 from __future__ import annotations
 
-import functools
-
-from sagemaker.core import common_utils, image_uris
+from sagemaker.core import image_uris
 
 from scoreline.instance_types import is_gpu
-
-# The SDK parses botocore's endpoint list anew for every image lookup (40 ms each, ~100 lookups per build);
-# the list does not change within a process, so one resolver serves every region.
-common_utils._botocore_resolver = functools.cache(common_utils._botocore_resolver)
 
 SKLEARN_PY_VERSION = "py3"
 

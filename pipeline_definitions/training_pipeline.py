@@ -14,27 +14,21 @@ compares those.
 
 Built offline: every value that only exists at deploy time (bucket, role, key, code locations, images) is a
 placeholder that the stack replaces with a CloudFormation reference, so the SDK never needs AWS and two builds
-give the same bytes.
+give the same bytes. The SDK's offline settings and speed patches are applied by `build_definition` (sdk_setup.py),
+not by importing this module.
 """
 
 from __future__ import annotations
 
 import json
-import os
 
-# The SDK creates AWS clients at import time and probes the instance-metadata endpoint without these.
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
-
-import boto3  # noqa: E402
-import botocore.session  # noqa: E402
-from sagemaker.core.config.config_manager import SageMakerConfig  # noqa: E402
-from sagemaker.core.lambda_helper import Lambda  # noqa: E402
-from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
-from sagemaker.core.processing import ScriptProcessor  # noqa: E402
-from sagemaker.core.resources import Model  # noqa: E402
-from sagemaker.core.shapes import (  # noqa: E402
+import boto3
+import botocore.session
+from sagemaker.core.lambda_helper import Lambda
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.resources import Model
+from sagemaker.core.shapes import (
     ContainerDefinition,
     MetricDefinition,
     ProcessingInput,
@@ -43,32 +37,33 @@ from sagemaker.core.shapes import (  # noqa: E402
     ProcessingS3Output,
     StoppingCondition,
 )
-from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
-from sagemaker.core.workflow.conditions import (  # noqa: E402
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+from sagemaker.core.workflow.conditions import (
     ConditionEquals,
     ConditionGreaterThanOrEqualTo,
     ConditionIn,
     ConditionLessThanOrEqualTo,
     ConditionOr,
 )
-from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
-from sagemaker.core.workflow.functions import Join, JsonGet  # noqa: E402
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString  # noqa: E402
-from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
-from sagemaker.core.workflow.properties import PropertyFile  # noqa: E402
-from sagemaker.mlops.workflow.condition_step import ConditionStep  # noqa: E402
-from sagemaker.mlops.workflow.fail_step import FailStep  # noqa: E402
-from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep  # noqa: E402
-from sagemaker.mlops.workflow.model_step import ModelStep  # noqa: E402
-from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
-from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep  # noqa: E402
-from sagemaker.serve.model_builder import ModelBuilder  # noqa: E402
-from sagemaker.train.model_trainer import ModelTrainer  # noqa: E402
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.model_trainer import ModelTrainer
 
-from pipeline_definitions.placeholders import PLACEHOLDERS  # noqa: E402
-from scoreline.instance_types import has_instance_storage  # noqa: E402
-from scoreline.layout import TRAINING_INPUT_PREFIX  # noqa: E402
-from scoreline.pipeline_spec import PipelineSpec  # noqa: E402
+from pipeline_definitions.placeholders import PLACEHOLDERS
+from pipeline_definitions.sdk_setup import prepare_sdk
+from scoreline.instance_types import has_instance_storage
+from scoreline.layout import TRAINING_INPUT_PREFIX
+from scoreline.pipeline_spec import PipelineSpec
 
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 _CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
@@ -100,25 +95,9 @@ _SERVING_CODE_DIR = "/opt/ml/model/code"
 _MESSAGE_FILE = "/opt/ml/output/message"
 
 
-def _validate_each_config_once(validate):
-    """The SDK re-validates the same config against its JSON schema on every lookup (about 50 times per build,
-    0.2 s each, recompiling the schema). Validating each distinct config once keeps the check, not the cost."""
-    validated = set()
-
-    def validate_once(sagemaker_config=None):
-        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
-        if key not in validated:
-            validate(sagemaker_config)
-            validated.add(key)
-
-    return staticmethod(validate_once)
-
-
-SageMakerConfig.validate_sagemaker_config = _validate_each_config_once(SageMakerConfig.validate_sagemaker_config)
-
-
 def build_definition(spec: PipelineSpec) -> str:
     """Return the pipeline definition JSON for `spec`, with placeholders for deploy-time values."""
+    prepare_sdk()
     definition = json.loads(_build_pipeline(spec).definition())
     return json.dumps(_without_nulls(definition), sort_keys=True)
 
