@@ -2,26 +2,41 @@
 
 import json
 
+from aws_cdk.assertions import Capture, Match, Template
+
 from tests.synth_helpers import only, resources
+
+APPROVAL_PATTERN = {
+    "source": ["aws.sagemaker"],
+    "detail-type": ["SageMaker Model Package State Change"],
+    "detail": {"ModelPackageGroupName": ["scoreline-models"], "ModelApprovalStatus": ["Approved", "Rejected"]},
+}
+
+
+def _scoring(templates: dict) -> Template:
+    return Template.from_json(templates["ScorelineScoring"])
 
 
 def test_approval_rule_matches_this_group_and_approved_or_rejected_only(templates):
-    scoring = templates["ScorelineScoring"]
-    pattern = _approval_rule(scoring)["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.sagemaker"]
-    assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
-    assert pattern["detail"] == {
-        "ModelPackageGroupName": ["scoreline-models"],
-        "ModelApprovalStatus": ["Approved", "Rejected"],
-    }
+    _scoring(templates).has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.exact(APPROVAL_PATTERN)})
 
 
 def test_approval_rule_retries_then_dead_letters(templates):
-    scoring = templates["ScorelineScoring"]
-    target = _approval_rule(scoring)["Properties"]["Targets"][0]
-    assert target["Arn"]["Fn::GetAtt"][0].startswith("ScoringFunction")
-    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 3}
-    assert "DeadLetterConfig" in target
+    function = Capture()
+    _scoring(templates).has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": APPROVAL_PATTERN,
+            "Targets": [
+                {
+                    "Arn": {"Fn::GetAtt": [function, "Arn"]},
+                    "RetryPolicy": Match.exact({"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 3}),
+                    "DeadLetterConfig": Match.any_value(),
+                }
+            ],
+        },
+    )
+    assert function.as_string().startswith("ScoringFunction")
 
 
 def test_schedule_uses_settings_cron_and_time_zone_and_passes_the_scheduled_time(tmp_path):
@@ -43,23 +58,20 @@ def test_schedule_uses_settings_cron_and_time_zone_and_passes_the_scheduled_time
 
 
 def test_queues_and_alert_topic_are_kms_encrypted(templates):
-    scoring = templates["ScorelineScoring"]
-    queues = resources(scoring, "AWS::SQS::Queue").values()
-    assert sorted(q["Properties"]["QueueName"] for q in queues) == [
-        "scoreline-scoring-dlq",
-        "scoreline-scoring-failed-invocations",
-    ]
-    assert all("KmsMasterKeyId" in q["Properties"] for q in queues)
-    assert "KmsMasterKeyId" in only(scoring, "AWS::SNS::Topic")["Properties"]
+    scoring = _scoring(templates)
+    scoring.resource_count_is("AWS::SQS::Queue", 2)
+    for name in ("scoreline-scoring-dlq", "scoreline-scoring-failed-invocations"):
+        scoring.has_resource_properties("AWS::SQS::Queue", {"QueueName": name, "KmsMasterKeyId": Match.any_value()})
+    scoring.resource_count_is("AWS::SNS::Topic", 1)
+    scoring.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
 
 
 def test_alert_email_subscribes_to_the_topic(tmp_path):
     from tests.synth_helpers import synth
 
-    scoring = synth(tmp_path, alert_email="ops@example.com")["ScorelineScoring"]
-    subscription = only(scoring, "AWS::SNS::Subscription")["Properties"]
-    assert subscription["Protocol"] == "email"
-    assert subscription["Endpoint"] == "ops@example.com"
+    scoring = Template.from_json(synth(tmp_path, alert_email="ops@example.com")["ScorelineScoring"])
+    scoring.resource_count_is("AWS::SNS::Subscription", 1)
+    scoring.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
 
 
 def test_function_configuration_comes_from_settings(tmp_path):
@@ -114,13 +126,14 @@ def test_failures_reach_the_alert_topic(templates):
 
 
 def test_stack_outputs_name_the_alert_topic_and_the_dashboard(templates):
-    outputs = templates["ScorelineScoring"]["Outputs"]
-    topic = next(iter(resources(templates["ScorelineScoring"], "AWS::SNS::Topic")))
-    dashboard = next(iter(resources(templates["ScorelineScoring"], "AWS::CloudWatch::Dashboard")))
-    assert outputs["AlertTopicArn"]["Value"] == {"Ref": topic}
-    url = outputs["DashboardUrl"]["Value"]["Fn::Join"][1]
-    assert url[0] == "https://" and {"Ref": dashboard} in url
-    assert "#dashboards/dashboard/" in url
+    scoring = _scoring(templates)
+    [topic] = scoring.find_resources("AWS::SNS::Topic")
+    [dashboard] = scoring.find_resources("AWS::CloudWatch::Dashboard")
+    scoring.has_output("AlertTopicArn", {"Value": {"Ref": topic}})
+    url = Capture()
+    scoring.has_output("DashboardUrl", {"Value": {"Fn::Join": ["", url]}})
+    assert url.as_array()[0] == "https://" and {"Ref": dashboard} in url.as_array()
+    assert "#dashboards/dashboard/" in url.as_array()
 
 
 def test_dashboard_shows_pipeline_scoring_function_and_dead_letters(templates):

@@ -1,67 +1,85 @@
 """The storage stack keeps data encrypted, private, versioned and retained."""
 
-from tests.synth_helpers import only, resources
+from aws_cdk.assertions import Match, Template
+
+# The data bucket is the bucket that logs its access (to the access-log bucket).
+DATA_BUCKET = {"LoggingConfiguration": Match.any_value()}
 
 
-def _data_bucket(storage: dict) -> dict:
-    return next(
-        bucket
-        for bucket in resources(storage, "AWS::S3::Bucket").values()
-        if "LoggingConfiguration" in bucket["Properties"]
-    )
+def _storage(templates: dict) -> Template:
+    return Template.from_json(templates["ScorelineStorage"])
 
 
 def test_data_bucket_uses_the_customer_managed_key_with_bucket_key(templates):
-    storage = templates["ScorelineStorage"]
-    encryption = _data_bucket(storage)["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-    assert encryption["BucketKeyEnabled"] is True
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    key_name = next(iter(resources(storage, "AWS::KMS::Key")))
-    assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key_name, "Arn"]}
+    storage = _storage(templates)
+    [key] = storage.find_resources("AWS::KMS::Key")
+    storage.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            **DATA_BUCKET,
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]},
+                        },
+                    }
+                ]
+            },
+        },
+    )
 
 
 def test_key_rotates_and_everything_stateful_is_retained(templates):
-    storage = templates["ScorelineStorage"]
-    assert only(storage, "AWS::KMS::Key")["Properties"]["EnableKeyRotation"] is True
+    storage = _storage(templates)
+    storage.resource_count_is("AWS::KMS::Key", 1)
+    storage.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     for kind in ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SageMaker::ModelPackageGroup"):
-        for resource in resources(storage, kind).values():
-            assert resource["DeletionPolicy"] == "Retain", kind
+        assert storage.find_resources(kind), kind
+        storage.all_resources(kind, {"DeletionPolicy": "Retain"})
 
 
 def test_retention_can_be_turned_off(tmp_path):
     from tests.synth_helpers import synth
 
-    storage = synth(tmp_path, retain_stateful=False)["ScorelineStorage"]
-    assert only(storage, "AWS::SageMaker::ModelPackageGroup")["DeletionPolicy"] == "Delete"
+    storage = Template.from_json(synth(tmp_path, retain_stateful=False)["ScorelineStorage"])
+    storage.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
+    storage.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Delete"})
 
 
 def test_data_bucket_is_private_versioned_logged_and_expires_old_versions(templates):
-    properties = _data_bucket(templates["ScorelineStorage"])["Properties"]
-    assert properties["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert properties["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("AccessLogBucket")
-    rules = properties["LifecycleConfiguration"]["Rules"]
-    assert any("NoncurrentVersionExpiration" in rule for rule in rules)
+    _storage(templates).has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LoggingConfiguration": {"DestinationBucketName": {"Ref": Match.string_like_regexp("^AccessLogBucket")}},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": Match.any_value()})])
+            },
+        },
+    )
 
 
 def test_every_bucket_denies_requests_without_tls(templates):
-    storage = templates["ScorelineStorage"]
-    policies = resources(storage, "AWS::S3::BucketPolicy").values()
-    buckets = resources(storage, "AWS::S3::Bucket")
+    storage = _storage(templates)
     secured = set()
-    for policy in policies:
+    for policy in storage.find_resources("AWS::S3::BucketPolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false":
                 assert statement["Effect"] == "Deny"
                 secured.add(policy["Properties"]["Bucket"]["Ref"])
-    assert secured == set(buckets)
+    assert secured == set(storage.find_resources("AWS::S3::Bucket"))
 
 
 def test_model_package_group_is_named_from_the_project(templates):
-    group = only(templates["ScorelineStorage"], "AWS::SageMaker::ModelPackageGroup")
-    assert group["Properties"]["ModelPackageGroupName"] == "scoreline-models"
+    storage = _storage(templates)
+    storage.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
+    storage.has_resource_properties("AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": "scoreline-models"})
