@@ -62,7 +62,7 @@ from sagemaker.train.model_trainer import ModelTrainer
 from pipeline_definitions.placeholders import PLACEHOLDERS
 from pipeline_definitions.sdk_setup import prepare_sdk
 from scoreline.instance_types import has_instance_storage
-from scoreline.layout import TRAINING_INPUT_PREFIX
+from scoreline.layout import MANIFEST_PREFIX, PIPELINE_PREFIX, TRAINING_INPUT_PREFIX
 from scoreline.pipeline_spec import PipelineSpec
 
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
@@ -152,7 +152,11 @@ def _run_path(*parts: str):
     """s3://<bucket>/pipeline/<execution id>/<parts>: each execution keeps its own outputs."""
     return Join(
         on="/",
-        values=[f"s3://{PLACEHOLDERS.bucket}/pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts],
+        values=[
+            f"s3://{PLACEHOLDERS.bucket}/{PIPELINE_PREFIX.rstrip('/')}",
+            ExecutionVariables.PIPELINE_EXECUTION_ID,
+            *parts,
+        ],
     )
 
 
@@ -198,7 +202,7 @@ def _training_data_step(spec: PipelineSpec, params: _Parameters) -> LambdaStep:
         lambda_func=Lambda(function_arn=PLACEHOLDERS.training_data_function_arn),
         inputs={
             "InputDataUri": params.input_data,
-            "ManifestPrefix": f"s3://{PLACEHOLDERS.bucket}/training/manifests/",
+            "ManifestPrefix": f"s3://{PLACEHOLDERS.bucket}/{MANIFEST_PREFIX}",
             "ModelPackageGroupName": spec.model_package_group_name,
         },
         outputs=[

@@ -255,9 +255,17 @@ class Alerts:
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         return alarm
 
-    def rule_target(self) -> events.IRuleTarget:
-        """The topic as the target of a failure rule named in `AlertNames.failure_rule_arns`."""
-        return _TopicTarget(self.topic)
+    def failure_rule(self, construct_id: str, name: str, description: str, pattern: events.EventPattern) -> None:
+        """A rule that tells the topic; `name` must be one of `AlertNames.failure_rule_arns`, which the topic's
+        policy lets publish."""
+        events.Rule(
+            self._stack,
+            construct_id,
+            rule_name=name,
+            description=description,
+            event_pattern=pattern,
+            targets=[_TopicTarget(self.topic)],
+        )
 
 
 class BorrowedAlerts:

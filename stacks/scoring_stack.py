@@ -24,7 +24,9 @@ from scoreline.model_servers import transform_serving
 from scoreline.names import SCORING, environment
 from scoreline.settings import Settings
 from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, RETRY_ATTEMPTS, AlertNames, Alerts, lambda_target
+from stacks.dashboards import console_url, logged_lines
 from stacks.python_function import python_function
+from stacks.sagemaker_events import approved_or_rejected, sagemaker_event
 from stacks.scheduler_role import scheduler_role
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 
@@ -203,14 +205,7 @@ class ScoringStack(Stack):
             "ApprovedModelRule",
             rule_name=self._names.approval_rule,
             description="A version of this app's model package group was approved or rejected",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Package State Change"],
-                detail={
-                    "ModelPackageGroupName": [self._settings.model_package_group_name],
-                    "ModelApprovalStatus": ["Approved", "Rejected"],
-                },
-            ),
+            event_pattern=approved_or_rejected(self._settings.model_package_group_name),
         )
         rule.add_target(lambda_target(self.function, self.alerts.dead_letter_queue))
         return rule
@@ -256,33 +251,28 @@ class ScoringStack(Stack):
 
     def _failure_rules(self, pipeline_name: str) -> None:
         pipeline_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:pipeline/{pipeline_name}"
-        events.Rule(
-            self,
+        names = self.alerts.names
+        self.alerts.failure_rule(
             "PipelineFailedRule",
-            rule_name=self.alerts.names.pipeline_failed_rule,
-            description="The training pipeline failed",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
+            names.pipeline_failed_rule,
+            "The training pipeline failed",
+            sagemaker_event(
+                "SageMaker Model Building Pipeline Execution Status Change",
+                {"currentPipelineExecutionStatus": ["Failed"]},
                 resources=[pipeline_arn],
-                detail={"currentPipelineExecutionStatus": ["Failed"]},
             ),
-            targets=[self.alerts.rule_target()],
         )
-        events.Rule(
-            self,
+        self.alerts.failure_rule(
             "TransformFailedRule",
-            rule_name=self.alerts.names.transform_failed_rule,
-            description="A scoring transform job failed",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Transform Job State Change"],
-                detail={
+            names.transform_failed_rule,
+            "A scoring transform job failed",
+            sagemaker_event(
+                "SageMaker Transform Job State Change",
+                {
                     "TransformJobName": [{"prefix": f"{self._settings.scoring_name_prefix}-"}],
                     "TransformJobStatus": ["Failed"],
                 },
             ),
-            targets=[self.alerts.rule_target()],
         )
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
@@ -351,15 +341,12 @@ class ScoringStack(Stack):
                     for name in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")
                 ],
             ),
-            cloudwatch.LogQueryWidget(
-                title="Scoring decisions and transform jobs started",
-                log_group_names=[self.function.log_group.log_group_name],
-                query_lines=[
-                    "fields @timestamp, trigger, version, job_name, action, reason",
-                    "filter ispresent(action)",
-                    "sort @timestamp desc",
-                    "limit 50",
-                ],
+            logged_lines(
+                "Scoring decisions and transform jobs started",
+                self.function,
+                "trigger, version, job_name, action, reason",
+                where="filter ispresent(action)",
+                limit=50,
             ),
         )
         dashboard.add_widgets(
@@ -383,15 +370,12 @@ class ScoringStack(Stack):
         # Batch transform gives each instance whole input objects: a job with fewer objects than instances pays for
         # idle instances. The function's started_job line counts them (idle_instances).
         dashboard.add_widgets(
-            cloudwatch.LogQueryWidget(
-                title="Transform jobs with idle instances (fewer input files than transform_instance_count)",
-                log_group_names=[self.function.log_group.log_group_name],
-                query_lines=[
-                    "fields @timestamp, job_name, idle_instances, reason",
-                    "filter idle_instances > 0",
-                    "sort @timestamp desc",
-                    "limit 20",
-                ],
+            logged_lines(
+                "Transform jobs with idle instances (fewer input files than transform_instance_count)",
+                self.function,
+                "job_name, idle_instances, reason",
+                where="filter idle_instances > 0",
+                limit=20,
                 width=24,
             )
         )
@@ -403,10 +387,7 @@ class ScoringStack(Stack):
         CfnOutput(
             self,
             "DashboardUrl",
-            value=(
-                f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
-                f"#dashboards/dashboard/{dashboard.dashboard_name}"
-            ),
+            value=console_url(dashboard),
             description="CloudWatch dashboard: pipeline runs, scoring decisions, failures and alarms",
         )
 

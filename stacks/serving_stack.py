@@ -23,7 +23,9 @@ from scoreline.model_servers import realtime_serving
 from scoreline.names import SERVING, environment
 from scoreline.settings import Settings
 from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, AlertNames, BorrowedAlerts, lambda_target
+from stacks.dashboards import console_url, logged_lines
 from stacks.python_function import python_function
+from stacks.sagemaker_events import approved_or_rejected, sagemaker_event
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 
 FUNCTION_CODE = Path(__file__).resolve().parents[1] / "functions" / "serving"
@@ -303,25 +305,14 @@ class ServingStack(Stack):
             "PackageStateRule",
             rule_name=package_rule_name,
             description="A version of this app's model package group was approved or rejected: update the endpoint",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Package State Change"],
-                detail={
-                    "ModelPackageGroupName": [self._settings.model_package_group_name],
-                    "ModelApprovalStatus": ["Approved", "Rejected"],
-                },
-            ),
+            event_pattern=approved_or_rejected(self._settings.model_package_group_name),
         )
         endpoint_rule = events.Rule(
             self,
             "EndpointStateRule",
             rule_name=endpoint_rule_name,
             description="The real-time endpoint changed state: continue or report a rollout",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Endpoint State Change"],
-                detail={"EndpointName": [self.endpoint_name]},
-            ),
+            event_pattern=sagemaker_event("SageMaker Endpoint State Change", {"EndpointName": [self.endpoint_name]}),
         )
         for rule in (package_rule, endpoint_rule):
             rule.add_target(lambda_target(self.function, dead_letter_queue))
@@ -583,15 +574,12 @@ class ServingStack(Stack):
             ),
         )
         dashboard.add_widgets(
-            cloudwatch.LogQueryWidget(
-                title="Serving decisions",
-                log_group_names=[self.function.log_group.log_group_name],
-                query_lines=[
-                    "fields @timestamp, trigger, version, action, reason",
-                    "filter ispresent(action)",
-                    "sort @timestamp desc",
-                    "limit 50",
-                ],
+            logged_lines(
+                "Serving decisions",
+                self.function,
+                "trigger, version, action, reason",
+                where="filter ispresent(action)",
+                limit=50,
                 width=24,
             )
         )
@@ -614,9 +602,6 @@ class ServingStack(Stack):
         CfnOutput(
             self,
             "RealtimeDashboardUrl",
-            value=(
-                f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
-                f"#dashboards/dashboard/{dashboard.dashboard_name}"
-            ),
+            value=console_url(dashboard),
             description="CloudWatch dashboard: endpoint invocations, latency and errors",
         )
