@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from aws_cdk.assertions import Capture, Match, Template
 
 from scoreline.settings import SettingsError, load_settings
 from tests.synth_helpers import only, resources
@@ -70,20 +71,24 @@ def test_realtime_on_adds_only_the_serving_stack(templates, realtime_app):
 
 
 def test_both_events_reach_the_serving_function(serving):
-    patterns = [rule["Properties"]["EventPattern"] for rule in resources(serving, "AWS::Events::Rule").values()]
-    assert {
-        "source": ["aws.sagemaker"],
-        "detail-type": ["SageMaker Model Package State Change"],
-        "detail": {"ModelPackageGroupName": ["scoreline-models"], "ModelApprovalStatus": ["Approved", "Rejected"]},
-    } in patterns
-    assert {
-        "source": ["aws.sagemaker"],
-        "detail-type": ["SageMaker Endpoint State Change"],
-        "detail": {"EndpointName": ["scoreline-realtime"]},
-    } in patterns
-    for rule in resources(serving, "AWS::Events::Rule").values():
-        [target] = rule["Properties"]["Targets"]
-        assert "ServingFunction" in _text(target["Arn"])
+    template = Template.from_json(serving)
+    template.resource_count_is("AWS::Events::Rule", 2)
+    to_the_function = [{"Arn": {"Fn::GetAtt": [Match.string_like_regexp("^ServingFunction"), "Arn"]}}]
+    for pattern in (
+        {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Model Package State Change"],
+            "detail": {"ModelPackageGroupName": ["scoreline-models"], "ModelApprovalStatus": ["Approved", "Rejected"]},
+        },
+        {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Endpoint State Change"],
+            "detail": {"EndpointName": ["scoreline-realtime"]},
+        },
+    ):
+        template.has_resource_properties(
+            "AWS::Events::Rule", {"EventPattern": Match.exact(pattern), "Targets": to_the_function}
+        )
 
 
 def test_the_function_gets_every_setting(serving):
@@ -111,9 +116,13 @@ def test_the_function_gets_every_setting(serving):
 
 
 def test_failed_invocations_reach_the_alarmed_queue(serving):
-    config = only(serving, "AWS::Lambda::EventInvokeConfig")["Properties"]
-    assert config["MaximumRetryAttempts"] == 2
-    assert ":scoreline-scoring-failed-invocations" in _text(config["DestinationConfig"]["OnFailure"])
+    template = Template.from_json(serving)
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    on_failure = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 2, "DestinationConfig": {"OnFailure": on_failure}}
+    )
+    assert ":scoreline-scoring-failed-invocations" in _text(on_failure.as_object())
 
 
 def test_serving_function_may_touch_only_its_own_sagemaker_resources(serving):
