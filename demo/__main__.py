@@ -152,7 +152,13 @@ def _registry_page(cloud, port: int):
         aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
         region_name=cloud.region,
     )
-    page = RegistryPage(Registry(group, session, cloud.endpoint), allow_approve=True, port=port + 2 if port else 0)
+    try:
+        page = RegistryPage(Registry(group, session, cloud.endpoint), allow_approve=True, port=port + 2 if port else 0)
+    except OSError as error:
+        cloud.stop()
+        raise AssemblyError(
+            f"the registry page cannot listen on port {port + 2} ({error}): choose another --port"
+        ) from None
     print(f"  registry page: {page.url} (group {group}, approving allowed)")
     return page.start()
 
