@@ -19,7 +19,7 @@ IMAGE_PYTHON_sklearn := 3.12
 IMAGE_PYTHON_xgboost := 3.10
 IMAGE_TESTS := tests/container_code -m "not local_cloud" -n 2 --dist loadfile --durations=5
 
-.PHONY: setup synth demo serve test test-all test-images lint format snapshot bench clean
+.PHONY: setup synth demo serve browser test test-all test-images lint format snapshot bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,6 +43,11 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The registry page's browser test runs Debian's Chromium (/usr/bin/chromium; Playwright's own browser download cannot
+# work here). Installed once as root with apt-get; a no-op when it is already there.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 synth: setup  ## the offline synth: cloud assembly in cdk.out
 	$(BIN)/npx cdk synth --quiet --no-notices
 
@@ -56,10 +61,10 @@ lint: setup  ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint $(SCANNER_VENV)/.installed  ## what CI runs: lint and every test not marked slow (the policy scanner and one fresh-clone demo included)
+test: lint browser $(SCANNER_VENV)/.installed  ## what CI runs: lint and every test not marked slow (the policy scanner and one fresh-clone demo included)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS)
 
-test-all: lint $(SCANNER_VENV)/.installed test-images  ## lint and every test, the slow ones too (each flavour's demo, model quality, benchmarks, the CLI session)
+test-all: lint browser $(SCANNER_VENV)/.installed test-images  ## lint and every test, the slow ones too (each flavour's demo, model quality, benchmarks, the CLI session)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-images: .venv-image-sklearn/.installed .venv-image-xgboost/.installed  ## the container code's tests under the scikit-learn and XGBoost images' Python and libraries

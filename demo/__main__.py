@@ -109,6 +109,7 @@ def _serve(args) -> int:
     # The cloud changes no environment: a shell that wants every SDK and CLI call to reach it sets these itself.
     print(f"  or, in your shell: export {' '.join(f'{name}={value}' for name, value in cloud.environment().items())}")
     api = _predictions_api(cloud, args.cdk_out, args.port)
+    page = _registry_page(cloud, args.port)
     print("Ctrl-C stops it.", flush=True)
     try:
         while True:
@@ -116,6 +117,7 @@ def _serve(args) -> int:
     except KeyboardInterrupt:
         if api:
             api.stop()
+        page.stop()
         cloud.stop()
     return 0
 
@@ -133,6 +135,32 @@ def _predictions_api(cloud, cdk_out: Path, port: int):
     print(f"  predictions API: {api.url} (POST text/csv rows once a version is approved, signed with SigV4:")
     print(f'    curl --aws-sigv4 "aws:amz:{cloud.region}:execute-api" --user local:local ...)')
     return api
+
+
+def _registry_page(cloud, port: int):
+    """The registry page for the deployed group, two ports above the cloud's (the predictions API takes the next),
+    as the local administrator with approving allowed: `python -m registry` with the cloud's endpoint."""
+    import boto3
+
+    from registry.aws import Registry
+    from registry.server import RegistryPage
+
+    group = cloud.deployment.environment_of_function_setting("MODEL_PACKAGE_GROUP_NAME")["MODEL_PACKAGE_GROUP_NAME"]
+    environment = cloud.environment()
+    session = boto3.Session(
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=cloud.region,
+    )
+    try:
+        page = RegistryPage(Registry(group, session, cloud.endpoint), allow_approve=True, port=port + 2 if port else 0)
+    except OSError as error:
+        cloud.stop()
+        raise AssemblyError(
+            f"the registry page cannot listen on port {port + 2} ({error}): choose another --port"
+        ) from None
+    print(f"  registry page: {page.url} (group {group}, approving allowed)")
+    return page.start()
 
 
 def _fire(args) -> int:

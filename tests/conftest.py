@@ -100,6 +100,7 @@ PIPELINE_MODULES = {
     "tests/local_mode/test_local_cloud.py",
     "tests/local_mode/test_retraining.py",
     "tests/local_mode/test_scoring_once.py",
+    "tests/registry/test_registry_page.py",
 }
 
 
