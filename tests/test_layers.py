@@ -16,7 +16,8 @@ ALLOWED = {
     "pipeline_definitions": {"scoreline"},
     "stacks": {"scoreline", "pipeline_definitions"},
     "local_mode": {"scoreline"},
-    "demo": {"scoreline", "local_mode"},
+    "registry": set(),  # the AWS API only: the same page works against a real account
+    "demo": {"scoreline", "local_mode", "registry"},
     "benchmarks": {"scoreline", "local_mode", "demo"},
     "functions": set(),
     "container_code": set(),

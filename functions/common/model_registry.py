@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,6 +132,31 @@ def model_containers(package: dict, environments: Sequence[dict[str, str]] = ())
             copied["Environment"] = {**container.get("Environment", {}), **environments[position - 1]}
         result.append(copied)
     return result, ""
+
+
+def read_environment(names: dict[str, str], whole_numbers: tuple[str, ...], least: int) -> dict:
+    """Each field's value from the environment variable the stack sets for it (`names`: field -> variable): set and
+    not empty; a whole number >= `least` for the fields in `whole_numbers`; true or false for instance_storage; the
+    container environments decoded."""
+    values = {}
+    for field, name in names.items():
+        value = os.environ.get(name, "")
+        if not value:
+            raise ConfigurationError(f"environment variable {name} is not set")
+        if field in whole_numbers:
+            if not value.isdigit() or int(value) < least:
+                raise ConfigurationError(
+                    f"environment variable {name} must be a whole number >= {least}, got {value!r}"
+                )
+            value = int(value)
+        elif field == "instance_storage":
+            if value not in ("true", "false"):
+                raise ConfigurationError(f"environment variable {name} must be true or false, got {value!r}")
+            value = value == "true"
+        elif field == "container_environments":
+            value = container_environments(value, name)
+        values[field] = value
+    return values
 
 
 def container_environments(value: str, variable: str) -> tuple[dict[str, str], ...]:

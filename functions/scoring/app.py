@@ -122,22 +122,7 @@ def _trigger_of(event) -> str:
 
 
 def load_settings() -> Settings:
-    values = {}
-    for field, name in ENVIRONMENT.items():
-        value = os.environ.get(name, "")
-        if not value:
-            raise ConfigurationError(f"environment variable {name} is not set")
-        if field in WHOLE_NUMBERS:
-            if not value.isdigit() or int(value) < 1:
-                raise ConfigurationError(f"environment variable {name} must be a whole number >= 1, got {value!r}")
-            value = int(value)
-        if field == "instance_storage":
-            if value not in ("true", "false"):
-                raise ConfigurationError(f"environment variable {name} must be true or false, got {value!r}")
-            value = value == "true"
-        if field == "container_environments":
-            value = registry.container_environments(value, name)
-        values[field] = value
+    values = registry.read_environment(ENVIRONMENT, WHOLE_NUMBERS, least=1)
     for name in S3_URIS:
         _split_s3_uri(os.environ[name], name)
     return Settings(**values)

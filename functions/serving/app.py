@@ -19,7 +19,6 @@ the package's containers, in order, as one serial-inference model with network i
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
 import boto3
@@ -27,7 +26,6 @@ import model_registry as registry
 import teardown
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from model_registry import ConfigurationError
 
 PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
@@ -118,21 +116,7 @@ def handler(event, context):
 
 
 def load_settings() -> Settings:
-    values = {}
-    for field, name in ENVIRONMENT.items():
-        value = os.environ.get(name, "")
-        if value == "":
-            raise ConfigurationError(f"environment variable {name} is not set")
-        if field in NUMBERS:
-            if not value.isdigit():
-                raise ConfigurationError(f"environment variable {name} must be a whole number, got {value!r}")
-            value = int(value)
-        if field == "instance_storage":
-            value = value == "true"
-        if field == "container_environments":
-            value = registry.container_environments(value, name)
-        values[field] = value
-    return Settings(**values)
+    return Settings(**registry.read_environment(ENVIRONMENT, NUMBERS, least=0))
 
 
 # --- what the registry asks for -------------------------------------------------------------------------------

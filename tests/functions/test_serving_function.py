@@ -135,7 +135,7 @@ def test_the_endpoint_model_gets_the_model_servers_the_stack_chose(serving, regi
 def test_an_unreadable_container_environment_is_named(serving, registry, monkeypatch):
     monkeypatch.setenv("SERVING_CONTAINER_ENVIRONMENT", '{"OMP_NUM_THREADS": "1"}')
 
-    with pytest.raises(serving.ConfigurationError, match="SERVING_CONTAINER_ENVIRONMENT must be a JSON list"):
+    with pytest.raises(serving.registry.ConfigurationError, match="SERVING_CONTAINER_ENVIRONMENT must be a JSON list"):
         serving.handler(load_event("model_package_approved"), None)
 
 
