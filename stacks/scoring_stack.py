@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
@@ -28,6 +29,7 @@ from scoreline.instance_types import has_instance_storage
 from scoreline.layout import SENT_ALERTS_PREFIX
 from scoreline.model_servers import transform_serving
 from scoreline.settings import Settings
+from stacks.drift_check import DriftCheck
 from stacks.python_function import python_function
 from stacks.security import data_key_for_sagemaker_resources, pass_role_to_sagemaker
 
@@ -56,6 +58,7 @@ class ScoringStack(Stack):
         data_key: kms.IKey,
         execution_role: iam.IRole,
         pipeline_name: str,
+        drift_check_code: s3_assets.Asset | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -76,9 +79,29 @@ class ScoringStack(Stack):
         self._approval_rule()
         self._schedule()
         self._failure_rules(pipeline_name)
+        drift = self._drift_check(bucket, data_key, execution_role, drift_check_code)
         alarms = self._alarms()
         dashboard = self._dashboard(pipeline_name, alarms)
+        if drift:
+            dashboard.add_widgets(*drift.widgets())
         self._outputs(dashboard)
+
+    def _drift_check(self, bucket, data_key, execution_role, check_code) -> DriftCheck | None:
+        """A drift check after every completed scoring job (stacks/drift_check.py), unless drift_check=false."""
+        if not (self._settings.drift_check and check_code):
+            return None
+        return DriftCheck(
+            self,
+            "DriftCheck",
+            settings=self._settings,
+            bucket=bucket,
+            data_key=data_key,
+            execution_role=execution_role,
+            check_code=check_code,
+            alert_topic=self.alert_topic,
+            dead_letter_queue=self.dead_letter_queue,
+            failed_invocations_queue=self.failed_invocations_queue,
+        )
 
     def _alerts_key_(self) -> kms.Key:
         """Encrypts the alert topic and the queues; the services that write to them may use it for that only."""

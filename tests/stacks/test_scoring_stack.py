@@ -2,7 +2,7 @@
 
 import json
 
-from tests.synth_helpers import only, resources
+from tests.synth_helpers import main_function, only, resources
 
 
 def test_approval_rule_matches_this_group_and_approved_or_rejected_only(templates):
@@ -71,7 +71,7 @@ def test_function_configuration_comes_from_settings(tmp_path):
         transform_max_payload_mb=4,
         transform_input_filter="$[1:]",
     )["ScorelineScoring"]
-    function = only(scoring, "AWS::Lambda::Function")["Properties"]
+    function = main_function(scoring)["Properties"]
     assert function["Runtime"] == "python3.12"
     assert function["Handler"] == "app.handler"
     environment = function["Environment"]["Variables"]
