@@ -61,8 +61,9 @@ class TrainingStack(Stack):
         self.pipeline_role = self._pipeline_role()
         self._assets = self._code_assets()
         # The drift check's script runs in jobs the scoring stack's function starts (stacks/drift_check.py).
-        self.drift_check_code = self._drift_check_code()
-        self._grant_asset_reads({**self._assets, "drift_check_script_key": self.drift_check_code})
+        self.drift_check_code = self._drift_check_code() if settings.drift_check else None
+        drift_assets = {"drift_check_script_key": self.drift_check_code} if self.drift_check_code else {}
+        self._grant_asset_reads({**self._assets, **drift_assets})
         self.pipeline_name = settings.pipeline_name
 
     def add_pipeline(self) -> None:
@@ -94,9 +95,9 @@ class TrainingStack(Stack):
         self._bucket.grant_read_write(role, f"{PIPELINE_PREFIX}*")
         self._bucket.grant_read(role, f"{_static_prefix(self._settings.scoring_input_prefix)}*")
         self._bucket.grant_put(role, f"{self._settings.scoring_output_prefix}*")
-        # The drift check job reads a scoring job's output and writes its report (stacks/drift_check.py).
-        self._bucket.grant_read(role, f"{self._settings.scoring_output_prefix}*")
-        self._bucket.grant_put(role, f"{DRIFT_PREFIX}*")
+        if self._settings.drift_check:  # its job reads a scoring job's output and writes its report
+            self._bucket.grant_read(role, f"{self._settings.scoring_output_prefix}*")
+            self._bucket.grant_put(role, f"{DRIFT_PREFIX}*")
         # OutputDataConfig/ProcessingOutputConfig KmsKeyId: "the SageMaker execution role must include permissions
         # to call kms:Encrypt" (SageMaker API reference, OutputDataConfig); reading inputs needs kms:Decrypt.
         self._key.grant_encrypt_decrypt(role)

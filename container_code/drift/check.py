@@ -15,9 +15,9 @@ level shares (Model Monitor's categorical distance), the share of unseen levels;
 judged (PSI of a small sample is large by chance: README, "Drift check").
 
 The output is read in blocks of BLOCK_BYTES by one process per vCPU and only counts are kept, so memory does not
-grow with the rows.
-The features are the last fields before the prediction fields of each line, so an id column an InputFilter skipped
-stays out of the way.
+grow with the rows. The features are the last fields before the prediction fields of each line, so an id column an
+InputFilter skipped stays out of the way. Paths are arguments (defaults: the SageMaker paths above), so the script runs
+the same on a laptop, in local mode and in AWS.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import pandas as pd
 
 BASELINE_FILE = "drift_baseline.json"
 DRIFT_FILE = "drift.json"
-UNSEEN = "__unseen__"
 PROCESSING = Path("/opt/ml/processing")
 # Bytes per block a worker parses at once (about 250,000 lines of 8 features): each worker holds one block and its
 # frame, so memory does not grow with the rows.

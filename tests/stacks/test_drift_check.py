@@ -67,6 +67,9 @@ def test_the_dashboard_shows_the_drift_history(templates):
 
 
 def test_drift_check_false_leaves_it_out(tmp_path):
-    scoring = synth(tmp_path, drift_check="false")["ScorelineScoring"]
+    templates = synth(tmp_path, drift_check="false")
+    scoring, training = templates["ScorelineScoring"], templates["ScorelineTraining"]
     assert _drift_rules(scoring) == {}
     assert [name for name in resources(scoring, "AWS::Lambda::Function") if "DriftCheck" in name] == []
+    job_role = flat(role_statements(training, role_id(training, "JobRole")))
+    assert "/scoring/drift/" not in job_role and "/scoring/output/*" in job_role  # transform jobs still write there
