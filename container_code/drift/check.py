@@ -23,6 +23,7 @@ the same on a laptop, in local mode and in AWS.
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import io
 import json
@@ -263,9 +264,10 @@ def _judge(result: dict, thresholds: dict, judged: bool) -> dict:
 
 
 def _field_count(path: Path) -> int | None:
-    with path.open(encoding="utf-8") as handle:
+    """Fields of the first line, read as CSV (a quoted text value may hold commas); None for an empty file."""
+    with path.open(encoding="utf-8", newline="") as handle:
         first_line = handle.readline().rstrip("\r\n")
-    return len(first_line.split(",")) if first_line else None
+    return len(next(csv.reader([first_line]))) if first_line else None
 
 
 def main(argv=None) -> int:

@@ -119,3 +119,14 @@ def test_bad_input_fails_with_one_sentence(tmp_path, baseline, capsys):
     (tmp_path / "in" / "rows.out").write_text("x,1,red,2\n")
     assert CHECK.main(arguments) == 2
     assert "rows.out: a numeric feature has a value that is not a number" in message.read_text()
+
+
+def test_quoted_text_with_commas_is_one_field(tmp_path):
+    frame = pd.DataFrame({"income": [1.0, 2.0, 3.0] * 200, "city": ["Paris, France", "Oslo", "Lima, Peru"] * 200})
+    baseline = PREPROCESS.feature_baseline(frame)
+    baseline["prediction"] = PREPROCESS.numeric_baseline(frame["income"].to_numpy())
+    baseline["prediction_fields"] = 1
+    path = tmp_path / "quoted.out"
+    frame.assign(prediction=frame["income"]).to_csv(path, header=False, index=False)
+    report = CHECK.check(baseline, [path], THRESHOLDS)
+    assert (report["rows"], report["drifted"], report["features"]["city"]["unseen_share"]) == (600, False, 0.0)
