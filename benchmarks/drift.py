@@ -2,8 +2,9 @@
 
 1. cost: seconds and peak memory of the drift check (container_code/drift/check.py, one process, one worker per
    core) beside the transform's on the same rows (the serial chain through both containers' handlers in 6 MB
-   mini-batches, benchmarks/scale.py), in 3 alternating rounds (medians), at 20k, 200k and 2M rows drawn from the
-   demo data with noise; the check reads the transform's output joined to its input, as Batch Transform writes it;
+   mini-batches, benchmarks/scale.py, single-threaded as one model-server worker), in 3 alternating rounds
+   (medians), at 20k, 200k and 2M rows drawn from the demo data with noise; the check reads the transform's output
+   joined to its input, as Batch Transform writes it;
 2. false alarms: the share of unshifted resamples of the demo data (1,000 and 100 rows) that the check flags, judged
    whatever their size (--min-rows 1) and as the app judges them (drift_min_rows, default 500);
 3. detection: the smallest multiplicative shift of MedInc flagged in at least 95% of 1,000-row resamples.
@@ -29,6 +30,10 @@ SIZES = (20_000, 200_000, 2_000_000)
 SHIFTS = (1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4, 1.5)
 DETECTED = 0.95  # a shift counts as detected when at least this share of resamples flags it
 DEFAULTS = Settings()
+# The transform as one of the app's model-server workers runs it: one thread (scoreline/model_servers.py). With the
+# libraries' default threads, other work on the machine slowed it 20-fold at 2M rows (OpenMP threads waiting on
+# busy cores), which would flatter the check's share.
+ONE_WORKER = {"OMP_NUM_THREADS": "1"}
 
 
 def measure(quick: bool = False) -> dict:
@@ -65,7 +70,8 @@ def _cost(rows: int, trained, baseline_dir: Path, work: Path, rounds: int) -> di
         transforms.append(
             scale.measured_run(
                 ["-m", "benchmarks.scale", "transform", "sklearn", trained.features_dir, trained.model_dir]
-                + [folder / "rows.csv", folder / "predictions.csv"]
+                + [folder / "rows.csv", folder / "predictions.csv"],
+                ONE_WORKER,
             )
         )
         _join(folder / "rows.csv", folder / "predictions.csv", folder / "scored" / "rows.csv.out")
