@@ -44,6 +44,7 @@ def build_app(app: cdk.App) -> cdk.App:
         data_key=storage.key,
         execution_role=training.job_role,  # scoring's models and transform jobs run with it
         pipeline_name=training.pipeline_name,
+        drift_check_code=training.drift_check_code,  # the drift check job's script, read by the job role
         env=env,
     )
     if settings.realtime:

@@ -10,6 +10,8 @@
 7. batch transform per instance: rows/s through the local transform path at today's default, with one
    single-threaded worker and at the defaults' pairing of workers, threads and requests in flight, beside the
    one-process limit, and instance-hours per million rows (benchmarks/concurrency.py; `--concurrency` alone)
+`--drift` instead measures the drift check (benchmarks/drift.py): its cost beside the transform at 20k, 200k and 2M
+rows, false alarms at 1,000 and 100 rows and the smallest MedInc shift detected at 1,000 rows.
 `--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
 and Transform at 20k, 200k and 2M rows, a plot (benchmarks/scale.png), and adds them to the results file.
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, classification, concurrency, realtime, scale, synth_time, throughput
+from benchmarks import artifacts, classification, concurrency, drift, realtime, scale, synth_time, throughput
 from scoreline.settings import FLAVOURS
 
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -71,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the batch transform's workers and concurrency figures only, added to the results file",
     )
+    parser.add_argument(
+        "--drift", action="store_true", help="the drift check's figures only, added to the results file"
+    )
     args = parser.parse_args(argv)
+    if args.drift:
+        return _drift(args)
     if args.scale:
         return _scale(args)
     if args.realtime:
@@ -123,6 +130,17 @@ def _scale(args) -> int:
     scale.plot(results["scale"], args.plot)
     print(scale.table(results["scale"]))
     print(f"\nwritten to {args.output} and {args.plot}")
+    return 0
+
+
+def _drift(args) -> int:
+    """The drift check's figures, added to the results file beside the others."""
+    measured = drift.measure(args.quick)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results["drift"] = {**measured, "quick": args.quick, "machine": _machine()}
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(drift.table(measured))
+    print(f"\nwritten to {args.output}")
     return 0
 
 

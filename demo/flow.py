@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from demo.data import load_data
+from demo.drift import drift_line
 from demo.errors import DemoFailed
 from demo.realtime import realtime_beside_batch
 from demo.reports import classification_report, regression_report
@@ -142,6 +143,10 @@ def run_demo(
         clock.lap("approval to scored output")
         lines = _output_lines(output_uri, s3)
         _check_joined(lines, features, len(classes))
+        drift = drift_line(cloud, output_uri, s3)  # the check that follows every scoring job
+        if drift:
+            say(f"  {drift}")
+            clock.lap("drift check")
         if realtime:
             compared = realtime_beside_batch(cloud, home / "cdk.out", version, features, lines[0], say)
             clock.lap("real-time prediction")

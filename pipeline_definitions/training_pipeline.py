@@ -24,6 +24,7 @@ import json
 
 import boto3
 import botocore.session
+from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.core.processing import ScriptProcessor
@@ -392,12 +393,9 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         sagemaker_session=session,
         instance_type=spec.transform_instance_type,
     )
-    evaluation_uri = Join(
-        on="/",
-        values=[
-            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
-            "evaluation.json",
-        ],
+    evaluation_uri, drift_baseline_uri = (
+        Join(on="/", values=[evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, name])
+        for name in ("evaluation.json", "drift_baseline.json")
     )
     step_args = builder.register(
         model_package_group_name=spec.model_package_group_name,
@@ -412,6 +410,14 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
         # CloudWatch monitoring"), so one registration serves every problem type.
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
+        ),
+        # DriftCheckBaselines.ModelDataQuality.Statistics (a MetricsSource; API reference "DriftCheckBaselines",
+        # "DriftCheckModelDataQuality": "the drift check model data quality statistics") is the field for the
+        # distribution of the data a version was trained on; ModelQuality is for metrics against ground truth,
+        # which scoring does not have. Evaluate's drift_baseline.json holds the features' and the predictions'
+        # distributions; every scoring run's drift check reads it from here (container_code/drift/check.py).
+        drift_check_baselines=DriftCheckBaselines(
+            model_data_statistics=MetricsSource(content_type="application/json", s3_uri=drift_baseline_uri)
         ),
         description=f"{spec.flavour} model on features from the Preprocess step",
     )

@@ -2,9 +2,9 @@
 setting: the variable}. The stacks build each function's environment with `environment`, which refuses a missing or
 unknown setting at synth; local mode and the demo find a deployed function by its variables.
 
-The functions ship alone (functions/<name>/), so each keeps its own copy of its table (functions/scoring/app.py and
-functions/serving/app.py: ENVIRONMENT; functions/retrain_debounce/app.py reads its variables by name);
-tests/test_shipped_copies.py checks that every copy equals this one. The TrainingData function takes no variables:
+The functions ship alone (functions/<name>/), so each keeps its own copy of its table (ENVIRONMENT in
+functions/scoring, serving and drift_check; functions/retrain_debounce/app.py reads its variables by name); the
+tests check that every copy equals this one. The TrainingData function takes no variables:
 the pipeline's Lambda step gives it its inputs (InputDataUri, ManifestPrefix)."""
 
 from __future__ import annotations
@@ -58,8 +58,30 @@ RETRAIN_DEBOUNCE = {
     "debounce_seconds": "RETRAIN_DEBOUNCE_SECONDS",
 }
 
+DRIFT_CHECK = {
+    "scoring_name_prefix": "SCORING_NAME_PREFIX",
+    "drift_name_prefix": "DRIFT_NAME_PREFIX",
+    "execution_role_arn": "EXECUTION_ROLE_ARN",
+    "kms_key_arn": "KMS_KEY_ARN",
+    "instance_type": "INSTANCE_TYPE",
+    "instance_storage": "INSTANCE_STORAGE",
+    "check_code_uri": "CHECK_CODE_URI",
+    "drift_uri": "DRIFT_URI",
+    "psi_threshold": "PSI_THRESHOLD",
+    "null_rate_threshold": "NULL_RATE_THRESHOLD",
+    "min_rows": "MIN_ROWS",
+    "metric_namespace": "METRIC_NAMESPACE",
+    "alert_topic_arn": "ALERT_TOPIC_ARN",
+    "sent_alerts_uri": "SENT_ALERTS_URI",
+}
+
 # {function folder under functions/: its table}
-FUNCTION_VARIABLES = {"scoring": SCORING, "serving": SERVING, "retrain_debounce": RETRAIN_DEBOUNCE}
+FUNCTION_VARIABLES = {
+    "scoring": SCORING,
+    "serving": SERVING,
+    "retrain_debounce": RETRAIN_DEBOUNCE,
+    "drift_check": DRIFT_CHECK,
+}
 
 
 def environment(variables: Mapping[str, str], **values: str) -> dict[str, str]:

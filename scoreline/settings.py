@@ -203,6 +203,15 @@ class Settings(BaseModel):
         "scoring/input/{date}/"
     )
     scoring_output_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]*/$")] = "scoring/output/"
+    # Drift check after every scoring transform job (README, "Drift check"): a feature or the predictions drifted
+    # when the population stability index on the training bins is above drift_psi_threshold (0.2, the usual
+    # "significant shift" convention) or the null rate moved by more than drift_null_rate_threshold; runs of fewer
+    # than drift_min_rows rows are not judged (PSI of a small sample is large by chance).
+    drift_check: bool = True
+    drift_psi_threshold: Annotated[float, Field(gt=0, le=10)] = 0.2
+    drift_null_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    drift_min_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 500
+    drift_instance_type: InstanceType = "ml.m5.large"
     alert_email: Annotated[str, Field(pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
     # 0 = no reservation (default): Lambda keeps a minimum of the account's concurrency unreserved, so in an account
     # whose quota is 10 (new accounts) any reservation is refused and the stack could not be created.
@@ -249,7 +258,7 @@ class Settings(BaseModel):
     def _retrain_schedule_is_empty_or_eventbridge_syntax(cls, value: str) -> str:
         return value and _eventbridge_schedule(value)
 
-    @field_validator("retrain_on_new_data", mode="wrap")
+    @field_validator("retrain_on_new_data", "drift_check", mode="wrap")
     @classmethod
     def _true_or_false(cls, value: Any, handler) -> bool:
         try:
@@ -459,6 +468,11 @@ class Settings(BaseModel):
         """Models and transform jobs the scoring function may create and stop start with this."""
         return f"{self.project_name}-scoring"
 
+    @property
+    def drift_name_prefix(self) -> str:
+        """Drift check processing jobs start with this: the scoring job's name with this prefix instead."""
+        return f"{self.project_name}-drift"
+
 
 # Plain words for the settings whose rule is a pattern (pydantic would print the regular expression).
 _PATTERN_HELP = {
@@ -473,6 +487,7 @@ _PATTERN_HELP = {
     "region": "must be empty or an AWS region such as eu-west-1",
     "account": "must be empty or a 12-digit AWS account id",
     "realtime_instance_type": "must be a SageMaker instance type such as ml.m5.large",
+    "drift_instance_type": "must be a SageMaker instance type such as ml.m5.large",
     "training_hyperparameters": "must have names of letters, digits, _ or -, starting with a letter",
 }
 

@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from cdk_nag import NagSuppressions
@@ -25,6 +26,7 @@ from scoreline.names import SCORING, environment
 from scoreline.settings import Settings
 from stacks.alerts import FUNCTION_RETRY_ATTEMPTS, MAX_EVENT_AGE, RETRY_ATTEMPTS, AlertNames, Alerts, lambda_target
 from stacks.dashboards import console_url, logged_lines
+from stacks.drift_check import DriftCheck
 from stacks.python_function import python_function
 from stacks.sagemaker_events import approved_or_rejected, sagemaker_event
 from stacks.scheduler_role import scheduler_role
@@ -46,6 +48,7 @@ class ScoringStack(Stack):
         data_key: kms.IKey,
         execution_role: iam.IRole,
         pipeline_name: str,
+        drift_check_code: s3_assets.Asset | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -60,9 +63,29 @@ class ScoringStack(Stack):
         self._approval_rule()
         self._schedule()
         self._failure_rules(pipeline_name)
+        drift = self._drift_check(bucket, data_key, execution_role, drift_check_code)
         alarms = self._alarms()
         dashboard = self._dashboard(pipeline_name, alarms)
+        if drift:
+            dashboard.add_widgets(*drift.widgets())
         self._outputs(dashboard)
+
+    def _drift_check(self, bucket, data_key, execution_role, check_code) -> DriftCheck | None:
+        """A drift check after every completed scoring job (stacks/drift_check.py), unless drift_check=false."""
+        if not (self._settings.drift_check and check_code):
+            return None
+        return DriftCheck(
+            self,
+            "DriftCheck",
+            settings=self._settings,
+            bucket=bucket,
+            data_key=data_key,
+            execution_role=execution_role,
+            check_code=check_code,
+            alert_topic=self.alerts.topic,
+            dead_letter_queue=self.alerts.dead_letter_queue,
+            failed_invocations_queue=self.alerts.failed_invocations_queue,
+        )
 
     def _remove_models_on_delete(self) -> None:
         """The models the function makes at run time are outside CloudFormation: the function is also this custom

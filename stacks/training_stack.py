@@ -17,7 +17,7 @@ from constructs import Construct
 
 from pipeline_definitions.build import pipeline_artifacts
 from pipeline_definitions.placeholders import PLACEHOLDERS
-from scoreline.layout import MANIFEST_PREFIX, PIPELINE_PREFIX, TRAINING_INPUT_PREFIX
+from scoreline.layout import DRIFT_PREFIX, MANIFEST_PREFIX, PIPELINE_PREFIX, TRAINING_INPUT_PREFIX
 from scoreline.pipeline_spec import pipeline_spec
 from scoreline.settings import (
     ECR_IMAGE,
@@ -60,7 +60,10 @@ class TrainingStack(Stack):
         self.training_data_function = self._training_data_function()
         self.pipeline_role = self._pipeline_role()
         self._assets = self._code_assets()
-        self._grant_asset_reads(self._assets)
+        # The drift check's script runs in jobs the scoring stack's function starts (stacks/drift_check.py).
+        self.drift_check_code = self._drift_check_code() if settings.drift_check else None
+        drift_assets = {"drift_check_script_key": self.drift_check_code} if self.drift_check_code else {}
+        self._grant_asset_reads({**self._assets, **drift_assets})
         self.pipeline_name = settings.pipeline_name
 
     def add_pipeline(self) -> None:
@@ -92,6 +95,9 @@ class TrainingStack(Stack):
         self._bucket.grant_read_write(role, f"{PIPELINE_PREFIX}*")
         self._bucket.grant_read(role, f"{_static_prefix(self._settings.scoring_input_prefix)}*")
         self._bucket.grant_put(role, f"{self._settings.scoring_output_prefix}*")
+        if self._settings.drift_check:  # its job reads a scoring job's output and writes its report
+            self._bucket.grant_read(role, f"{self._settings.scoring_output_prefix}*")
+            self._bucket.grant_put(role, f"{DRIFT_PREFIX}*")
         # OutputDataConfig/ProcessingOutputConfig KmsKeyId: "the SageMaker execution role must include permissions
         # to call kms:Encrypt" (SageMaker API reference, OutputDataConfig); reading inputs needs kms:Decrypt.
         self._key.grant_encrypt_decrypt(role)
@@ -334,6 +340,10 @@ class TrainingStack(Stack):
             "model_code_key": packer.folder("ModelCode", flavour_folder),
         }
         return assets
+
+    def _drift_check_code(self) -> s3_assets.Asset:
+        packer = CodeAssets(self, REPO_ROOT / "container_code", REPO_ROOT / ".scoreline" / "assets")
+        return packer.script("DriftCheckScript", "drift/check.py")
 
     def _pipeline(self, assets: dict[str, s3_assets.Asset]) -> None:
         artifacts = pipeline_artifacts(pipeline_spec(self._settings))

@@ -29,7 +29,15 @@ def resources(template: dict, resource_type: str) -> dict[str, dict]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
 
 
-def only(template: dict, resource_type: str) -> dict:
-    found = list(resources(template, resource_type).values())
-    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+def only(template: dict, resource_type: str, prefix: str = "") -> dict:
+    """The one resource of this type (whose logical id starts with `prefix`)."""
+    found = [r for name, r in resources(template, resource_type).items() if name.startswith(prefix)]
+    assert len(found) == 1, f"expected one {resource_type} {prefix}, found {len(found)}"
+    return found[0]
+
+
+def main_function(template: dict) -> dict:
+    """The scoring or serving stack's own function, not the drift check's (stacks/drift_check.py)."""
+    found = [r for name, r in resources(template, "AWS::Lambda::Function").items() if not name.startswith("DriftCheck")]
+    assert len(found) == 1, f"expected one function besides the drift check's, found {len(found)}"
     return found[0]

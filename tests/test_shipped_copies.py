@@ -11,3 +11,19 @@ from tests.conftest import REPO_ROOT
 def test_evaluate_knows_the_gate_metrics_the_settings_accept():
     evaluate = load_module(REPO_ROOT / "container_code" / "evaluation" / "evaluate.py", "evaluate_copy")
     assert evaluate.GATE_METRICS == GATE_METRICS
+
+
+def test_evaluate_bins_predictions_as_preprocess_bins_features():
+    """The drift baseline's prediction distribution (evaluate.py) and its features' (preprocess.py) use one rule,
+    the one the drift check counts with (container_code/drift/check.py)."""
+    import numpy as np
+
+    evaluate = load_module(REPO_ROOT / "container_code" / "evaluation" / "evaluate.py", "evaluate_copy")
+    preprocess = load_module(REPO_ROOT / "container_code" / "features" / "preprocess.py", "preprocess_copy")
+    check = load_module(REPO_ROOT / "container_code" / "drift" / "check.py", "check_copy")
+    assert evaluate.BASELINE_QUANTILES == preprocess.BASELINE_QUANTILES
+    values = np.concatenate([np.random.default_rng(5).gamma(2.0, 1.5, 5000), [np.nan] * 50, [3.0] * 500])
+    baseline = preprocess.numeric_baseline(values)
+    assert evaluate.numeric_baseline(values) == baseline
+    counts = check.bin_counts(values, baseline["edges"])
+    assert (counts / counts.sum()).tolist() == baseline["proportions"]

@@ -19,6 +19,13 @@ weighted_recall, weighted_precision, weighted_f1}; each metric {"value": ...}, a
 {actual label: {predicted label: count}}), plus baseline_metrics, champion_metrics and gate: the chosen metric
 (--gate-metric; auto: rmse, auc, weighted_f1) and the scores the pipeline's condition compares.
 
+Also writes <output-dir>/drift_baseline.json, what the registered version's DriftCheckBaselines point at and every
+scoring run's drift check compares with: the features artifact's baseline.json (the training split's distribution,
+Preprocess's) plus "prediction", the distribution of the candidate's predictions on the test rows (regression: decile
+bins, as a numeric feature; classification: the predicted labels' shares), and "prediction_fields", how many fields
+a prediction takes in the transform output (1, or the label and K probabilities). Only Evaluate has both the
+registered handlers and rows the model never saw, so the prediction baseline is made here, not in Preprocess.
+
 The gate works on the metric's error: the value for rmse and mae, 1 - value for the others (accuracy, auc, f1,
 r2, ...). The candidate's error must be at most the best baseline's times (1 - min improvement) and the
 champion's times (1 + tolerance). gate.*_score are those errors negated (higher is better), whatever the metric.
@@ -51,6 +58,8 @@ GATE_METRICS = {
 }
 LOWER_IS_BETTER = ("rmse", "mae")
 METRIC_LABELS = {"rmse": "RMSE", "mae": "MAE", "r2": "R2", "auc": "AUC", "weighted_f1": "weighted F1"}
+DRIFT_BASELINE_FILE = "drift_baseline.json"
+BASELINE_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # preprocess.py's decile bins
 # Requests to the serving chain are at most this many rows (a batch transform mini-batch is of this order).
 ROWS_PER_REQUEST = 5000
 
@@ -543,7 +552,9 @@ def evaluate(args) -> None:
         )
         if not rows:
             raise InputError("the test split has no rows")
-        candidate = quality_metrics(schema, target, predict_all(chain.predict, rows))
+        predictions = predict_all(chain.predict, rows)
+        candidate = quality_metrics(schema, target, predictions)
+        baseline = drift_baseline(os.path.join(work_dir, "candidate_features"), schema, predictions)
         baselines = {
             name: quality_metrics(schema, target, predictions)
             for name, predictions in baseline_predictions(
@@ -575,7 +586,50 @@ def evaluate(args) -> None:
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
+    with open(os.path.join(args.output_dir, DRIFT_BASELINE_FILE), "w", encoding="utf-8") as handle:
+        json.dump(baseline, handle, indent=1)
     print(json.dumps(report))
+
+
+def drift_baseline(features_dir: str, schema: dict, predictions: np.ndarray) -> dict:
+    """The features artifact's baseline.json with the predictions' distribution on the test rows added."""
+    path = os.path.join(features_dir, "baseline.json")
+    if not os.path.isfile(path):
+        raise InputError("the features artifact has no baseline.json (made by an older Preprocess): run the pipeline")
+    with open(path, encoding="utf-8") as handle:
+        baseline = json.load(handle)
+    if schema["problem_type"] == "regression":
+        baseline["prediction"] = numeric_baseline(predictions)
+        baseline["prediction_fields"] = 1
+    else:
+        labels = [schema["classes"][int(index)] for index in predictions[:, 0]]
+        baseline["prediction"] = categorical_baseline(labels)
+        baseline["prediction_fields"] = 1 + len(schema["classes"])
+    return baseline
+
+
+def numeric_baseline(values: np.ndarray) -> dict:
+    """A copy of preprocess.py's numeric_baseline (tests/test_shipped_copies.py holds them equal)."""
+    values = np.asarray(values, dtype=float)
+    present = values[~np.isnan(values)]
+    edges = np.unique(np.quantile(present, BASELINE_QUANTILES)) if len(present) else np.array([])
+    counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
+    return {
+        "kind": "numeric",
+        "edges": [float(edge) for edge in edges],
+        "proportions": [float(count) / max(len(present), 1) for count in counts],
+        "null_rate": 1.0 - len(present) / len(values) if len(values) else 0.0,
+    }
+
+
+def categorical_baseline(labels: list) -> dict:
+    """Each label's share, as preprocess.py's categorical_baseline gives a text column's (no nulls here)."""
+    levels, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    return {
+        "kind": "categorical",
+        "frequencies": {str(level): float(count) / len(labels) for level, count in zip(levels, counts, strict=True)},
+        "null_rate": 0.0,
+    }
 
 
 def incomparable(champion_schema: dict, schema: dict) -> str:

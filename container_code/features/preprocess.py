@@ -6,7 +6,8 @@ transformer on the training split and writes:
   <out>/test/test.csv                                      the raw test split, with header
   <out>/model/model.tar.gz                                 transformer.json (fitted parameters + input schema,
                                                            and "schema" below) and code/ (the serving handlers,
-                                                           from --serving-code-dir)
+                                                           from --serving-code-dir), and baseline.json
+                                                           (the training split's distribution, below)
   <out>/schema/schema.json                                 what is predicted: {"target_column", "problem_type",
                                                            "classes", "feature_names"}
 
@@ -22,6 +23,12 @@ point); for binary, classes[1] is the positive class. In train/validation the ta
 
 The serving container runs with network isolation, so its code travels inside the model artifact under code/
 (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code) instead of being downloaded from S3.
+
+baseline.json, the drift check's reference (README, "Drift check"): per raw feature column of the training split,
+numeric: the interior decile edges (distinct), the share of non-null values in each bin (bin i holds edges[i-1] <= x
+< edges[i]) and the null rate; categorical: each level's share of the non-null values and the null rate. It travels
+inside the features artifact, so each registered version carries the distribution it was trained on; Evaluate adds
+the predictions' distribution and writes the file the registered version points at (drift_baseline.json).
 
 The transformer is plain JSON applied with numpy (no pickle), so it loads in any library version. The
 processing job receives this file alone, so the request parser and the transform used at serving time live
@@ -44,6 +51,8 @@ import numpy as np
 import pandas as pd
 
 TRANSFORMER_FILE = "transformer.json"
+BASELINE_FILE = "baseline.json"
+BASELINE_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # decile bins, the usual PSI binning
 SCHEMA_FILE = "schema.json"
 FORMAT_VERSION = 1
 PROBLEM_TYPES = ("auto", "regression", "binary", "multiclass")
@@ -219,7 +228,8 @@ def build_features(args) -> None:
     data.iloc[test].to_csv(out / "test" / "test.csv", index=False)
     (out / "schema").mkdir(parents=True, exist_ok=True)
     (out / "schema" / SCHEMA_FILE).write_text(json.dumps(schema, indent=1), encoding="utf-8")
-    _write_model_artifact(out / "model" / "model.tar.gz", transformer, serving_code)
+    baseline = feature_baseline(frame.iloc[train])
+    _write_model_artifact(out / "model" / "model.tar.gz", transformer, serving_code, baseline)
     print(
         f"rows: train={len(train)} validation={len(validation)} test={len(test)}; "
         f"features: {len(transformer['feature_names'])} from {len(transformer['columns'])} columns; "
@@ -382,6 +392,41 @@ def _fit_categorical(name: str, values: pd.Series) -> dict:
     return {"name": name, "kind": "categorical", "most_frequent": most_frequent, "categories": categories}
 
 
+def feature_baseline(train: pd.DataFrame) -> dict:
+    """baseline.json: each raw feature column's distribution on the training split (module docstring)."""
+    columns = [
+        {"name": name, **(numeric_baseline(train[name].to_numpy()) if train[name].dtype == np.float64
+                           else categorical_baseline(train[name]))}
+        for name in train.columns
+    ]  # fmt: skip
+    return {"format_version": FORMAT_VERSION, "rows": len(train), "columns": columns}
+
+
+def numeric_baseline(values: np.ndarray) -> dict:
+    """Decile bin edges and shares of the non-null values, and the null rate (evaluate.py keeps a copy for the
+    predictions; the drift check bins scored rows with the same rule)."""
+    values = np.asarray(values, dtype=float)
+    present = values[~np.isnan(values)]
+    edges = np.unique(np.quantile(present, BASELINE_QUANTILES)) if len(present) else np.array([])
+    counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
+    return {
+        "kind": "numeric",
+        "edges": [float(edge) for edge in edges],
+        "proportions": [float(count) / max(len(present), 1) for count in counts],
+        "null_rate": 1.0 - len(present) / len(values) if len(values) else 0.0,
+    }
+
+
+def categorical_baseline(values: pd.Series) -> dict:
+    present = values.dropna().astype(str)
+    shares = present.value_counts(normalize=True)
+    return {
+        "kind": "categorical",
+        "frequencies": {str(level): float(share) for level, share in sorted(shares.items())},
+        "null_rate": 1.0 - len(present) / len(values) if len(values) else 0.0,
+    }
+
+
 def _write_matrix(path: Path, target: np.ndarray, features: np.ndarray) -> None:
     """Target first, no header: the layout SageMaker's built-in algorithms read too.
     Features are float32, so 9 significant digits write them exactly."""
@@ -406,10 +451,14 @@ def _serving_code(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def _write_model_artifact(path: Path, transformer: dict, serving_code: dict[str, bytes]) -> None:
-    """transformer.json at the root, the serving code under code/ (where SAGEMAKER_SUBMIT_DIRECTORY points)."""
+def _write_model_artifact(path: Path, transformer: dict, serving_code: dict[str, bytes], baseline: dict) -> None:
+    """transformer.json and baseline.json at the root, the serving code under code/ (where
+    SAGEMAKER_SUBMIT_DIRECTORY points)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    entries = {TRANSFORMER_FILE: json.dumps(transformer, indent=1).encode("utf-8")}
+    entries = {
+        TRANSFORMER_FILE: json.dumps(transformer, indent=1).encode("utf-8"),
+        BASELINE_FILE: json.dumps(baseline, indent=1).encode("utf-8"),
+    }
     entries.update({f"code/{name}": data for name, data in sorted(serving_code.items())})
     with tarfile.open(path, "w:gz") as archive:
         for name, data in entries.items():

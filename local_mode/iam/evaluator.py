@@ -42,6 +42,7 @@ CONTEXT_KEYS = (
     "kms:ViaService",
     "kms:EncryptionContext:aws:sns:topicArn",
     "kms:EncryptionContext:aws:sqs:arn",
+    "cloudwatch:namespace",
 )
 _ROLE_KEY_PREFIX = "ASIALOCAL"  # temporary credentials of an assumed role start with ASIA
 

@@ -229,6 +229,9 @@ def _cloudwatch(call: ApiCall) -> list[Request]:
         operation, body = call.path.rsplit("/", 1)[-1], _cbor(call.body)
     else:
         operation, body = call.form().get("Action", ""), call.form()
+    if operation == "PutMetricData":  # no resource; the cloudwatch:namespace condition key (CloudWatch, "Using
+        # condition keys to limit access to CloudWatch namespaces")
+        return [Request("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": str(body.get("Namespace", ""))})]
     names = body.get("AlarmNames") or ([body["AlarmName"]] if body.get("AlarmName") else [])
     resources = [call.arn("cloudwatch", f"alarm:{name}") for name in names] or ["*"]
     return [Request(f"cloudwatch:{operation}", resource) for resource in resources]

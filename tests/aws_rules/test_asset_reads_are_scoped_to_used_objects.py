@@ -1,16 +1,24 @@
 """Least privilege on the CDK asset bucket: `Asset.grant_read` allows every object in the bootstrap bucket (other
-apps' code too). The job role may read exactly the code objects the pipeline definition names, and list only
-those keys (an S3Prefix processing input lists its prefix before downloading)."""
+apps' code too). The job role may read exactly the code objects the pipeline definition and the drift check function
+(CHECK_CODE_URI) name, and list only those keys (an S3Prefix processing input lists its prefix before downloading)."""
 
 from tests.aws_rules.template_iam import actions, definition, flat, role_id, role_statements
+from tests.synth_helpers import resources
 
 ASSET_BUCKET = "cdk-hnb659fds-assets-"
 
 
-def _asset_keys(training: dict) -> set[str]:
-    """Object keys of the asset objects the definition uses (the Fn::Sub variables named ...Key)."""
-    _, variables = definition(training)
-    return {value for name, value in variables.items() if name.endswith("Key")}
+def _asset_keys(templates: dict) -> set[str]:
+    """Object keys of the asset objects the definition uses (the Fn::Sub variables named ...Key) and the drift
+    check's script (s3://<asset bucket>/<key>)."""
+    _, variables = definition(templates["ScorelineTraining"])
+    drift_keys = {
+        function["Properties"]["Environment"]["Variables"]["CHECK_CODE_URI"]["Fn::Sub"].rsplit("/", 1)[-1]
+        for name, function in resources(templates["ScorelineScoring"], "AWS::Lambda::Function").items()
+        if name.startswith("DriftCheck")
+    }
+    assert len(drift_keys) == 1
+    return {value for name, value in variables.items() if name.endswith("Key")} | drift_keys
 
 
 def _asset_statements(training: dict) -> list[dict]:
@@ -24,7 +32,7 @@ def _asset_statements(training: dict) -> list[dict]:
 
 def test_only_the_used_asset_objects_are_readable(app_templates):
     training = app_templates["ScorelineTraining"]
-    keys = _asset_keys(training)
+    keys = _asset_keys(app_templates)
     assert len(keys) >= 2
     reads = [s for _, s in _asset_statements(training) if "s3:GetObject" in actions(s)]
     assert len(reads) == 1
@@ -37,7 +45,7 @@ def test_asset_bucket_listing_is_limited_to_those_keys(app_templates):
     training = app_templates["ScorelineTraining"]
     lists = [s for _, s in _asset_statements(training) if "s3:ListBucket" in actions(s)]
     assert len(lists) == 1
-    assert lists[0]["Condition"] == {"StringEquals": {"s3:prefix": sorted(_asset_keys(training))}}
+    assert lists[0]["Condition"] == {"StringEquals": {"s3:prefix": sorted(_asset_keys(app_templates))}}
 
 
 def test_no_statement_reaches_the_whole_asset_bucket(app_templates):

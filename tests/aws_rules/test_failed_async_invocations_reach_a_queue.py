@@ -4,13 +4,15 @@ invocations"). The destination is written with the function's execution role, wh
 an encrypted queue, kms:GenerateDataKey and kms:Decrypt on its key; an alarm on the queue reaches the alert topic."""
 
 from tests.aws_rules.policies import allows, as_list, role_statements
-from tests.synth_helpers import only, resources
+from tests.synth_helpers import main_function, only, resources
 
 
 def _failure_queue(scoring: dict) -> tuple[dict, dict]:
-    function = only(scoring, "AWS::Lambda::Function")
-    config = only(scoring, "AWS::Lambda::EventInvokeConfig")["Properties"]
-    assert config["FunctionName"] == {"Ref": next(iter(resources(scoring, "AWS::Lambda::Function")))}
+    function = main_function(scoring)
+    config = only(scoring, "AWS::Lambda::EventInvokeConfig", "ScoringFunction")["Properties"]
+    assert config["FunctionName"] == {
+        "Ref": next(name for name in resources(scoring, "AWS::Lambda::Function") if name.startswith("ScoringFunction"))
+    }
     destination = config["DestinationConfig"]["OnFailure"]["Destination"]
     queue_id = destination["Fn::GetAtt"][0]
     assert scoring["Resources"][queue_id]["Type"] == "AWS::SQS::Queue"
@@ -18,7 +20,7 @@ def _failure_queue(scoring: dict) -> tuple[dict, dict]:
 
 
 def test_async_invocations_retry_within_lambda_limits_then_go_to_a_queue(app_templates):
-    config = only(app_templates["ScorelineScoring"], "AWS::Lambda::EventInvokeConfig")["Properties"]
+    config = only(app_templates["ScorelineScoring"], "AWS::Lambda::EventInvokeConfig", "ScoringFunction")["Properties"]
     assert 0 <= config["MaximumRetryAttempts"] <= 2
     assert 60 <= config["MaximumEventAgeInSeconds"] <= 21600
     assert config["Qualifier"] == "$LATEST"

@@ -4,12 +4,12 @@ AWS resources (kms:GrantIsForAWSResource), and kms:DescribeKey (SageMaker develo
 CreateTransformJob; KMS developer guide, kms:GrantIsForAWSResource)."""
 
 from tests.aws_rules.policies import allows, as_list, role_statements
-from tests.synth_helpers import only
+from tests.synth_helpers import main_function
 
 
 def test_the_function_role_may_create_aws_resource_grants_on_the_key_it_passes(app_templates):
     scoring = app_templates["ScorelineScoring"]
-    function = only(scoring, "AWS::Lambda::Function")["Properties"]
+    function = main_function(scoring)["Properties"]
     key = function["Environment"]["Variables"]["KMS_KEY_ARN"]
     granted = role_statements(scoring, function["Role"]["Fn::GetAtt"][0])
 

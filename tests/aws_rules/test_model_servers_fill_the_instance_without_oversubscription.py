@@ -15,7 +15,7 @@ import json
 import pytest
 
 from scoreline.instance_types import vcpus
-from tests.synth_helpers import only, synth
+from tests.synth_helpers import main_function, synth
 
 WORKERS, THREADS = "SAGEMAKER_MODEL_SERVER_WORKERS", "OMP_NUM_THREADS"
 # A non-default app: a larger transform type (48 vCPUs, more than 100 MB / 6 MB allows in flight) and real-time type.
@@ -28,7 +28,7 @@ def large_types_app(tmp_path_factory) -> dict[str, dict]:
 
 
 def _variables(templates: dict, stack: str) -> dict:
-    return only(templates[stack], "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    return main_function(templates[stack])["Properties"]["Environment"]["Variables"]
 
 
 def _scoring(templates: dict) -> tuple[int, int, int, list[dict]]:

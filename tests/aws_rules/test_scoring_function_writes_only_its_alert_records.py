@@ -6,12 +6,12 @@ PutObject). Least privilege: those actions, on that prefix and key only, the key
 
 from tests.aws_rules.policies import render
 from tests.aws_rules.template_iam import allowing, listed, role_statements
-from tests.synth_helpers import only
+from tests.synth_helpers import main_function
 
 
 def test_the_scoring_function_may_write_and_delete_its_alert_records_and_nothing_else(app_templates):
     scoring = app_templates["ScorelineScoring"]
-    function = only(scoring, "AWS::Lambda::Function")["Properties"]
+    function = main_function(scoring)["Properties"]
     statements = role_statements(scoring, function["Role"]["Fn::GetAtt"][0])
     records = render(function["Environment"]["Variables"]["SENT_ALERTS_URI"])
 
@@ -28,7 +28,7 @@ def test_the_scoring_function_may_write_and_delete_its_alert_records_and_nothing
 
 def test_the_scoring_function_may_have_s3_encrypt_its_records_with_the_data_key(app_templates):
     scoring = app_templates["ScorelineScoring"]
-    function = only(scoring, "AWS::Lambda::Function")["Properties"]
+    function = main_function(scoring)["Properties"]
     statements = role_statements(scoring, function["Role"]["Fn::GetAtt"][0])
     data_key = function["Environment"]["Variables"]["KMS_KEY_ARN"]
 

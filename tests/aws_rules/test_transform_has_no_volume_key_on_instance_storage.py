@@ -3,11 +3,11 @@ a VolumeKmsKeyId when using an instance type with local storage"; the hardware e
 the function whether the transform type has such storage; the function then leaves the volume key out (its tests
 check the request)."""
 
-from tests.synth_helpers import only
+from tests.synth_helpers import main_function
 
 
 def _environment(templates: dict) -> dict:
-    return only(templates["ScorelineScoring"], "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    return main_function(templates["ScorelineScoring"])["Properties"]["Environment"]["Variables"]
 
 
 def test_an_instance_store_transform_type_is_flagged_for_the_function(instance_store_app):

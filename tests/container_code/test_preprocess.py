@@ -1,5 +1,6 @@
 """features/preprocess.py as the processing job runs it."""
 
+import json
 import tarfile
 
 import numpy as np
@@ -84,9 +85,25 @@ def test_model_artifact_carries_the_serving_code_under_code(mixed_processed):
     """Network-isolated serving containers read their handlers from /opt/ml/model/code: the artifact holds them."""
     with tarfile.open(mixed_processed / "model" / "model.tar.gz") as archive:
         files = {member.name: archive.extractfile(member).read() for member in archive if member.isfile()}
-    assert set(files) == {"transformer.json", "code/inference.py", "code/preprocess.py"}
+    assert set(files) == {"transformer.json", "baseline.json", "code/inference.py", "code/preprocess.py"}
     assert files["code/inference.py"] == (CODE / "features" / "inference.py").read_bytes()
     assert files["code/preprocess.py"] == (CODE / "features" / "preprocess.py").read_bytes()
+
+
+def test_model_artifact_carries_the_training_distribution_for_the_drift_check(mixed_processed):
+    """baseline.json next to transformer.json: per raw column of the training split, numeric decile bins with their
+    shares and the null rate, categorical level shares (README, "Drift check")."""
+    with tarfile.open(mixed_processed / "model" / "model.tar.gz") as archive:
+        baseline = json.loads(archive.extractfile("baseline.json").read())
+        transformer = json.loads(archive.extractfile("transformer.json").read())
+    assert [c["name"] for c in baseline["columns"]] == [c["name"] for c in transformer["columns"]]
+    for column, fitted in zip(baseline["columns"], transformer["columns"], strict=True):
+        assert column["kind"] == fitted["kind"]
+        assert 0 <= column["null_rate"] <= 1
+        shares = column["proportions"] if column["kind"] == "numeric" else list(column["frequencies"].values())
+        assert abs(sum(shares) - 1) < 1e-9
+        if column["kind"] == "numeric":
+            assert len(column["proportions"]) == len(column["edges"]) + 1 and column["edges"] == sorted(column["edges"])
 
 
 def test_missing_serving_code_is_one_sentence(mixed_data, tmp_path):

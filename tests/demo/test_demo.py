@@ -49,6 +49,10 @@ def test_sklearn_demo_trains_approves_scores_and_reports(tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 10_000
     for step in ("Preprocess", "Train", "Evaluate", "CheckQuality", "Register"):
         assert f"{step} Succeeded" in process.stdout
+    # The drift check of the job it scored: rows drawn from the training data, so nothing drifted (README, Local mode).
+    assert re.search(
+        r"drift: rows=1000 drifted_features=none prediction_drifted=false largest_psi=0\.\d+", process.stdout
+    )
 
 
 @pytest.mark.slow
@@ -104,6 +108,7 @@ def test_own_csv_with_a_categorical_column_and_missing_values(tmp_path):
     assert match, process.stdout[-1000:]
     assert int(match.group(4)) == 300
     assert float(match.group(3)) < frame["price"].std()  # better than predicting the mean
+    assert "drift: not judged (300 rows are fewer than the minimum of 500)" in process.stdout  # README, Drift check
 
 
 def test_unknown_target_column_fails_with_the_columns_found(tmp_path):

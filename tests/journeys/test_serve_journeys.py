@@ -3,6 +3,7 @@ the repository, with the Makefile's targets and every default (tests/journeys/re
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -51,6 +52,14 @@ def test_serve_and_the_aws_cli_train_approve_and_score(tmp_path):
         scheduled = next(job for job, files in jobs.items() if files == ["more.csv.out", "rows.csv.out"])
         assert set(jobs) == {at_approval, scheduled}
         assert_joined(session, scheduled, "more.csv.out")
+        # The drift check the session waited for: the file's first 1,000 rows are one region (README), so their
+        # coordinates and house ages drifted from the state-wide training rows; their incomes did not.
+        printed = session.run(Command(f"aws s3 cp s3://$BUCKET/scoring/drift/{at_approval}/drift.json -"))
+        report = json.loads(printed)
+        assert (report["rows"], report["checked"]) == (1000, True), report
+        assert {"Latitude", "Longitude"} <= set(report["drifted_features"]) and not report["features"]["MedInc"][
+            "drifted"
+        ]
 
 
 @pytest.mark.slow

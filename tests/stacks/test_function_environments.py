@@ -11,6 +11,7 @@ from scoreline.names import FUNCTION_VARIABLES, RETRAIN_DEBOUNCE, environment
 # (the app's templates fixture, stack, the function's logical id prefix, its folder under functions/)
 DEPLOYED_FUNCTIONS = [
     ("templates", "ScorelineScoring", "ScoringFunction", "scoring"),
+    ("templates", "ScorelineScoring", "DriftCheckDriftCheckFunction", "drift_check"),
     ("realtime_app", "ScorelineServing", "ServingFunction", "serving"),
     ("training_triggers_app", "ScorelineTraining", "RetrainingDebounceFunction", "retrain_debounce"),
 ]

@@ -4,7 +4,7 @@ import json
 
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.synth_helpers import only, resources
+from tests.synth_helpers import main_function, only, resources
 
 APPROVAL_PATTERN = {
     "source": ["aws.sagemaker"],
@@ -83,7 +83,7 @@ def test_function_configuration_comes_from_settings(tmp_path):
         transform_max_payload_mb=4,
         transform_input_filter="$[1:]",
     )["ScorelineScoring"]
-    function = only(scoring, "AWS::Lambda::Function")["Properties"]
+    function = main_function(scoring)["Properties"]
     assert function["Runtime"] == "python3.12"
     assert function["Handler"] == "app.handler"
     environment = function["Environment"]["Variables"]

@@ -59,6 +59,25 @@ ACCEPTED_SCANNER_FINDINGS = {
     ("CKV_AWS_158", "ScorelineScoring", "ScoringFunctionLogs"): (
         "The function's log group holds its decisions (versions, job names, reasons), no data; CloudWatch Logs "
         "encrypts it at rest. A KMS key for it is hardening left for later."
+    ),  # The drift check function (stacks/drift_check.py), for the same reasons as the scoring function's.
+    ("CKV_AWS_117", "ScorelineScoring", "DriftCheckDriftCheckFunction"): (
+        "The drift check function calls only AWS APIs (SageMaker CreateProcessingJob, S3 reads of drift reports and "
+        "its alert records, CloudWatch metrics, SNS) over TLS with IAM; the rows are read by the processing job."
+    ),
+    ("CKV_AWS_173", "ScorelineScoring", "DriftCheckDriftCheckFunction"): (
+        "Its environment holds names, ARNs, thresholds and settings, no secrets; Lambda encrypts it at rest."
+    ),
+    ("CKV_AWS_116", "ScorelineScoring", "DriftCheckDriftCheckFunction"): (
+        "Failed asynchronous invocations go to the failed-invocations queue (EventInvokeConfig on-failure "
+        "destination); checkov only recognizes the older DeadLetterConfig."
+    ),
+    ("CKV_AWS_115", "ScorelineScoring", "DriftCheckDriftCheckFunction"): (
+        "One invocation per scoring job: reserved concurrency would only make stack creation fail in accounts whose "
+        "concurrency quota is 10."
+    ),
+    ("CKV_AWS_158", "ScorelineScoring", "DriftCheckDriftCheckFunctionLogs"): (
+        "The drift check function's log group holds its decisions (job names, drifted features, reasons), no data; "
+        "CloudWatch Logs encrypts it at rest."
     ),
 }
 
