@@ -46,6 +46,7 @@ from sagemaker.core.shapes import (  # noqa: E402
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
 from sagemaker.core.workflow.conditions import (  # noqa: E402
     ConditionEquals,
+    ConditionGreaterThan,
     ConditionGreaterThanOrEqualTo,
     ConditionIn,
     ConditionLessThanOrEqualTo,
@@ -374,6 +375,8 @@ def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: Processi
             _text(params.champion_tolerance),
             "--gate-metric",
             spec.gate_metric,
+            "--confidence",
+            str(spec.gate_confidence),
         ],
     )
     step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
@@ -462,11 +465,13 @@ def _build_pipeline(spec: PipelineSpec) -> Pipeline:
 
 
 def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: PropertyFile, register) -> ConditionStep:
-    """Register only a candidate that beats the best baseline by MinImprovementOverBaseline, is at most
-    ChampionTolerance worse than the champion, and, for regression, meets the absolute RmseThreshold when one is
-    set. Conditions compare values but cannot compute, and the metric (RMSE, AUC, weighted F1, ...) is known only
-    once Preprocess settled the problem type, so Evaluate writes the gate block: the candidate's score and the
-    scores it must reach, all higher-is-better (gate.*_score), and the same in the metric's own units for people."""
+    """Register only a candidate that is clearly better than the trivial baseline (signal), not clearly worse than
+    the best baseline less MinImprovementOverBaseline nor than the champion plus ChampionTolerance ("clearly": by
+    the paired bootstrap's interval, container_code/evaluation/evaluate.py), and, for regression, meets the absolute
+    RmseThreshold when one is set. Conditions compare values but cannot compute, and the metric (RMSE, AUC,
+    weighted F1, ...) is known only once Preprocess settled the problem type, so Evaluate writes the gate block: the
+    candidate's score and the scores it must reach, all higher-is-better (gate.*_score), the same in the metric's
+    own units for people, and the verdict: which check refused, with the difference and its interval."""
 
     def reported(path: str) -> JsonGet:
         return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
@@ -475,7 +480,11 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
     message = Join(
         on="",
         values=[
-            "Quality gate refused the model: candidate test ",
+            "Quality gate refused the model: ",
+            reported("gate.verdict"),
+            "; candidate ",
+            reported("gate.measured"),
+            " ",
             reported("gate.metric_label"),
             " ",
             reported("gate.candidate"),
@@ -500,6 +509,9 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
     return ConditionStep(
         name="CheckQuality",
         conditions=[
+            # Each check's required score is the error its rule lets the candidate have, from the paired bootstrap:
+            # clearly better than the trivial baseline (strictly), not clearly worse than the limits.
+            ConditionGreaterThan(left=score, right=reported("gate.signal_required_score")),
             ConditionGreaterThanOrEqualTo(left=score, right=reported("gate.baseline_required_score")),
             ConditionGreaterThanOrEqualTo(left=score, right=reported("gate.champion_required_score")),
             # The absolute threshold is optional (0 = off): it is in the target's units, which only the user knows.

@@ -40,6 +40,8 @@ class PipelineSpec:
     # auc or weighted_f1 for the problem type Preprocess settles on).
     problem_type: str = "auto"
     gate_metric: str = "auto"
+    # The level of the gate's paired-bootstrap intervals (Evaluate's --confidence).
+    gate_confidence: float = 0.95
 
 
 def pipeline_spec(settings: Settings) -> PipelineSpec:
@@ -50,6 +52,7 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         target_column=settings.target_column,
         problem_type=settings.problem_type,
         gate_metric=settings.gate_metric,
+        gate_confidence=settings.gate_confidence,
         categorical_columns=settings.categorical_columns,
         rmse_threshold=settings.rmse_threshold,
         min_improvement_over_baseline=settings.min_improvement_over_baseline,
