@@ -299,6 +299,8 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
             "sagemaker_region": PLACEHOLDERS.region,
             "sagemaker_container_log_level": "20",
             **_distribution(spec),
+            # Small data: the script cross-validates below this many rows (README, "Small data").
+            "cross-validation-below-rows": str(spec.cross_validation_below_rows),
             **dict(spec.hyperparameters),
         },
         base_job_name=f"{spec.pipeline_name}-train",
@@ -348,6 +350,8 @@ def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: Processi
         inputs=[
             _s3_input("test", outputs["test"].S3Output.S3Uri, f"{_PROCESSING}/input/test"),
             _s3_input("train", outputs["train"].S3Output.S3Uri, f"{_PROCESSING}/input/train"),
+            # Small data: the baselines are cross-validated on the training and validation rows, as the model was.
+            _s3_input("validation", outputs["validation"].S3Output.S3Uri, f"{_PROCESSING}/input/validation"),
             _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
             # Each artifact carries its handlers under code/: Evaluate measures exactly what gets registered.
             _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),

@@ -73,6 +73,9 @@ RESAMPLED_ROWS = 50_000_000
 BOOTSTRAP_SEED = 0
 # The baselines that know nothing of the features: a candidate must be clearly better than these (signal).
 TRIVIAL_BASELINES = ("training_mean", "majority_class")
+# Small data: training cross-validates and leaves every row's out-of-fold predictions in the model artifact
+# (model_io.CV_FOLDER / CV_FILE, the copy tested equal); Evaluate then judges on those (README, "Small data").
+CV_FILE = os.path.join("cross_validation", "out_of_fold.npz")
 
 
 class InputError(Exception):
@@ -88,7 +91,7 @@ def parse_args(argv=None):
     parser.add_argument("--champion-arn", default=NONE)
     parser.add_argument("--champion-features-model-uri", default=NONE)
     parser.add_argument("--champion-model-uri", default=NONE)
-    parser.add_argument("--min-improvement-over-baseline", type=float, default=0.05)
+    parser.add_argument("--min-improvement-over-baseline", type=float, default=0.0)
     parser.add_argument("--champion-tolerance", type=float, default=0.0)
     parser.add_argument("--gate-metric", default="auto", help="auto, or a metric of the problem type")
     parser.add_argument("--confidence", type=float, default=GATE_CONFIDENCE, help="level of the gate's intervals")
@@ -126,14 +129,15 @@ class ServingChain:
         # A features artifact from before classification has no schema: regression.
         self.schema = self.features_model.get("schema", REGRESSION_SCHEMA)
 
-    @staticmethod
-    def _container(input_dir: str, work_dir: str, name: str, label: str):
+    def _container(self, input_dir: str, work_dir: str, name: str, label: str):
         """(handlers, loaded model) of one artifact, unpacked as the serving container unpacks it to /opt/ml/model."""
         archive = os.path.join(input_dir, name, "model.tar.gz")
         if not os.path.isfile(archive):
             raise InputError(f"no model artifact at {archive}")
         model_dir = extract(archive, os.path.join(work_dir, label))
         handlers = load_handlers(os.path.join(model_dir, "code"), f"{label}_inference")
+        if name == "model":
+            self.model_dir = model_dir
         return handlers, handlers.model_fn(model_dir)
 
     def transform(self, csv_body: bytes) -> np.ndarray:
@@ -340,14 +344,54 @@ def baseline_predictions(chain: ServingChain, train_path: str, rows: list) -> di
     test_x = np.concatenate(
         [chain.transform(to_csv(rows[s : s + ROWS_PER_REQUEST])) for s in range(0, len(rows), ROWS_PER_REQUEST)]
     )
-    if chain.schema["problem_type"] != "regression":
-        return classification_baselines(train_x, train_y.astype(np.int64), test_x, len(chain.schema["classes"]))
+    return fit_baselines(chain.schema, train_x, train_y, test_x)
+
+
+def fit_baselines(schema: dict, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> dict:
+    """Each baseline fitted on the training rows, predicting the test rows (in the candidate's layout)."""
+    if schema["problem_type"] != "regression":
+        return classification_baselines(train_x, train_y.astype(np.int64), test_x, len(schema["classes"]))
     design = np.column_stack([np.ones(len(train_x)), train_x])
     weights, *_ = np.linalg.lstsq(design, train_y, rcond=None)
     return {
-        "training_mean": np.full(len(rows), float(np.mean(train_y))),
+        "training_mean": np.full(len(test_x), float(np.mean(train_y))),
         "linear": np.column_stack([np.ones(len(test_x)), test_x]) @ weights,
     }
+
+
+def cross_validated(chain: ServingChain, input_dir: str) -> tuple[np.ndarray, dict, str] | None:
+    """Small data: (target, {model: one prediction array per repeat}, method) from the candidate's out-of-fold
+    predictions, which training wrote into the artifact (model_io.cross_validate), and the baselines' on the same
+    folds of the same rows (the training split's, then the validation split's); None without them."""
+    path = os.path.join(chain.model_dir, CV_FILE)
+    if not os.path.isfile(path):
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        target, folds, predictions = saved["target"], saved["folds"], saved["predictions"]
+    splits = [read_train_split(os.path.join(input_dir, name, f"{name}.csv")) for name in ("train", "validation")]
+    x, y = np.concatenate([split[0] for split in splits]), np.concatenate([split[1] for split in splits])
+    if len(y) != len(target) or not np.allclose(y, target):
+        raise InputError(
+            f"the model's out-of-fold predictions cover {len(target)} rows that are not the {len(y)} rows of the "
+            "training and validation splits: the model was trained on other data"
+        )
+    schema = chain.schema
+    classify = schema["problem_type"] != "regression"
+    scored = {"candidate": [_as_scored(p) if classify else p for p in predictions]}
+    for repeat in folds:
+        fitted = {}
+        for fold in np.unique(repeat):
+            held = repeat == fold
+            for name, values in fit_baselines(schema, x[~held], y[~held], x[held]).items():
+                fitted.setdefault(name, np.zeros((len(y), *values.shape[1:])))[held] = values
+        for name, values in fitted.items():
+            scored.setdefault(name, []).append(values)
+    folds_count, repeats = int(folds.max()) + 1, len(folds)
+    method = (
+        f"the {len(y)} training and validation rows' out-of-fold predictions ({folds_count}-fold cross-validation, "
+        f"{repeats} repeats)"
+    )
+    return (y.astype(np.int64) if classify else y), scored, method
 
 
 def classification_baselines(train_x, train_y, test_x, count: int) -> dict[str, np.ndarray]:
@@ -447,6 +491,7 @@ class Noise:
         self.rows = len(target)
         self.resamples = int(max(MIN_RESAMPLES, min(RESAMPLES, RESAMPLED_ROWS // max(self.rows, 1))))
         self.values: dict[str, dict[str, np.ndarray]] = {name: {} for name in scored}
+        self.point = {name: mean_metrics(schema, target, predictions) for name, predictions in scored.items()}
         groups = self._groups()
         generator = np.random.default_rng(BOOTSTRAP_SEED)
         for resample in range(self.resamples):
@@ -486,9 +531,10 @@ def mean_metrics(schema: dict, target: np.ndarray, predictions: list) -> dict[st
     return {metric: float(np.mean([one[metric]["value"] for one in each])) for metric in names}
 
 
-def compare(metric: str, noise: Noise, point: dict, other: str, factor: float) -> dict:
+def compare(metric: str, noise: Noise, other: str, factor: float) -> dict:
     """The candidate's error minus `factor` times `other`'s, on the evaluated rows and on each resample of them
     (paired: the same rows for both). Reported in the metric's units, candidate minus limit."""
+    point = {name: noise.point[name][metric] for name in ("candidate", other)}
     limit = factor * error_of(metric, point[other])
     difference = error_of(metric, point["candidate"]) - limit
     samples = error_of(metric, noise.values["candidate"][metric]) - factor * error_of(
@@ -498,6 +544,9 @@ def compare(metric: str, noise: Noise, point: dict, other: str, factor: float) -
     sign = 1.0 if metric in LOWER_IS_BETTER else -1.0  # errors back to the metric's units
     return {
         "against": other,
+        "measured": noise.measured,
+        "method": noise.described(),
+        "candidate": point["candidate"],
         "value": point[other],
         "limit": value_of(metric, limit),
         "difference": sign * difference,
@@ -508,14 +557,15 @@ def compare(metric: str, noise: Noise, point: dict, other: str, factor: float) -
     }
 
 
-def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, args, noise: Noise) -> dict:
+def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, args, noise: Noise, champion_noise=None):
     """The scores the pipeline's conditions compare (they compare, they cannot compute): the candidate's, and the
     ones each check lets it have (higher is better: the errors negated), with the same numbers in the metric's units
     for people, each check's paired difference and interval, and the verdict.
 
     A check "lets the candidate have" the error at which its rule would just hold: signal needs the interval's
     upper end below 0, so the candidate's error must be below its own minus that end; baseline and champion need
-    the interval's lower end at or below 0, so the candidate may have its own error minus that end."""
+    the interval's lower end at or below 0, so the candidate may have its own error minus that end.
+    `champion_noise`: where the champion was measured, if not with the rest (cross-validation: on the test split)."""
     point = {"candidate": metric_value(candidate, metric)}
     point.update({name: metric_value(metrics, metric) for name, metrics in baselines.items()})
     candidate_error = error_of(metric, point["candidate"])
@@ -523,8 +573,8 @@ def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, a
     best = min(errors, key=errors.get)
     trivial = next(name for name in baselines if name in TRIVIAL_BASELINES)
     checks = {
-        "signal": compare(metric, noise, point, trivial, 1.0),
-        "baseline": compare(metric, noise, point, best, 1.0 - args.min_improvement_over_baseline),
+        "signal": compare(metric, noise, trivial, 1.0),
+        "baseline": compare(metric, noise, best, 1.0 - args.min_improvement_over_baseline),
     }
     checks["signal"]["passed"] = checks["signal"]["error_interval"][1] < 0
     checks["baseline"]["passed"] = checks["baseline"]["error_interval"][0] <= 0
@@ -551,16 +601,15 @@ def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, a
         block.update(champion="none (no approved version)", champion_limit=point["candidate"])
         block["champion_required_score"] = -candidate_error
     else:
-        point["champion"] = metric_value(champion, metric)
-        checks["champion"] = compare(metric, noise, point, "champion", 1.0 + args.champion_tolerance)
+        checks["champion"] = compare(metric, champion_noise or noise, "champion", 1.0 + args.champion_tolerance)
         checks["champion"]["passed"] = checks["champion"]["error_interval"][0] <= 0
-        block.update(champion=point["champion"], champion_limit=checks["champion"]["limit"])
+        block.update(champion=metric_value(champion, metric), champion_limit=checks["champion"]["limit"])
         block["champion_required_score"] = -(candidate_error - checks["champion"]["error_interval"][0])
     if "rmse" in candidate:
         block.update(_regression_gate(candidate, baselines, champion, args))
     block["checks"] = checks
-    block["verdict"] = verdict(block, noise)
-    block["advice"] = gate_advice(metric, candidate_error, baselines, champion, args, checks)
+    block["verdict"] = verdict(block)
+    block["advice"] = gate_advice(metric, candidate_error, baselines, args, checks)
     return block
 
 
@@ -573,28 +622,32 @@ BASELINE_NAMES = {
 }
 
 
-def verdict(block: dict, noise: Noise) -> str:
+def verdict(block: dict) -> str:
     """Which checks refused the candidate, each with the paired difference and its interval, in one sentence."""
     label, checks = block["metric_label"], block["checks"]
-    measured = f"{block['measured']} {label} {block['candidate']:.4g}"
     said = []
     signal = checks["signal"]
     if not signal["passed"]:
         said.append(
-            f"no signal: the candidate's {measured} is not clearly better than {BASELINE_NAMES[signal['against']]}'s "
-            f"{signal['value']:.4g}{_difference(signal, noise)}"
+            f"no signal: the candidate's {_measured(signal, label)} is not clearly better than "
+            f"{BASELINE_NAMES[signal['against']]}'s {signal['value']:.4g}{_difference(signal)}"
         )
-    for check, worse in (("baseline", "the best baseline"), ("champion", "the champion")):
-        if check in checks and not checks[check]["passed"]:
-            other = BASELINE_NAMES[checks[check]["against"]]
+    for name, worse in (("baseline", "the best baseline"), ("champion", "the champion")):
+        check = checks.get(name)
+        if check and not check["passed"]:
             said.append(
-                f"worse than {worse}: the candidate's {measured} is clearly worse than the limit "
-                f"{checks[check]['limit']:.4g} ({other}'s {checks[check]['value']:.4g} with "
-                f"{_allowance(check, block)}){_difference(checks[check], noise)}"
+                f"worse than {worse}: the candidate's {_measured(check, label)} is clearly worse than the limit "
+                f"{check['limit']:.4g} ({BASELINE_NAMES[check['against']]}'s {check['value']:.4g} with "
+                f"{_allowance(name, block)}){_difference(check)}"
             )
     if not said:
-        return f"the candidate passes the signal, baseline and champion checks ({noise.described()})"
+        methods = sorted({check["method"] for check in checks.values()})
+        return f"the candidate passes the signal, baseline and champion checks ({'; '.join(methods)})"
     return "; ".join(said)
+
+
+def _measured(check: dict, label: str) -> str:
+    return f"{check['measured']} {label} {check['candidate']:.4g}"
 
 
 def _allowance(check: str, block: dict) -> str:
@@ -603,12 +656,12 @@ def _allowance(check: str, block: dict) -> str:
     return f"champion_tolerance={block['champion_tolerance']:g}"
 
 
-def _difference(check: dict, noise: Noise) -> str:
+def _difference(check: dict) -> str:
     low, high = check["interval"]
-    return f": difference {check['difference']:+.4g} ({low:+.4g} to {high:+.4g}, {noise.described()})"
+    return f": difference {check['difference']:+.4g} ({low:+.4g} to {high:+.4g}, {check['method']})"
 
 
-def gate_advice(metric: str, candidate_error: float, baselines: dict, champion: dict | None, args, checks) -> str:
+def gate_advice(metric: str, candidate_error: float, baselines: dict, args, checks: dict) -> str:
     """One sentence for a refused candidate: the better baseline, and the setting (with a value) that would have let
     this candidate through. The settings' limits (README, Settings): min_improvement_over_baseline down to -1.
     No setting lets a candidate without signal through."""
@@ -616,7 +669,8 @@ def gate_advice(metric: str, candidate_error: float, baselines: dict, champion: 
     errors = {name: error_of(metric, metric_value(metrics, metric)) for name, metrics in baselines.items()}
     best = min(errors, key=errors.get)
     best_value = value_of(metric, errors[best])
-    said = f"the better baseline is {BASELINE_NAMES.get(best, best)} (test {label} {best_value:.4g})"
+    measured = checks["baseline"]["measured"]
+    said = f"the better baseline is {BASELINE_NAMES.get(best, best)} ({measured} {label} {best_value:.4g})"
     if not checks["signal"]["passed"]:
         trivial = BASELINE_NAMES[checks["signal"]["against"]]
         return (
@@ -632,8 +686,9 @@ def gate_advice(metric: str, candidate_error: float, baselines: dict, champion: 
             return f"{said}; {twice}."
         fixes.append(("min_improvement_over_baseline", "MinImprovementOverBaseline", f"{allowed:g}"))
     if "champion" in checks and not checks["champion"]["passed"]:
-        champion_error = error_of(metric, metric_value(champion, metric))
-        tolerance = candidate_error / champion_error - 1.0 if champion_error > 0 else math.inf
+        champion_error = error_of(metric, checks["champion"]["value"])  # both where the champion was measured
+        mine = error_of(metric, checks["champion"]["candidate"])
+        tolerance = mine / champion_error - 1.0 if champion_error > 0 else math.inf
         if math.isfinite(tolerance):
             needed = math.ceil(tolerance * 100) / 100  # rounded up, so the suggested value passes
             fixes.append(("champion_tolerance", "ChampionTolerance", f"{needed:g}"))
@@ -710,19 +765,26 @@ def evaluate(args) -> None:
                 champion_report["not_compared"] = reason
             else:
                 predictions["champion"] = predict_all(champion_chain.predict, rows)
+        small = cross_validated(chain, args.input_dir)
     scored = {name: [p] for name, p in predictions.items()}
-    candidate, baselines, champion, block = judge(schema, metric, target, scored, args, f"the {len(rows)} test rows")
+    measured, noise = measure(schema, target, scored, args, f"the {len(rows)} test rows", "test")
+    candidate, champion = measured.pop("candidate"), measured.pop("champion", None)
     if champion is not None:
         champion_report[section] = champion
-    report = {
-        section: candidate,
-        "problem_type": schema["problem_type"],
-        "classes": schema["classes"],
-        "row_count": len(rows),
-        "baseline_metrics": baselines,
-        "champion_metrics": champion_report,
-        "gate": block,
-    }
+    report = {section: candidate, "row_count": len(rows), "baseline_metrics": measured}
+    if small:
+        # Small data: the cross-validated figures decide and lead the report; the champion, a fixed model, is still
+        # compared on the test split, and the candidate's test-split figures stay beside them.
+        cv_target, cv_scored, method = small
+        cv_measured, cv_noise = measure(schema, cv_target, cv_scored, args, method, "cross-validated")
+        report = {"test_split": report, "evaluation_method": method, section: cv_measured.pop("candidate")}
+        report.update(row_count=len(cv_target), baseline_metrics=cv_measured)
+        block = gate(metric, report[section], cv_measured, champion, args, cv_noise, champion_noise=noise)
+    else:
+        block = gate(metric, candidate, measured, champion, args, noise)
+    report.update(
+        problem_type=schema["problem_type"], classes=schema["classes"], champion_metrics=champion_report, gate=block
+    )
     if "not_compared" in champion_report:  # the champion condition holds, and the report says why
         report["gate"]["champion"] = f"none ({champion_report['not_compared']})"
     os.makedirs(args.output_dir, exist_ok=True)
@@ -735,10 +797,15 @@ def judge(schema: dict, metric: str, target: np.ndarray, scored: dict[str, list]
     """(candidate's metrics, baselines' metrics, champion's metrics or None, gate block) for the models' predictions
     of the same rows: `scored` maps "candidate", each baseline and "champion" (when compared) to a list of prediction
     arrays (one for a test split; one per repeat of cross-validation, whose values are the repeats' mean)."""
-    noise = Noise(schema, target, scored, args.confidence, method, measured)
-    metrics = {name: noise.annotate(name, point_metrics(schema, target, each)) for name, each in scored.items()}
+    metrics, noise = measure(schema, target, scored, args, method, measured)
     candidate, champion = metrics.pop("candidate"), metrics.pop("champion", None)
     return candidate, metrics, champion, gate(metric, candidate, metrics, champion, args, noise)
+
+
+def measure(schema: dict, target: np.ndarray, scored: dict[str, list], args, method: str, measured: str):
+    """({model: its metrics with their noise}, the Noise they were measured with)."""
+    noise = Noise(schema, target, scored, args.confidence, method, measured)
+    return {name: noise.annotate(name, point_metrics(schema, target, each)) for name, each in scored.items()}, noise
 
 
 def point_metrics(schema: dict, target: np.ndarray, predictions: list) -> dict:

@@ -26,7 +26,9 @@ from tests.container_code.helpers import (
 
 QUICK = {
     "sklearn": ["--max-iter", "30"],
-    "pytorch": ["--epochs", "8", "--batch-size", "32", "--hidden-sizes", "16", "--embedding-frequencies", "2"],
+    "pytorch": ["--epochs", "8", "--batch-size", "32", "--hidden-sizes", "16", "--embedding-frequencies", "2"]
+    # Every hyperparameter pinned (these rows would get the small-data defaults, which learn slower in 8 epochs).
+    + ["--weight-decay", "0.01", "--embedding-sigma", "1.0"],
 }
 
 

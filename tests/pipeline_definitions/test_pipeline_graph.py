@@ -34,7 +34,7 @@ def test_parameters_and_defaults():
         "ProcessingInstanceType": ("String", "ml.m5.xlarge"),
         "TrainingInstanceType": ("String", "ml.m5.xlarge"),
         "RmseThreshold": ("Float", 0.0),
-        "MinImprovementOverBaseline": ("Float", 0.05),
+        "MinImprovementOverBaseline": ("Float", 0.0),
         "ChampionTolerance": ("Float", 0.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
     }
@@ -54,7 +54,7 @@ def test_steps_are_wired_by_their_outputs():
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert evaluate_inputs["test"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
     # Evaluate loads both containers' handlers from the artifacts themselves: no code-asset inputs.
-    assert set(evaluate_inputs) == {"code", "test", "train", "features_model", "model"}
+    assert set(evaluate_inputs) == {"code", "test", "train", "validation", "features_model", "model"}
     assert evaluate_inputs["train"] == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
@@ -158,6 +158,19 @@ def test_problem_type_reaches_preprocess_and_the_schema_reaches_train():
     evaluate = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert evaluate[evaluate.index("--gate-metric") + 1] == "auto"
     assert evaluate[evaluate.index("--confidence") + 1] == "0.95"
+
+
+def test_small_data_reaches_train_and_evaluate_sees_the_rows_train_cross_validated():
+    """Train cross-validates below cross_validation_below_rows (a hyperparameter); Evaluate then cross-validates
+    the baselines on the same rows, the training and validation splits."""
+    steps = steps_by_name("sklearn")
+    hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
+    assert hyperparameters["cross-validation-below-rows"] == "2000"
+    inputs = {i["InputName"]: i["S3Input"] for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]}
+    outputs = "Steps.Preprocess.ProcessingOutputConfig.Outputs['{}'].S3Output.S3Uri"
+    for split in ("train", "validation"):
+        assert inputs[split]["S3Uri"] == {"Get": outputs.format(split)}
+        assert inputs[split]["LocalPath"] == f"/opt/ml/processing/input/{split}"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
