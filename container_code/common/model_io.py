@@ -78,12 +78,13 @@ def run_training(train, args) -> int:
     """Exit status of `train(args)`, then of its cross-validation on small data: an InputError becomes the job's
     failure reason and status 2."""
     try:
-        if not cross_validates(args):
+        limit = max(SMALL_DATA_ROWS, args.cross_validation_below_rows)
+        rows = rows_below((args.train, args.validation), limit)
+        small = rows is not None and rows < SMALL_DATA_ROWS
+        with one_thread() if small else contextlib.nullcontext():
             train(args)
-            return 0
-        with one_thread():
-            train(args)
-            cross_validate(train, args)
+            if rows is not None and rows < args.cross_validation_below_rows and one_process():
+                cross_validate(train, args)
     except InputError as error:
         report_failure(args.output_data_dir, f"train: {error}")
         return 2
@@ -119,20 +120,32 @@ def with_row_defaults(args, rows: int, defaults: dict, small_data_defaults: dict
     return resolved
 
 
-def cross_validates(args) -> bool:
-    """Whether this job cross-validates: below the row threshold, on one instance (one process)."""
+def one_process() -> bool:
+    """One instance and one process (cross-validation runs in one; distributed jobs train large data)."""
     hosts = json.loads(os.environ.get("SM_HOSTS") or '["algo-1"]')
-    if args.cross_validation_below_rows <= 0 or len(hosts) > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return False
-    rows = sum(len(read_channel(folder)[1]) for folder in (args.train, args.validation))
-    return rows < args.cross_validation_below_rows
+    return len(hosts) == 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1
+
+
+def rows_below(folders, limit: int) -> int | None:
+    """The rows in these channel folders (their files' lines), or None as soon as they reach `limit`: a large
+    channel is read only that far."""
+    count = 0
+    for folder in map(Path, folders):
+        for path in sorted(path for path in folder.glob("*") if path.is_file()) if folder.is_dir() else []:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                    count += chunk.count(b"\n")
+                    if count >= limit:
+                        return None
+    return count
 
 
 @contextlib.contextmanager
 def one_thread():
-    """The libraries' thread pools (OpenMP, BLAS; PyTorch's intra-op pool) limited to one thread: on a few thousand
-    rows their threads only wait for each other (scikit-learn's cross-validation of 376 rows took 193 s with the
-    default threads and 4.6 s with one, on 2 cores shared with other work; the same predictions)."""
+    """The libraries' thread pools (OpenMP, BLAS; PyTorch's intra-op pool) limited to one thread, below
+    SMALL_DATA_ROWS rows: there their threads mostly wait for each other (scikit-learn's cross-validation of 376 rows
+    took 193 s with the default threads and 4.6 s with one, on 2 cores shared with other work; the same
+    predictions)."""
     torch = sys.modules.get("torch")
     threads = torch.get_num_threads() if torch else None
     try:

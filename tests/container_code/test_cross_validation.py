@@ -133,3 +133,13 @@ def test_cross_validation_settings_out_of_range_are_one_sentence(processed, tmp_
         "train: cross_validation_folds must be at least 2 and cross_validation_repeats at least 1"
     )
     assert json.loads((processed / "schema" / "schema.json").read_text())["problem_type"] == "regression"
+
+
+def test_rows_are_counted_only_up_to_the_limit(processed):
+    from local_mode.modules import load_module
+
+    model_io = load_module(CODE / "common" / "model_io.py", "model_io_count")
+    rows = len(split(processed, "train")[1]) + len(split(processed, "validation")[1])
+    folders = (processed / "train", processed / "validation")
+    assert model_io.rows_below(folders, 10_000) == rows
+    assert model_io.rows_below(folders, rows) is None  # reached: a large channel is not read to its end
