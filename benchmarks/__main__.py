@@ -5,6 +5,8 @@
 3. local end to end: the sklearn demo's seconds with a per-stage breakdown
 4. model quality: test RMSE per flavour beside a linear-regression baseline
 5. classification quality: each flavour against the majority-class and logistic-regression baselines
+5b. quality with its spread: each flavour's test metric, mean ± sd over 5 split seeds, beside the baselines on the
+   same splits, on California housing and the bundled classification sets (benchmarks/spread.py; `--spread` alone)
 6. real-time serving: requests/s and p50/p99 latency through the local predictions API for 1-row and 100-row
    requests, against the two containers' handlers called directly in one process (every flavour)
 7. batch transform per instance: rows/s through the local transform path at today's default, with one
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, classification, concurrency, drift, realtime, scale, synth_time, throughput
+from benchmarks import artifacts, classification, concurrency, drift, realtime, scale, spread, synth_time, throughput
 from scoreline.settings import FLAVOURS
 
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         "--realtime", action="store_true", help="the real-time serving figures only, added to the results file"
     )
     parser.add_argument(
+        "--spread", action="store_true", help="the quality over split seeds only, added to the results file"
+    )
+    parser.add_argument(
         "--concurrency",
         action="store_true",
         help="the batch transform's workers and concurrency figures only, added to the results file",
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return _alone(args, "realtime", _measure_realtime(args.quick), realtime.table_rows)
     if args.concurrency:
         return _alone(args, "concurrency", _measure_concurrency(args.quick), concurrency.table_rows)
+    if args.spread:
+        return _spread_alone(args)
     results = {"machine": _machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
@@ -101,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         results["concurrency"] = {flavour: _measure_concurrency(args.quick)(trained[flavour]) for flavour in FLAVOURS}
         quick = QUICK_HYPERPARAMETERS if args.quick else None
         results["classification"] = classification.measure(work, FLAVOURS, quick)
+        results["spread"] = _measure_spread(work, args.quick)
     results["synth"] = synth_time.measure(1 if args.quick else 5)
     results["local_end_to_end"] = _local_end_to_end(1 if args.quick else 3)
     previous = json.loads(args.output.read_text()) if args.output.exists() else {}
@@ -157,6 +165,24 @@ def _alone(args, name: str, measure: Callable[[artifacts.Artifacts], dict], tabl
     results[name] = {**measured, "machine": _machine()}
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print("\n".join("  ".join(row).rstrip() for row in table_rows(measured)))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+def _measure_spread(work: Path, quick: bool) -> dict:
+    """Quick: 2 seeds on the first 600 rows, short training."""
+    if quick:
+        return spread.measure(work, FLAVOURS, seeds=spread.SEEDS[:2], hyperparameters=QUICK_HYPERPARAMETERS, rows=600)
+    return spread.measure(work, FLAVOURS)
+
+
+def _spread_alone(args) -> int:
+    with tempfile.TemporaryDirectory() as temporary:
+        measured = _measure_spread(Path(temporary), args.quick)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results["spread"] = {**measured, "machine": _machine()}
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join("  ".join(row).rstrip() for row in spread.table_rows(measured)))
     print(f"\nwritten to {args.output}")
     return 0
 
@@ -253,6 +279,7 @@ def table(results: dict) -> str:
         extra = f" (trained in {figures['train_seconds']} s)" if "train_seconds" in figures else ""
         rows.append((f"test RMSE {flavour}", f"{figures['rmse']:.4f}{extra}", goal))
     rows += classification.table_rows(results.get("classification", {}))
+    rows += spread.table_rows({k: v for k, v in results.get("spread", {}).items() if k != "machine"})
     rows += realtime.table_rows(results.get("realtime", {}))
     rows += concurrency.table_rows(results.get("concurrency", {}))
     width = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -37,7 +37,8 @@ def housing(rows: int | None = None) -> pd.DataFrame:
     return frame.head(rows) if rows else frame
 
 
-def build_features(data: pd.DataFrame, work: Path, target: str = TARGET) -> Path:
+def build_features(data: pd.DataFrame, work: Path, target: str = TARGET, *arguments: str) -> Path:
+    """Preprocess on `data`; `arguments` are more of its options (--seed: another split)."""
     (work / "input").mkdir(parents=True, exist_ok=True)
     data.to_csv(work / "input" / "data.csv", index=False)
     processed = work / "processed"
@@ -45,7 +46,7 @@ def build_features(data: pd.DataFrame, work: Path, target: str = TARGET) -> Path
     _run(
         [CODE / "features" / "preprocess.py", "--target-column", target, "--categorical-columns", ""]
         + ["--input-dir", work / "input", "--output-dir", processed, "--serving-code-dir", work / "serving-code"]
-        + ["--message-file", work / "preprocess-message"]
+        + ["--message-file", work / "preprocess-message", *arguments]
     )
     with tarfile.open(processed / "model" / "model.tar.gz") as archive:
         archive.extractall(work / "features", filter="data")

@@ -138,7 +138,10 @@ def run_demo(
         version, evaluation = _registered(cloud, package_arn)
         problem_type, classes = evaluation.get("problem_type", "regression"), evaluation.get("classes", [])
         metrics = _summary_metrics(evaluation, problem_type)
-        say(f"  registered version {version} ({_described(metrics)} on the test rows); approving it")
+        # Small data: the figures are cross-validated (README, "Small data"); else the test split's.
+        measured = "cross-validated" if "evaluation_method" in evaluation else "test"
+        rows = evaluation.get("evaluation_method", "the test rows")
+        say(f"  registered version {version} ({_described(metrics, measured)} on {rows}); approving it")
         output_uri = _approve_and_wait_for_scores(cloud, package_arn, scoring[SCORING["name_prefix"]])
         clock.lap("approval to scored output")
         lines = _output_lines(output_uri, s3)
@@ -223,9 +226,9 @@ def _summary_metrics(evaluation: dict, problem_type: str) -> dict[str, float]:
     return {name: float(evaluation[section][name]["value"]) for name in SUMMARY_METRICS[problem_type]}
 
 
-def _described(metrics: dict[str, float]) -> str:
+def _described(metrics: dict[str, float], measured: str = "test") -> str:
     names = {"rmse": "RMSE", "auc": "AUC", "weighted_f1": "weighted F1"}
-    return ", ".join(f"test {names.get(name, name)} {value:.4f}" for name, value in metrics.items())
+    return ", ".join(f"{measured} {names.get(name, name)} {value:.4f}" for name, value in metrics.items())
 
 
 def _approve_and_wait_for_scores(cloud: LocalCloud, package_arn: str, name_prefix: str, timeout: float = 300) -> str:

@@ -41,6 +41,7 @@ from sagemaker.core.shapes import (
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
 from sagemaker.core.workflow.conditions import (
     ConditionEquals,
+    ConditionGreaterThan,
     ConditionGreaterThanOrEqualTo,
     ConditionIn,
     ConditionLessThanOrEqualTo,
@@ -282,6 +283,8 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
             "sagemaker_region": PLACEHOLDERS.region,
             "sagemaker_container_log_level": "20",
             **_distribution(spec),
+            # Small data: the script cross-validates below this many rows (README, "Small data").
+            "cross-validation-below-rows": str(spec.cross_validation_below_rows),
             **dict(spec.hyperparameters),
         },
         base_job_name=f"{spec.pipeline_name}-train",
@@ -331,6 +334,8 @@ def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: Processi
         inputs=[
             _s3_input("test", outputs["test"].S3Output.S3Uri, f"{_PROCESSING}/input/test"),
             _s3_input("train", outputs["train"].S3Output.S3Uri, f"{_PROCESSING}/input/train"),
+            # Small data: the baselines are cross-validated on the training and validation rows, as the model was.
+            _s3_input("validation", outputs["validation"].S3Output.S3Uri, f"{_PROCESSING}/input/validation"),
             _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
             # Each artifact carries its handlers under code/: Evaluate measures exactly what gets registered.
             _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),
@@ -358,6 +363,8 @@ def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: Processi
             _text(params.champion_tolerance),
             "--gate-metric",
             spec.gate_metric,
+            "--confidence",
+            str(spec.gate_confidence),
         ],
     )
     step = ProcessingStep(name="Evaluate", step_args=step_args, property_files=[report], cache_config=_CACHE)
@@ -451,11 +458,13 @@ def _build_pipeline(spec: PipelineSpec) -> Pipeline:
 
 
 def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: PropertyFile, register) -> ConditionStep:
-    """Register only a candidate that beats the best baseline by MinImprovementOverBaseline, is at most
-    ChampionTolerance worse than the champion, and, for regression, meets the absolute RmseThreshold when one is
-    set. Conditions compare values but cannot compute, and the metric (RMSE, AUC, weighted F1, ...) is known only
-    once Preprocess settled the problem type, so Evaluate writes the gate block: the candidate's score and the
-    scores it must reach, all higher-is-better (gate.*_score), and the same in the metric's own units for people."""
+    """Register only a candidate that is clearly better than the trivial baseline (signal), not clearly worse than
+    the best baseline less MinImprovementOverBaseline nor than the champion plus ChampionTolerance ("clearly": by
+    the paired bootstrap's interval, container_code/evaluation/evaluate.py), and, for regression, meets the absolute
+    RmseThreshold when one is set. Conditions compare values but cannot compute, and the metric (RMSE, AUC,
+    weighted F1, ...) is known only once Preprocess settled the problem type, so Evaluate writes the gate block: the
+    candidate's score and the scores it must reach, all higher-is-better (gate.*_score), the same in the metric's
+    own units for people, and the verdict: which check refused, with the difference and its interval."""
 
     def reported(path: str) -> JsonGet:
         return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
@@ -464,7 +473,11 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
     message = Join(
         on="",
         values=[
-            "Quality gate refused the model: candidate test ",
+            "Quality gate refused the model: ",
+            reported("gate.verdict"),
+            "; candidate ",
+            reported("gate.measured"),
+            " ",
             reported("gate.metric_label"),
             " ",
             reported("gate.candidate"),
@@ -489,6 +502,9 @@ def _quality_gate(params: _Parameters, evaluate: ProcessingStep, report: Propert
     return ConditionStep(
         name="CheckQuality",
         conditions=[
+            # Each check's required score is the error its rule lets the candidate have, from the paired bootstrap:
+            # clearly better than the trivial baseline (strictly), not clearly worse than the limits.
+            ConditionGreaterThan(left=score, right=reported("gate.signal_required_score")),
             ConditionGreaterThanOrEqualTo(left=score, right=reported("gate.baseline_required_score")),
             ConditionGreaterThanOrEqualTo(left=score, right=reported("gate.champion_required_score")),
             # The absolute threshold is optional (0 = off): it is in the target's units, which only the user knows.

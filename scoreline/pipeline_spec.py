@@ -34,12 +34,16 @@ class PipelineSpec:
     max_runtime_seconds: int = 3600
     # The relative gate: beat the best baseline's test RMSE by this fraction, and be at most this fraction worse
     # than the champion's (the approved version's) test RMSE on the same rows.
-    min_improvement_over_baseline: float = 0.05
+    min_improvement_over_baseline: float = 0.0
     champion_tolerance: float = 0.0
     # auto | regression | binary | multiclass (Preprocess infers it when auto), and the gate's metric (auto: rmse,
     # auc or weighted_f1 for the problem type Preprocess settles on).
     problem_type: str = "auto"
     gate_metric: str = "auto"
+    # The level of the gate's paired-bootstrap intervals (Evaluate's --confidence).
+    gate_confidence: float = 0.95
+    # Train cross-validates when the training and validation splits hold fewer rows than this (0 = never).
+    cross_validation_below_rows: int = 2000
 
 
 def pipeline_spec(settings: Settings) -> PipelineSpec:
@@ -50,6 +54,8 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         target_column=settings.target_column,
         problem_type=settings.problem_type,
         gate_metric=settings.gate_metric,
+        gate_confidence=settings.gate_confidence,
+        cross_validation_below_rows=settings.cross_validation_below_rows,
         categorical_columns=settings.categorical_columns,
         rmse_threshold=settings.rmse_threshold,
         min_improvement_over_baseline=settings.min_improvement_over_baseline,

@@ -170,8 +170,15 @@ class Settings(BaseModel):
     # ...) must be at least this fraction below the best baseline's and at most this fraction above the champion's.
     # A negative value lets the candidate be up to that fraction worse than the best baseline (small or nearly
     # linear data, where the linear baseline is as good as any model a short test split can tell apart).
-    min_improvement_over_baseline: Annotated[float, Field(gt=-1, lt=1)] = 0.05
+    min_improvement_over_baseline: Annotated[float, Field(gt=-1, lt=1)] = 0.0
     champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # The gate knows its noise (README, "How the quality gate decides"): each check compares the candidate with a
+    # baseline or the champion on the same rows, by a seeded paired bootstrap, and decides on this two-sided interval
+    # of the difference (Evaluate's GATE_CONFIDENCE holds the same default).
+    gate_confidence: Annotated[float, Field(ge=0.5, le=0.999)] = 0.95
+    # Small data (README, "Small data"): below this many training and validation rows, Train also cross-validates
+    # (5 folds x 3 repeats) and Evaluate judges every row's out-of-fold prediction instead of the small test split.
+    cross_validation_below_rows: Annotated[int, Field(ge=0, le=100_000)] = 2000
     training_hyperparameters: Annotated[dict[HyperparameterName, str], BeforeValidator(_name_value_pairs)] = Field(
         default_factory=dict
     )
@@ -247,6 +254,14 @@ class Settings(BaseModel):
                 f"must be auto or one of {', '.join(GATE_METRICS[problem_type])} for problem_type {problem_type}"
             )
         return value
+
+    @field_validator("gate_confidence", mode="wrap")
+    @classmethod
+    def _confidence_in_words(cls, value: Any, handler) -> float:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("must be a confidence level from 0.5 to 0.999, such as 0.95") from None
 
     @field_validator("schedule_expression")
     @classmethod

@@ -27,3 +27,31 @@ def test_evaluate_bins_predictions_as_preprocess_bins_features():
     assert evaluate.numeric_baseline(values) == baseline
     counts = check.bin_counts(values, baseline["edges"])
     assert (counts / counts.sum()).tolist() == baseline["proportions"]
+
+
+def test_evaluate_defaults_to_the_gate_confidence_the_settings_default_to():
+    from scoreline.settings import Settings
+
+    evaluate = load_module(REPO_ROOT / "container_code" / "evaluation" / "evaluate.py", "evaluate_copy")
+    assert Settings().gate_confidence == evaluate.GATE_CONFIDENCE
+    assert evaluate.parse_args(["--target-column", "y"]).confidence == Settings().gate_confidence
+
+
+def test_evaluate_reads_the_out_of_fold_file_where_training_writes_it():
+    import os
+
+    evaluate = load_module(REPO_ROOT / "container_code" / "evaluation" / "evaluate.py", "evaluate_copy")
+    model_io = load_module(REPO_ROOT / "container_code" / "common" / "model_io.py", "model_io_copy")
+    assert os.path.join(model_io.CV_FOLDER, model_io.CV_FILE) == evaluate.CV_FILE
+
+
+def test_evaluate_defaults_to_the_gate_settings_defaults():
+    from scoreline.settings import Settings
+
+    evaluate = load_module(REPO_ROOT / "container_code" / "evaluation" / "evaluate.py", "evaluate_copy")
+    args = evaluate.parse_args(["--target-column", "y"])
+    defaults = Settings()
+    assert (args.min_improvement_over_baseline, args.champion_tolerance) == (
+        defaults.min_improvement_over_baseline,
+        defaults.champion_tolerance,
+    )

@@ -26,11 +26,21 @@ bins, as a numeric feature; classification: the predicted labels' shares), and "
 a prediction takes in the transform output (1, or the label and K probabilities). Only Evaluate has both the
 registered handlers and rows the model never saw, so the prediction baseline is made here, not in Preprocess.
 
+Every metric comes with its noise: "standard_deviation" and a --confidence "interval" from a seeded bootstrap over
+the evaluated rows (stratified by class for classification), the same resampled rows for every model, so the
+comparisons are paired: each resample gives the candidate's error minus the other model's on the same rows.
+
 The gate works on the metric's error: the value for rmse and mae, 1 - value for the others (accuracy, auc, f1,
-r2, ...). The candidate's error must be at most the best baseline's times (1 - min improvement) and the
-champion's times (1 + tolerance). gate.*_score are those errors negated (higher is better), whatever the metric.
-A problem with the inputs ends the job with one sentence in --message-file, which SageMaker returns as the
-ExitMessage.
+r2, ...), and has three checks, each on the paired difference and its interval:
+  signal    the candidate's error is clearly below the trivial baseline's (training mean, majority class): the whole
+            interval of the difference is below 0; otherwise "no signal"
+  baseline  the candidate's error is not clearly above the best baseline's times (1 - min improvement): the interval
+            of the difference to that limit reaches 0 or below; a candidate as good as the baseline within noise passes
+  champion  likewise against the champion's error times (1 + tolerance)
+gate.*_required_score are the errors each check lets the candidate have, negated (higher is better, whatever the
+metric), so the pipeline's conditions compare gate.candidate_score with them; gate.verdict says which check
+refused, with the difference and its interval. A problem with the inputs ends the job with one sentence in
+--message-file, which SageMaker returns as the ExitMessage.
 """
 
 from __future__ import annotations
@@ -62,6 +72,19 @@ DRIFT_BASELINE_FILE = "drift_baseline.json"
 BASELINE_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # preprocess.py's decile bins
 # Requests to the serving chain are at most this many rows (a batch transform mini-batch is of this order).
 ROWS_PER_REQUEST = 5000
+# The gate's noise (scoreline/settings.py gate_confidence has the same default): two-sided intervals at this level
+# from this many bootstrap resamples of the evaluated rows, seeded, so the same inputs give the same report. Above
+# RESAMPLED_ROWS rows x resamples, fewer resamples (at least MIN_RESAMPLES): the interval is narrow there anyway.
+GATE_CONFIDENCE = 0.95
+RESAMPLES = 1000
+MIN_RESAMPLES = 200
+RESAMPLED_ROWS = 50_000_000
+BOOTSTRAP_SEED = 0
+# The baselines that know nothing of the features: a candidate must be clearly better than these (signal).
+TRIVIAL_BASELINES = ("training_mean", "majority_class")
+# Small data: training cross-validates and leaves every row's out-of-fold predictions in the model artifact
+# (model_io.CV_FOLDER / CV_FILE, the copy tested equal); Evaluate then judges on those (README, "Small data").
+CV_FILE = os.path.join("cross_validation", "out_of_fold.npz")
 
 
 class InputError(Exception):
@@ -77,9 +100,10 @@ def parse_args(argv=None):
     parser.add_argument("--champion-arn", default=NONE)
     parser.add_argument("--champion-features-model-uri", default=NONE)
     parser.add_argument("--champion-model-uri", default=NONE)
-    parser.add_argument("--min-improvement-over-baseline", type=float, default=0.05)
+    parser.add_argument("--min-improvement-over-baseline", type=float, default=0.0)
     parser.add_argument("--champion-tolerance", type=float, default=0.0)
     parser.add_argument("--gate-metric", default="auto", help="auto, or a metric of the problem type")
+    parser.add_argument("--confidence", type=float, default=GATE_CONFIDENCE, help="level of the gate's intervals")
     return parser.parse_args(argv)
 
 
@@ -114,14 +138,15 @@ class ServingChain:
         # A features artifact from before classification has no schema: regression.
         self.schema = self.features_model.get("schema", REGRESSION_SCHEMA)
 
-    @staticmethod
-    def _container(input_dir: str, work_dir: str, name: str, label: str):
+    def _container(self, input_dir: str, work_dir: str, name: str, label: str):
         """(handlers, loaded model) of one artifact, unpacked as the serving container unpacks it to /opt/ml/model."""
         archive = os.path.join(input_dir, name, "model.tar.gz")
         if not os.path.isfile(archive):
             raise InputError(f"no model artifact at {archive}")
         model_dir = extract(archive, os.path.join(work_dir, label))
         handlers = load_handlers(os.path.join(model_dir, "code"), f"{label}_inference")
+        if name == "model":
+            self.model_dir = model_dir
         return handlers, handlers.model_fn(model_dir)
 
     def transform(self, csv_body: bytes) -> np.ndarray:
@@ -241,13 +266,9 @@ def _f1(precision: float, recall: float) -> float:
 def roc_auc(truth: np.ndarray, positive_probability: np.ndarray) -> float:
     """Area under the ROC curve: the probability that a random positive scores above a random negative (ties count
     half), from average ranks (Mann-Whitney U)."""
-    order = np.argsort(positive_probability, kind="mergesort")
-    ranks = np.empty(len(order))
-    sorted_scores = positive_probability[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0  # 1-based average rank of the tie group
+    _, inverse, counts = np.unique(positive_probability, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse.ravel()]  # 1-based average rank of each tie group
     positives = int(truth.sum())
     negatives = len(truth) - positives
     return (float(ranks[truth == 1].sum()) - positives * (positives + 1) / 2.0) / (positives * negatives)
@@ -332,14 +353,54 @@ def baseline_predictions(chain: ServingChain, train_path: str, rows: list) -> di
     test_x = np.concatenate(
         [chain.transform(to_csv(rows[s : s + ROWS_PER_REQUEST])) for s in range(0, len(rows), ROWS_PER_REQUEST)]
     )
-    if chain.schema["problem_type"] != "regression":
-        return classification_baselines(train_x, train_y.astype(np.int64), test_x, len(chain.schema["classes"]))
+    return fit_baselines(chain.schema, train_x, train_y, test_x)
+
+
+def fit_baselines(schema: dict, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> dict:
+    """Each baseline fitted on the training rows, predicting the test rows (in the candidate's layout)."""
+    if schema["problem_type"] != "regression":
+        return classification_baselines(train_x, train_y.astype(np.int64), test_x, len(schema["classes"]))
     design = np.column_stack([np.ones(len(train_x)), train_x])
     weights, *_ = np.linalg.lstsq(design, train_y, rcond=None)
     return {
-        "training_mean": np.full(len(rows), float(np.mean(train_y))),
+        "training_mean": np.full(len(test_x), float(np.mean(train_y))),
         "linear": np.column_stack([np.ones(len(test_x)), test_x]) @ weights,
     }
+
+
+def cross_validated(chain: ServingChain, input_dir: str) -> tuple[np.ndarray, dict, str] | None:
+    """Small data: (target, {model: one prediction array per repeat}, method) from the candidate's out-of-fold
+    predictions, which training wrote into the artifact (model_io.cross_validate), and the baselines' on the same
+    folds of the same rows (the training split's, then the validation split's); None without them."""
+    path = os.path.join(chain.model_dir, CV_FILE)
+    if not os.path.isfile(path):
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        target, folds, predictions = saved["target"], saved["folds"], saved["predictions"]
+    splits = [read_train_split(os.path.join(input_dir, name, f"{name}.csv")) for name in ("train", "validation")]
+    x, y = np.concatenate([split[0] for split in splits]), np.concatenate([split[1] for split in splits])
+    if len(y) != len(target) or not np.allclose(y, target):
+        raise InputError(
+            f"the model's out-of-fold predictions cover {len(target)} rows that are not the {len(y)} rows of the "
+            "training and validation splits: the model was trained on other data"
+        )
+    schema = chain.schema
+    classify = schema["problem_type"] != "regression"
+    scored = {"candidate": [_as_scored(p) if classify else p for p in predictions]}
+    for repeat in folds:
+        fitted = {}
+        for fold in np.unique(repeat):
+            held = repeat == fold
+            for name, values in fit_baselines(schema, x[~held], y[~held], x[held]).items():
+                fitted.setdefault(name, np.zeros((len(y), *values.shape[1:])))[held] = values
+        for name, values in fitted.items():
+            scored.setdefault(name, []).append(values)
+    folds_count, repeats = int(folds.max()) + 1, len(folds)
+    method = (
+        f"the {len(y)} training and validation rows' out-of-fold predictions ({folds_count}-fold cross-validation, "
+        f"{repeats} repeats)"
+    )
+    return (y.astype(np.int64) if classify else y), scored, method
 
 
 def classification_baselines(train_x, train_y, test_x, count: int) -> dict[str, np.ndarray]:
@@ -427,37 +488,137 @@ def value_of(metric: str, error: float) -> float:
     return error if metric in LOWER_IS_BETTER else 1.0 - error
 
 
-def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, args) -> dict:
+class Noise:
+    """The seeded bootstrap over the evaluated rows: every model's metrics on the same resampled rows.
+
+    `scored` maps a model's name to its predictions: one array (a test split), or several (cross-validation's repeats,
+    each row predicted once per repeat), whose metric is then the mean over the repeats."""
+
+    def __init__(self, schema, target: np.ndarray, scored: dict[str, list], confidence: float, method: str, measured):
+        self.schema, self.target, self.confidence, self.method = schema, target, confidence, method
+        self.measured = measured  # how the report names the values: "test" or "cross-validated"
+        self.rows = len(target)
+        self.resamples = int(max(MIN_RESAMPLES, min(RESAMPLES, RESAMPLED_ROWS // max(self.rows, 1))))
+        self.values: dict[str, dict[str, np.ndarray]] = {name: {} for name in scored}
+        self.point = {name: mean_metrics(schema, target, predictions) for name, predictions in scored.items()}
+        groups = self._groups()
+        generator = np.random.default_rng(BOOTSTRAP_SEED)
+        for resample in range(self.resamples):
+            rows = np.concatenate([generator.choice(group, size=len(group)) for group in groups])
+            for name, predictions in scored.items():
+                for metric, value in mean_metrics(schema, target[rows], [p[rows] for p in predictions]).items():
+                    self.values[name].setdefault(metric, np.empty(self.resamples))[resample] = value
+
+    def _groups(self) -> list[np.ndarray]:
+        """Rows resampled together: all of them (regression), or each class's own (classification: a resample
+        keeps the class counts, so every metric is defined on it, AUC included)."""
+        if self.schema["problem_type"] == "regression":
+            return [np.arange(self.rows)]
+        return [np.flatnonzero(self.target == k) for k in np.unique(self.target)]
+
+    def interval(self, samples: np.ndarray) -> list[float]:
+        tail = 50.0 * (1.0 - self.confidence)
+        low, high = np.percentile(samples, [tail, 100.0 - tail])
+        return [float(low), float(high)]
+
+    def annotate(self, name: str, metrics: dict) -> dict:
+        """`metrics` with each value's standard deviation and interval (the model-quality layout's
+        standard_deviation, and the interval beside it)."""
+        for metric, samples in self.values[name].items():
+            metrics[metric].update(standard_deviation=float(np.std(samples)), interval=self.interval(samples))
+        return metrics
+
+    def described(self) -> str:
+        level = f"{self.confidence:.0%}".replace(".0%", "%")
+        return f"{level} interval, paired bootstrap ({self.resamples} resamples) over {self.method}"
+
+
+def mean_metrics(schema: dict, target: np.ndarray, predictions: list) -> dict[str, float]:
+    """Each metric's value (no confusion matrix), averaged over the prediction sets."""
+    each = [quality_metrics(schema, target, p) for p in predictions]
+    names = [metric for metric in each[0] if metric != "confusion_matrix"]
+    return {metric: float(np.mean([one[metric]["value"] for one in each])) for metric in names}
+
+
+def compare(metric: str, noise: Noise, other: str, factor: float) -> dict:
+    """The candidate's error minus `factor` times `other`'s, on the evaluated rows and on each resample of them
+    (paired: the same rows for both). Reported in the metric's units, candidate minus limit."""
+    point = {name: noise.point[name][metric] for name in ("candidate", other)}
+    limit = factor * error_of(metric, point[other])
+    difference = error_of(metric, point["candidate"]) - limit
+    samples = error_of(metric, noise.values["candidate"][metric]) - factor * error_of(
+        metric, noise.values[other][metric]
+    )
+    low, high = noise.interval(samples)
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0  # errors back to the metric's units
+    return {
+        "against": other,
+        "measured": noise.measured,
+        "method": noise.described(),
+        "candidate": point["candidate"],
+        "value": point[other],
+        "limit": value_of(metric, limit),
+        "difference": sign * difference,
+        "interval": sorted([sign * low, sign * high]),
+        # What the pipeline's condition compares: the error this check lets the candidate have (see gate()).
+        "error_difference": difference,
+        "error_interval": [low, high],
+    }
+
+
+def gate(metric: str, candidate: dict, baselines: dict, champion: dict | None, args, noise: Noise, champion_noise=None):
     """The scores the pipeline's conditions compare (they compare, they cannot compute): the candidate's, and the
-    ones it must reach (higher is better: the errors negated), with the same numbers in the metric's units."""
-    candidate_value = metric_value(candidate, metric)
-    candidate_error = error_of(metric, candidate_value)
-    baseline_error = min(error_of(metric, metric_value(metrics, metric)) for metrics in baselines.values())
-    baseline_limit = baseline_error * (1.0 - args.min_improvement_over_baseline)
+    ones each check lets it have (higher is better: the errors negated), with the same numbers in the metric's units
+    for people, each check's paired difference and interval, and the verdict.
+
+    A check "lets the candidate have" the error at which its rule would just hold: signal needs the interval's
+    upper end below 0, so the candidate's error must be below its own minus that end; baseline and champion need
+    the interval's lower end at or below 0, so the candidate may have its own error minus that end.
+    `champion_noise`: where the champion was measured, if not with the rest (cross-validation: on the test split)."""
+    point = {"candidate": metric_value(candidate, metric)}
+    point.update({name: metric_value(metrics, metric) for name, metrics in baselines.items()})
+    candidate_error = error_of(metric, point["candidate"])
+    errors = {name: error_of(metric, point[name]) for name in baselines}
+    best = min(errors, key=errors.get)
+    trivial = next(name for name in baselines if name in TRIVIAL_BASELINES)
+    checks = {
+        "signal": compare(metric, noise, trivial, 1.0),
+        "baseline": compare(metric, noise, best, 1.0 - args.min_improvement_over_baseline),
+    }
+    checks["signal"]["passed"] = checks["signal"]["error_interval"][1] < 0
+    checks["baseline"]["passed"] = checks["baseline"]["error_interval"][0] <= 0
+    baseline_limit = checks["baseline"]["limit"]
     block = {
         "metric": metric,
         "metric_label": METRIC_LABELS.get(metric, metric),
-        "candidate": candidate_value,
-        "baseline": value_of(metric, baseline_error),
-        "baseline_limit": value_of(metric, baseline_limit),
+        "measured": noise.measured,
+        "method": noise.described(),
+        "candidate": point["candidate"],
+        "baseline": point[best],
+        "baseline_limit": baseline_limit,
         "candidate_score": -candidate_error,
-        "baseline_required_score": -baseline_limit,
+        "signal_required_score": -(candidate_error - checks["signal"]["error_interval"][1]),
+        "baseline_required_score": -(candidate_error - checks["baseline"]["error_interval"][0]),
         "min_improvement_over_baseline": args.min_improvement_over_baseline,
         "champion_tolerance": args.champion_tolerance,
+        "confidence": noise.confidence,
         # The absolute RmseThreshold applies to regression only: 0 (always within) for classification.
         "regression_rmse": metric_value(candidate, "rmse") if "rmse" in candidate else 0.0,
     }
     if champion is None:
         # No comparable approved version: nothing to compare with, the champion condition holds.
-        block.update(champion="none (no approved version)", champion_limit=candidate_value)
+        block.update(champion="none (no approved version)", champion_limit=point["candidate"])
         block["champion_required_score"] = -candidate_error
     else:
-        champion_limit = error_of(metric, metric_value(champion, metric)) * (1.0 + args.champion_tolerance)
-        block.update(champion=metric_value(champion, metric), champion_limit=value_of(metric, champion_limit))
-        block["champion_required_score"] = -champion_limit
+        checks["champion"] = compare(metric, champion_noise or noise, "champion", 1.0 + args.champion_tolerance)
+        checks["champion"]["passed"] = checks["champion"]["error_interval"][0] <= 0
+        block.update(champion=metric_value(champion, metric), champion_limit=checks["champion"]["limit"])
+        block["champion_required_score"] = -(candidate_error - checks["champion"]["error_interval"][0])
     if "rmse" in candidate:
         block.update(_regression_gate(candidate, baselines, champion, args))
-    block["advice"] = gate_advice(metric, candidate_error, baselines, champion, args)
+    block["checks"] = checks
+    block["verdict"] = verdict(block)
+    block["advice"] = gate_advice(metric, candidate_error, baselines, args, checks)
     return block
 
 
@@ -466,29 +627,78 @@ BASELINE_NAMES = {
     "linear": "the linear model",
     "majority_class": "the majority class",
     "logistic_regression": "the logistic regression",
+    "champion": "the champion",
 }
 
 
-def gate_advice(metric: str, candidate_error: float, baselines: dict, champion: dict | None, args) -> str:
+def verdict(block: dict) -> str:
+    """Which checks refused the candidate, each with the paired difference and its interval, in one sentence."""
+    label, checks = block["metric_label"], block["checks"]
+    said = []
+    signal = checks["signal"]
+    if not signal["passed"]:
+        said.append(
+            f"no signal: the candidate's {_measured(signal, label)} is not clearly better than "
+            f"{BASELINE_NAMES[signal['against']]}'s {signal['value']:.4g}{_difference(signal)}"
+        )
+    for name, worse in (("baseline", "the best baseline"), ("champion", "the champion")):
+        check = checks.get(name)
+        if check and not check["passed"]:
+            said.append(
+                f"worse than {worse}: the candidate's {_measured(check, label)} is clearly worse than the limit "
+                f"{check['limit']:.4g} ({BASELINE_NAMES[check['against']]}'s {check['value']:.4g} with "
+                f"{_allowance(name, block)}){_difference(check)}"
+            )
+    if not said:
+        methods = sorted({check["method"] for check in checks.values()})
+        return f"the candidate passes the signal, baseline and champion checks ({'; '.join(methods)})"
+    return "; ".join(said)
+
+
+def _measured(check: dict, label: str) -> str:
+    return f"{check['measured']} {label} {check['candidate']:.4g}"
+
+
+def _allowance(check: str, block: dict) -> str:
+    if check == "baseline":
+        return f"min_improvement_over_baseline={block['min_improvement_over_baseline']:g}"
+    return f"champion_tolerance={block['champion_tolerance']:g}"
+
+
+def _difference(check: dict) -> str:
+    low, high = check["interval"]
+    return f": difference {check['difference']:+.4g} ({low:+.4g} to {high:+.4g}, {check['method']})"
+
+
+def gate_advice(metric: str, candidate_error: float, baselines: dict, args, checks: dict) -> str:
     """One sentence for a refused candidate: the better baseline, and the setting (with a value) that would have let
-    this candidate through. The settings' limits (README, Settings): min_improvement_over_baseline down to -1."""
+    this candidate through. The settings' limits (README, Settings): min_improvement_over_baseline down to -1.
+    No setting lets a candidate without signal through."""
     label = METRIC_LABELS.get(metric, metric)
     errors = {name: error_of(metric, metric_value(metrics, metric)) for name, metrics in baselines.items()}
     best = min(errors, key=errors.get)
     best_value = value_of(metric, errors[best])
-    said = f"the better baseline is {BASELINE_NAMES.get(best, best)} (test {label} {best_value:.4g})"
+    measured = checks["baseline"]["measured"]
+    said = f"the better baseline is {BASELINE_NAMES.get(best, best)} ({measured} {label} {best_value:.4g})"
+    if not checks["signal"]["passed"]:
+        trivial = BASELINE_NAMES[checks["signal"]["against"]]
+        return (
+            f"{said}; no setting registers a candidate that is not better than {trivial}: check that the features "
+            "can predict the target column, or add rows."
+        )
     fixes = []
     improvement = 1.0 - candidate_error / errors[best] if errors[best] > 0 else -1.0
-    if improvement < args.min_improvement_over_baseline:
+    if not checks["baseline"]["passed"]:
         allowed = math.floor(improvement * 100) / 100  # rounded down, so the suggested value passes
         if allowed < -1.0:
             twice = "this candidate's error is over twice its error, which no min_improvement_over_baseline allows"
             return f"{said}; {twice}."
         fixes.append(("min_improvement_over_baseline", "MinImprovementOverBaseline", f"{allowed:g}"))
-    if champion is not None:
-        champion_error = error_of(metric, metric_value(champion, metric))
-        tolerance = candidate_error / champion_error - 1.0 if champion_error > 0 else math.inf
-        if tolerance > args.champion_tolerance and math.isfinite(tolerance):
+    if "champion" in checks and not checks["champion"]["passed"]:
+        champion_error = error_of(metric, checks["champion"]["value"])  # both where the champion was measured
+        mine = error_of(metric, checks["champion"]["candidate"])
+        tolerance = mine / champion_error - 1.0 if champion_error > 0 else math.inf
+        if math.isfinite(tolerance):
             needed = math.ceil(tolerance * 100) / 100  # rounded up, so the suggested value passes
             fixes.append(("champion_tolerance", "ChampionTolerance", f"{needed:g}"))
     if not fixes:
@@ -552,16 +762,10 @@ def evaluate(args) -> None:
         )
         if not rows:
             raise InputError("the test split has no rows")
-        predictions = predict_all(chain.predict, rows)
-        candidate = quality_metrics(schema, target, predictions)
-        baseline = drift_baseline(os.path.join(work_dir, "candidate_features"), schema, predictions)
-        baselines = {
-            name: quality_metrics(schema, target, predictions)
-            for name, predictions in baseline_predictions(
-                chain, os.path.join(args.input_dir, "train", "train.csv"), rows
-            ).items()
-        }
-        champion, champion_report = None, {"model_package_arn": NONE}
+        predictions = {"candidate": predict_all(chain.predict, rows)}
+        predictions.update(baseline_predictions(chain, os.path.join(args.input_dir, "train", "train.csv"), rows))
+        baseline = drift_baseline(os.path.join(work_dir, "candidate_features"), schema, predictions["candidate"])
+        champion_report = {"model_package_arn": NONE}
         champion_dir = download_champion(args, work_dir)
         if champion_dir:
             champion_chain = ServingChain(champion_dir, work_dir, label="champion")
@@ -570,17 +774,27 @@ def evaluate(args) -> None:
             if reason:
                 champion_report["not_compared"] = reason
             else:
-                champion = quality_metrics(schema, target, predict_all(champion_chain.predict, rows))
-                champion_report[section] = champion
-    report = {
-        section: candidate,
-        "problem_type": schema["problem_type"],
-        "classes": schema["classes"],
-        "row_count": len(rows),
-        "baseline_metrics": baselines,
-        "champion_metrics": champion_report,
-        "gate": gate(metric, candidate, baselines, champion, args),
-    }
+                predictions["champion"] = predict_all(champion_chain.predict, rows)
+        small = cross_validated(chain, args.input_dir)
+    scored = {name: [p] for name, p in predictions.items()}
+    measured, noise = measure(schema, target, scored, args, f"the {len(rows)} test rows", "test")
+    candidate, champion = measured.pop("candidate"), measured.pop("champion", None)
+    if champion is not None:
+        champion_report[section] = champion
+    report = {section: candidate, "row_count": len(rows), "baseline_metrics": measured}
+    if small:
+        # Small data: the cross-validated figures decide and lead the report; the champion, a fixed model, is still
+        # compared on the test split, and the candidate's test-split figures stay beside them.
+        cv_target, cv_scored, method = small
+        cv_measured, cv_noise = measure(schema, cv_target, cv_scored, args, method, "cross-validated")
+        report = {"test_split": report, "evaluation_method": method, section: cv_measured.pop("candidate")}
+        report.update(row_count=len(cv_target), baseline_metrics=cv_measured)
+        block = gate(metric, report[section], cv_measured, champion, args, cv_noise, champion_noise=noise)
+    else:
+        block = gate(metric, candidate, measured, champion, args, noise)
+    report.update(
+        problem_type=schema["problem_type"], classes=schema["classes"], champion_metrics=champion_report, gate=block
+    )
     if "not_compared" in champion_report:  # the champion condition holds, and the report says why
         report["gate"]["champion"] = f"none ({champion_report['not_compared']})"
     os.makedirs(args.output_dir, exist_ok=True)
@@ -630,6 +844,30 @@ def categorical_baseline(labels: list) -> dict:
         "frequencies": {str(level): float(count) / len(labels) for level, count in zip(levels, counts, strict=True)},
         "null_rate": 0.0,
     }
+
+
+def judge(schema: dict, metric: str, target: np.ndarray, scored: dict[str, list], args, method: str, measured="test"):
+    """(candidate's metrics, baselines' metrics, champion's metrics or None, gate block) for the models' predictions
+    of the same rows: `scored` maps "candidate", each baseline and "champion" (when compared) to a list of prediction
+    arrays (one for a test split; one per repeat of cross-validation, whose values are the repeats' mean)."""
+    metrics, noise = measure(schema, target, scored, args, method, measured)
+    candidate, champion = metrics.pop("candidate"), metrics.pop("champion", None)
+    return candidate, metrics, champion, gate(metric, candidate, metrics, champion, args, noise)
+
+
+def measure(schema: dict, target: np.ndarray, scored: dict[str, list], args, method: str, measured: str):
+    """({model: its metrics with their noise}, the Noise they were measured with)."""
+    noise = Noise(schema, target, scored, args.confidence, method, measured)
+    return {name: noise.annotate(name, point_metrics(schema, target, each)) for name, each in scored.items()}, noise
+
+
+def point_metrics(schema: dict, target: np.ndarray, predictions: list) -> dict:
+    """The model-quality layout for one or more prediction sets of the same rows: each value the sets' mean, the
+    confusion matrix the first set's."""
+    metrics = quality_metrics(schema, target, predictions[0])
+    for metric, value in mean_metrics(schema, target, predictions).items():
+        metrics[metric] = {"value": value}
+    return metrics
 
 
 def incomparable(champion_schema: dict, schema: dict) -> str:

@@ -38,24 +38,32 @@ from model_io import (
     run_training,
     save_schema,
     ship_serving_code,
+    with_row_defaults,
     write_summary,
 )
 
 
 def parse_args(argv=None):
     parser, option = hyperparameter_parser("Train the PyTorch MLP")
-    option("hidden-sizes", default="256,256,256", help="comma-separated widths of the hidden layers")
+    option("hidden-sizes", default=None, help="comma-separated widths of the hidden layers (default: by rows)")
     option("epochs", type=int, default=60)
     option("learning-rate", type=float, default=1e-3, help="peak of the one-cycle schedule")
-    option("batch-size", type=int, default=256)
-    option("weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay")
+    option("batch-size", type=int, default=None, help="default: by rows")
+    option("weight-decay", type=float, default=None, help="AdamW decoupled weight decay (default: by rows)")
     option("patience", type=int, default=15, help="epochs without a better validation metric before stopping")
     option("embedding-frequencies", type=int, default=16, help="periodic embedding size per feature; 0 = none")
     option("embedding-width", type=int, default=16)
-    option("embedding-sigma", type=float, default=1.0, help="spread of the initial embedding frequencies")
+    option("embedding-sigma", type=float, default=None, help="spread of the initial embedding frequencies (by rows)")
     option("input-clip", type=float, default=5.0, help="scaled inputs are clipped to +-this")
     option("seed", type=int, default=42)
     return parser.parse_args(argv)
+
+
+# Hyperparameters whose default depends on the rows (model_io.SMALL_DATA_ROWS): on a few hundred rows the network
+# tuned for 20,000 overfits (a 400-row sample of California housing, 5-fold cross-validation x 3: RMSE 0.88 with
+# these defaults, 0.62 with the small-data ones, against the linear model's 0.68).
+DEFAULTS = {"hidden_sizes": "256,256,256", "batch_size": 256, "weight_decay": 1e-2, "embedding_sigma": 1.0}
+SMALL_DATA_DEFAULTS = {"hidden_sizes": "64,64", "batch_size": 32, "weight_decay": 0.1, "embedding_sigma": 0.1}
 
 
 def seed_everything(seed: int) -> None:
@@ -242,6 +250,7 @@ def train(args) -> None:
 def train_on_this_rank(args, ranks: Ranks) -> None:
     seed_everything(args.seed)
     schema, features, target, validation_features, validation_target = read_training_data(args)
+    args = with_row_defaults(args, len(target) + len(validation_target), DEFAULTS, SMALL_DATA_DEFAULTS)
     print(
         f"training on {len(target)} rows x {features.shape[1]} features ({schema['problem_type']}), device {device()}"
         + (f", rank {ranks.rank} of {ranks.size}" if ranks.distributed else "")

@@ -37,6 +37,7 @@ from model_io import (
     run_training,
     save_schema,
     ship_serving_code,
+    with_row_defaults,
     write_summary,
 )
 from xgboost import collective
@@ -68,7 +69,7 @@ def parse_args(argv=None):
         help="a better validation metric is lower by more than this; default 0.001 for log loss, 0 for RMSE",
     )
     option("eta", type=float, default=0.1, help="learning rate")
-    option("max-depth", type=int, default=7)
+    option("max-depth", type=int, default=None, help="default: 7, or 4 below model_io.SMALL_DATA_ROWS rows")
     option("min-child-weight", type=float, default=3.0)
     option("subsample", type=float, default=0.8)
     option("colsample-bytree", type=float, default=0.8)
@@ -202,6 +203,9 @@ def train(args) -> None:
 def train_on_rows(args, rank: int, instances: int) -> None:
     """Train on every `instances`-th row starting at `rank` (all rows on one instance); rank 0 writes the model."""
     schema, features, target, validation_features, validation_target = read_training_data(args)
+    # Shallower trees on a few hundred rows (a 400-row sample of California housing, 5-fold cross-validation x 3:
+    # RMSE 0.631 at depth 7, 0.611 at depth 4; the linear model's 0.681).
+    args = with_row_defaults(args, len(target) + len(validation_target), {"max_depth": 7}, {"max_depth": 4})
     rows = slice(rank, None, instances)
     share = f" (this instance's share: {len(target[rows])})" if instances > 1 else ""
     shape = f"{len(target)} rows{share} x {features.shape[1]} features"

@@ -51,6 +51,11 @@ def test_quick_run_writes_all_four_figures(tmp_path):
     assert "transform xgboost, P1: one-process limit" in process.stdout
     assert "real-time sklearn, 100 rows" in process.stdout
     assert "breast-cancer (binary" in process.stdout
+    for data_set, metric in {"california": "rmse", "iris": "weighted_f1", "breast-cancer": "auc"}.items():
+        entry = results["spread"][data_set]
+        assert (entry["metric"], entry["seeds"]) == (metric, [1, 2])
+        assert all(len(entry[key]["values"]) == 2 for key in ("sklearn", "pytorch", "xgboost"))
+    assert "california test rmse sklearn (2 seeds, 90 test rows of 600)" in process.stdout
 
 
 def test_classification_table_compares_each_flavour_with_the_better_baseline():

@@ -108,6 +108,8 @@ def evaluate(flavour: str, processed: Path, model_dir: Path, work: Path, target_
     (inputs / "test" / "test.csv").write_bytes((processed / "test" / "test.csv").read_bytes())
     (inputs / "train").mkdir(exist_ok=True)  # the transformed training split, for the baselines
     (inputs / "train" / "train.csv").write_bytes((processed / "train" / "train.csv").read_bytes())
+    (inputs / "validation").mkdir(exist_ok=True)  # with train: the rows cross-validated on small data
+    (inputs / "validation" / "validation.csv").write_bytes((processed / "validation" / "validation.csv").read_bytes())
     (inputs / "features_model").mkdir(exist_ok=True)
     (inputs / "features_model" / "model.tar.gz").write_bytes((processed / "model" / "model.tar.gz").read_bytes())
     tar_folder(model_dir, inputs / "model" / "model.tar.gz")

@@ -24,7 +24,9 @@ from tests.container_code.helpers import (
 # Few iterations: these tests check the plumbing, test_quality.py the learning.
 QUICK = {
     "sklearn": ["--max_iter", "40", "--learning-rate", "0.2"],  # SageMaker may pass names with underscores
-    "pytorch": ["--epochs", "40", "--batch-size", "32", "--hidden_sizes", "32,32", "--embedding-frequencies", "4"],
+    "pytorch": ["--epochs", "40", "--batch-size", "32", "--hidden_sizes", "32,32", "--embedding-frequencies", "4"]
+    # Every hyperparameter pinned, not left to the small-data defaults these 400 rows would get.
+    + ["--weight-decay", "0.01", "--embedding-sigma", "1.0"],
 }
 
 

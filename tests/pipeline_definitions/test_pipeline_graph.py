@@ -34,7 +34,7 @@ def test_parameters_and_defaults():
         "ProcessingInstanceType": ("String", "ml.m5.xlarge"),
         "TrainingInstanceType": ("String", "ml.m5.xlarge"),
         "RmseThreshold": ("Float", 0.0),
-        "MinImprovementOverBaseline": ("Float", 0.05),
+        "MinImprovementOverBaseline": ("Float", 0.0),
         "ChampionTolerance": ("Float", 0.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
     }
@@ -54,7 +54,7 @@ def test_steps_are_wired_by_their_outputs():
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert evaluate_inputs["test"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
     # Evaluate loads both containers' handlers from the artifacts themselves: no code-asset inputs.
-    assert set(evaluate_inputs) == {"code", "test", "train", "features_model", "model"}
+    assert set(evaluate_inputs) == {"code", "test", "train", "validation", "features_model", "model"}
     assert evaluate_inputs["train"] == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
@@ -100,12 +100,14 @@ def test_quality_gate_compares_evaluate_scores_with_baseline_champion_and_thresh
     higher-is-better scores Evaluate writes under gate.*, and the RMSE threshold reads gate.regression_rmse."""
     steps = steps_by_name("sklearn")
     condition = steps["CheckQuality"]["Arguments"]
-    relative, absolute = condition["Conditions"][:2], condition["Conditions"][2]
+    relative, absolute = condition["Conditions"][:3], condition["Conditions"][3]
     report = {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
-    assert {rule["Type"] for rule in relative} == {"GreaterThanOrEqualTo"}
+    # Signal: strictly better than the trivial baseline's allowance; baseline and champion: at least theirs.
+    assert [rule["Type"] for rule in relative] == ["GreaterThan", "GreaterThanOrEqualTo", "GreaterThanOrEqualTo"]
     for rule in relative:
         assert rule["LeftValue"]["Std:JsonGet"] == {"Path": "gate.candidate_score", "PropertyFile": report}
     assert [rule["RightValue"]["Std:JsonGet"]["Path"] for rule in relative] == [
+        "gate.signal_required_score",
         "gate.baseline_required_score",
         "gate.champion_required_score",
     ]
@@ -120,9 +122,12 @@ def test_quality_gate_compares_evaluate_scores_with_baseline_champion_and_thresh
     assert [s["Name"] for s in condition["ElseSteps"]] == ["QualityTooLow"]
     message = steps["QualityTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     paths = [value["Std:JsonGet"]["Path"] for value in message if isinstance(value, dict) and "Std:JsonGet" in value]
-    # The candidate's, the best baseline's and the champion's values, each after the metric's name, and the limits;
-    # last, the advice (the better baseline by name, the setting value that would have let the candidate pass).
+    # First the verdict (which check refused, the paired difference and its interval); then the candidate's, the best
+    # baseline's and the champion's values, each after the metric's name, and the limits; last, the advice (the
+    # better baseline by name, the setting value that would have let the candidate pass).
     assert paths == [
+        "gate.verdict",
+        "gate.measured",
         "gate.metric_label",
         "gate.candidate",
         "gate.metric_label",
@@ -152,6 +157,20 @@ def test_problem_type_reaches_preprocess_and_the_schema_reaches_train():
     assert metrics["validation:logloss"] == r"validation-logloss=([0-9\.]+)"
     evaluate = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert evaluate[evaluate.index("--gate-metric") + 1] == "auto"
+    assert evaluate[evaluate.index("--confidence") + 1] == "0.95"
+
+
+def test_small_data_reaches_train_and_evaluate_sees_the_rows_train_cross_validated():
+    """Train cross-validates below cross_validation_below_rows (a hyperparameter); Evaluate then cross-validates
+    the baselines on the same rows, the training and validation splits."""
+    steps = steps_by_name("sklearn")
+    hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
+    assert hyperparameters["cross-validation-below-rows"] == "2000"
+    inputs = {i["InputName"]: i["S3Input"] for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]}
+    outputs = "Steps.Preprocess.ProcessingOutputConfig.Outputs['{}'].S3Output.S3Uri"
+    for split in ("train", "validation"):
+        assert inputs[split]["S3Uri"] == {"Get": outputs.format(split)}
+        assert inputs[split]["LocalPath"] == f"/opt/ml/processing/input/{split}"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

@@ -47,6 +47,8 @@ def test_command_line_strings_are_converted():
         ({"scoring_input_prefix": "in/{day}/"}, "Setting 'scoring_input_prefix' may hold only the {date}"),
         ({"alert_email": "not-an-address"}, "Setting 'alert_email' must be empty or an e-mail address"),
         ({"model_flavor": "sklearn"}, "Unknown setting 'model_flavor'"),
+        ({"gate_confidence": 1.5}, "Setting 'gate_confidence' must be a confidence level from 0.5 to 0.999"),
+        ({"gate_confidence": "high"}, "Setting 'gate_confidence' must be a confidence level from 0.5 to 0.999"),
         (
             {"scoring_reserved_concurrency": -1},
             "Setting 'scoring_reserved_concurrency' must be a whole number from 0 (no reservation, the default)",
