@@ -15,7 +15,8 @@ from tests.local_mode.conftest import run_transform_job
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
 # Each container appends ";<name>=<the PID model_fn ran in>/<OMP_NUM_THREADS>" to every line. With MEET_DIR set, a
-# worker's first request waits (up to 30 s) until another worker has one too: two requests in flight at once.
+# worker's first request waits (up to 30 s) until another worker of the same container has one too: two requests in
+# flight at once in each container, whatever the timing (a worker starts when a request finds the others busy).
 REPORTING_HANDLER = """
 import os
 import time
@@ -28,6 +29,8 @@ def model_fn(model_dir):
 def transform_fn(loaded_in, body, content_type, accept):
     meet = os.environ.get("MEET_DIR")
     if meet:
+        meet = os.path.join(meet, os.environ["NAME"])  # each container's workers meet their own kind
+        os.makedirs(meet, exist_ok=True)
         open(os.path.join(meet, str(os.getpid())), "w").close()
         deadline = time.monotonic() + 30
         while len(os.listdir(meet)) < 2:
