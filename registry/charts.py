@@ -1,14 +1,14 @@
 """The evaluation report as SVG drawn here from evaluation.json (no plotting library, no script): the gate metric
-of the version beside its baselines and the champion, and for classification the confusion matrix.
-
-The pipeline writes no report image and evaluation.json holds no per-row predictions, so a predicted-against-actual
-scatter or a ROC curve cannot be drawn from what a version carries; these two charts can."""
+of the version beside its baselines and the champion, for classification the confusion matrix, and from its "plots"
+block (evaluate.py's, on the test split) a predicted-against-actual scatter for regression and the ROC curve for
+binary classification."""
 
 from __future__ import annotations
 
 from html import escape
 
 _BAR_HEIGHT, _GAP, _LABEL_WIDTH, _BAR_WIDTH = 22, 8, 190, 300
+_PLOT, _MARGIN = 300, 60  # the square plotting area of the scatter and the ROC curve, and the room left of it
 
 
 def bars(title: str, values: list[tuple[str, float]], highlight: str = "") -> str:
@@ -64,6 +64,70 @@ def confusion(matrix: dict, title: str = "Confusion matrix (test rows)") -> str:
                 f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 5}" text-anchor="middle" fill="{ink}">{count}</text>',
             ]
     return "".join(parts) + "</svg>"
+
+
+def scatter_svg(pairs: list, title: str = "Predicted against actual (test rows)") -> str:
+    """(actual, predicted) pairs as small circles, actual across and predicted up on one scale, with the line
+    predicted = actual: points above it are over-predictions, below it under-predictions."""
+    if not pairs:
+        return ""
+    values = [float(value) for pair in pairs for value in pair]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+
+    def at(value: float) -> float:
+        return _PLOT * (float(value) - low) / span
+
+    parts = _square(title, f"{low:.4g}", f"{high:.4g}", "actual →", "predicted →")
+    parts.append(_line(0, 0, _PLOT, _PLOT, "#888", dashed=True))
+    parts += [
+        f'<circle cx="{_MARGIN + at(actual):.1f}" cy="{30 + _PLOT - at(predicted):.1f}" r="2.5" fill="#1f5fa8" '
+        'fill-opacity="0.6"/>'
+        for actual, predicted in pairs
+    ]
+    return "".join(parts) + "</svg>"
+
+
+def roc_svg(points: list, auc: float | None, title: str = "ROC curve (test rows)") -> str:
+    """(false positive rate, true positive rate) points as one line from (0, 0) to (1, 1), with the diagonal a
+    guessing model draws; the title carries the AUC."""
+    if not points:
+        return ""
+    heading = f"{title}, AUC {auc:.4g}" if isinstance(auc, int | float) else title
+    parts = _square(heading, "0", "1", "false positive rate →", "true positive rate →")
+    parts.append(_line(0, 0, _PLOT, _PLOT, "#888", dashed=True))
+    line = " ".join(f"{_MARGIN + _PLOT * float(x):.1f},{30 + _PLOT - _PLOT * float(y):.1f}" for x, y in points)
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+    return "".join(parts) + "</svg>"
+
+
+def _square(title: str, low: str, high: str, across: str, up: str) -> list[str]:
+    """The opening of a square chart: its title, the two axes, their min/max ticks and their names."""
+    width, height = _MARGIN + _PLOT + 20, 30 + _PLOT + 40
+    bottom, right = 30 + _PLOT, _MARGIN + _PLOT
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>',
+        f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{_MARGIN}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="black"/>',
+        f'<line x1="{_MARGIN}" y1="30" x2="{_MARGIN}" y2="{bottom}" stroke="black"/>',
+        f'<text x="{_MARGIN}" y="{bottom + 16}" text-anchor="middle">{escape(low)}</text>',
+        f'<text x="{right}" y="{bottom + 16}" text-anchor="end">{escape(high)}</text>',
+        f'<text x="{_MARGIN - 4}" y="{bottom}" text-anchor="end">{escape(low)}</text>',
+        f'<text x="{_MARGIN - 4}" y="40" text-anchor="end">{escape(high)}</text>',
+        f'<text x="{_MARGIN + _PLOT / 2}" y="{bottom + 34}" text-anchor="middle">{escape(across)}</text>',
+        f'<text x="14" y="{30 + _PLOT / 2}" transform="rotate(-90 14 {30 + _PLOT / 2})" '
+        f'text-anchor="middle">{escape(up)}</text>',
+    ]
+
+
+def _line(x1: float, y1: float, x2: float, y2: float, colour: str, dashed: bool = False) -> str:
+    """A line in plotting-area units (origin bottom left)."""
+    dash = ' stroke-dasharray="4 4"' if dashed else ""
+    return (
+        f'<line x1="{_MARGIN + x1}" y1="{30 + _PLOT - y1}" x2="{_MARGIN + x2}" y2="{30 + _PLOT - y2}" '
+        f'stroke="{colour}"{dash}/>'
+    )
 
 
 def _short(label: str) -> str:

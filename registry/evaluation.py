@@ -43,6 +43,31 @@ def confusion_matrix(evaluation: dict | None) -> dict:
     return {}
 
 
+def scatter_pairs(evaluation: dict | None) -> list[tuple[float, float]]:
+    """plots.actual_predicted (evaluate.py's, on the test split): the (actual, predicted) pairs that are numbers."""
+    found = ((evaluation or {}).get("plots") or {}).get("actual_predicted")
+    return _pairs(found)
+
+
+def roc(evaluation: dict | None) -> tuple[list[tuple[float, float]], float | None]:
+    """plots.roc: its (false positive rate, true positive rate) points and AUC; ([], None) when there is none."""
+    found = ((evaluation or {}).get("plots") or {}).get("roc")
+    if not isinstance(found, dict):
+        return [], None
+    auc = found.get("auc")
+    return _pairs(found.get("points")), float(auc) if isinstance(auc, int | float) else None
+
+
+def _pairs(found) -> list[tuple[float, float]]:
+    if not isinstance(found, list):
+        return []
+    return [
+        (float(pair[0]), float(pair[1]))
+        for pair in found
+        if isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)
+    ]
+
+
 def number(entry) -> float | None:
     value = entry.get("value") if isinstance(entry, dict) else None
     return float(value) if isinstance(value, int | float) else None

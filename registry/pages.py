@@ -192,9 +192,12 @@ def _report(evaluation) -> str:
     shown = [(name, value) for name, value in values if value is not None]
     chart = charts.bars(f"Test {ev.label(metric or '')}", shown, highlight="this version") if shown else ""
     matrix = charts.confusion(ev.confusion_matrix(evaluation))
-    if not chart and not matrix:
+    scatter = charts.scatter_svg(ev.scatter_pairs(evaluation))
+    curve = charts.roc_svg(*ev.roc(evaluation))
+    shown_charts = " ".join(found for found in (chart, scatter, matrix, curve) if found)
+    if not shown_charts:
         return ""
-    return f'<h2>Evaluation report</h2><div class="charts">{chart} {matrix}</div>'
+    return f'<h2>Evaluation report</h2><div class="charts">{shown_charts}</div>'
 
 
 def _manifest(manifest: dict | None) -> str:

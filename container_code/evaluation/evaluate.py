@@ -17,7 +17,9 @@ CloudWatch monitoring": regression_metrics.{mae,mse,rmse,r2}; binary_classificat
 recall, precision, accuracy, f1, auc}; multiclass_classification_metrics.{confusion_matrix, accuracy,
 weighted_recall, weighted_precision, weighted_f1}; each metric {"value": ...}, a confusion matrix
 {actual label: {predicted label: count}}), plus baseline_metrics, champion_metrics and gate: the chosen metric
-(--gate-metric; auto: rmse, auc, weighted_f1) and the scores the pipeline's condition compares.
+(--gate-metric; auto: rmse, auc, weighted_f1) and the scores the pipeline's condition compares, and "plots", what
+the registry page draws from the candidate's test-split predictions (regression: sampled actual/predicted pairs;
+binary: the ROC curve).
 
 Also writes <output-dir>/drift_baseline.json, what the registered version's DriftCheckBaselines point at and every
 scoring run's drift check compares with: the features artifact's baseline.json (the training split's distribution,
@@ -72,6 +74,7 @@ DRIFT_BASELINE_FILE = "drift_baseline.json"
 BASELINE_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # preprocess.py's decile bins
 # Requests to the serving chain are at most this many rows (a batch transform mini-batch is of this order).
 ROWS_PER_REQUEST = 5000
+PLOT_PAIRS, ROC_POINTS = 300, 101  # the registry page's scatter and ROC curve (plots)
 # The gate's noise (scoreline/settings.py gate_confidence has the same default): two-sided intervals at this level
 # from this many bootstrap resamples of the evaluated rows, seeded, so the same inputs give the same report. Above
 # RESAMPLED_ROWS rows x resamples, fewer resamples (at least MIN_RESAMPLES): the interval is narrow there anyway.
@@ -335,6 +338,28 @@ def predict_all(predict, rows: list) -> np.ndarray:
     return np.concatenate(
         [predict(to_csv(rows[start : start + ROWS_PER_REQUEST])) for start in range(0, len(rows), ROWS_PER_REQUEST)]
     )
+
+
+def plots(schema: dict, target: np.ndarray, candidate: np.ndarray) -> dict:
+    """What the registry page draws from the candidate's test-split predictions, to 4 significant digits.
+    Regression: up to PLOT_PAIRS (actual, predicted) pairs, chosen with a fixed seed. Binary: the ROC curve, (false
+    positive rate, true positive rate) with the positive-class probability at least each of up to ROC_POINTS - 1
+    thresholds (its quantiles), from (0, 0) to (1, 1), and its AUC. Multiclass: none (the confusion matrix shows it)."""
+    if schema["problem_type"] == "regression":
+        chosen = np.sort(np.random.default_rng(0).permutation(len(target))[:PLOT_PAIRS])
+        return {"actual_predicted": [[_digits(target[i]), _digits(candidate[i])] for i in chosen]}
+    if schema["problem_type"] != "binary":
+        return {}
+    score, positive = candidate[:, 2], target == 1
+    thresholds = np.unique(np.quantile(score, np.linspace(0.0, 1.0, ROC_POINTS - 1)))[::-1]
+    points = [[0.0, 0.0]] + [
+        [_digits(np.mean(score[~positive] >= t)), _digits(np.mean(score[positive] >= t))] for t in thresholds
+    ]
+    return {"roc": {"points": points, "auc": _digits(roc_auc(target, score))}}
+
+
+def _digits(value) -> float:
+    return float(f"{float(value):.4g}")
 
 
 def read_train_split(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -795,6 +820,9 @@ def evaluate(args) -> None:
     report.update(
         problem_type=schema["problem_type"], classes=schema["classes"], champion_metrics=champion_report, gate=block
     )
+    found = plots(schema, target, predictions["candidate"])
+    if found:
+        report["plots"] = found
     if "not_compared" in champion_report:  # the champion condition holds, and the report says why
         report["gate"]["champion"] = f"none ({champion_report['not_compared']})"
     os.makedirs(args.output_dir, exist_ok=True)

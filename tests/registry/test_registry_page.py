@@ -52,6 +52,7 @@ def test_version_view_shows_metrics_baselines_gate_manifest_and_containers(page)
     assert "data.csv" in shown
     assert shown.count("SAGEMAKER_PROGRAM=inference.py") == 2
     assert "<svg" in body and "No transform job has scored with this version yet." in shown
+    assert "<title>Predicted against actual (test rows)</title>" in body and body.count("<circle ") == 300
     assert "<script" not in body
 
 
