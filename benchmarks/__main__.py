@@ -12,6 +12,8 @@
 7. batch transform per instance: rows/s through the local transform path at today's default, with one
    single-threaded worker and at the defaults' pairing of workers, threads and requests in flight, beside the
    one-process limit, and instance-hours per million rows (benchmarks/concurrency.py; `--concurrency` alone)
+8. the registry page on a group of 100 versions: the group view first and again, and a version view
+   (benchmarks/registry_page.py; `--registry` alone)
 `--drift` instead measures the drift check (benchmarks/drift.py): its cost beside the transform at 20k, 200k and 2M
 rows, false alarms at 1,000 and 100 rows and the smallest MedInc shift detected at 1,000 rows.
 `--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
@@ -31,7 +33,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import artifacts, classification, concurrency, drift, realtime, scale, spread, synth_time, throughput
+from benchmarks import (
+    artifacts,
+    classification,
+    concurrency,
+    drift,
+    realtime,
+    registry_page,
+    scale,
+    spread,
+    synth_time,
+    throughput,
+)
 from scoreline.settings import FLAVOURS
 
 # Short training for --quick: the smoke test checks the machinery, not the figures.
@@ -81,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drift", action="store_true", help="the drift check's figures only, added to the results file"
     )
+    parser.add_argument(
+        "--registry", action="store_true", help="the registry page on 100 versions only, added to the results file"
+    )
     args = parser.parse_args(argv)
+    if args.registry:
+        return _registry_alone(args)
     if args.drift:
         return _drift(args)
     if args.scale:
@@ -111,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         results["spread"] = _measure_spread(work, args.quick)
     results["synth"] = synth_time.measure(1 if args.quick else 5)
     results["local_end_to_end"] = _local_end_to_end(1 if args.quick else 3)
+    results["registry_page"] = registry_page.measure(repeats=1 if args.quick else 5)
     previous = json.loads(args.output.read_text()) if args.output.exists() else {}
-    if "scale" in previous:  # measured by --scale, on its own
-        results["scale"] = previous["scale"]
+    for alone in ("scale", "drift"):  # measured by --scale and --drift, on their own
+        if alone in previous:
+            results[alone] = previous[alone]
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwritten to {args.output}")
@@ -148,6 +168,16 @@ def _drift(args) -> int:
     results["drift"] = {**measured, "quick": args.quick, "machine": _machine()}
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(drift.table(measured))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+def _registry_alone(args) -> int:
+    measured = registry_page.measure(repeats=1 if args.quick else 5)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results["registry_page"] = measured
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join("  ".join(row).rstrip() for row in registry_page.table_rows(measured)))
     print(f"\nwritten to {args.output}")
     return 0
 
@@ -282,6 +312,7 @@ def table(results: dict) -> str:
     rows += spread.table_rows({k: v for k, v in results.get("spread", {}).items() if k != "machine"})
     rows += realtime.table_rows(results.get("realtime", {}))
     rows += concurrency.table_rows(results.get("concurrency", {}))
+    rows += registry_page.table_rows(results.get("registry_page", {}))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 
