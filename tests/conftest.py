@@ -90,11 +90,13 @@ def realtime_app(realtime_assembly):
 PIPELINE_MODULES = {
     "tests/demo/test_demo.py",
     "tests/demo/test_demo_realtime.py",
+    "tests/demo/test_small_data.py",
     "tests/demo/test_xgboost_demo.py",
     "tests/journeys/test_demo_journeys.py",
     "tests/journeys/test_serve_journeys.py",
     "tests/local_mode/test_content_addressed_training.py",
     "tests/local_mode/test_distributed_training.py",
+    "tests/local_mode/test_drift_check.py",
     "tests/local_mode/test_failure_reasons.py",
     "tests/local_mode/test_iam_enforcement.py",
     "tests/local_mode/test_local_cloud.py",

@@ -18,7 +18,7 @@ ALLOWED = {
     "local_mode": {"scoreline"},
     "registry": set(),  # the AWS API only: the same page works against a real account
     "demo": {"scoreline", "local_mode", "registry"},
-    "benchmarks": {"scoreline", "local_mode", "demo"},
+    "benchmarks": {"scoreline", "local_mode", "demo", "registry"},
     "functions": set(),
     "container_code": set(),
 }
