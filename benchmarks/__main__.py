@@ -164,22 +164,14 @@ def _scale(args) -> int:
 def _drift(args) -> int:
     """The drift check's figures, added to the results file beside the others."""
     measured = drift.measure(args.quick)
-    results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results["drift"] = {**measured, "quick": args.quick, "machine": _machine()}
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(drift.table(measured))
-    print(f"\nwritten to {args.output}")
-    return 0
+    return _add_to_results(
+        args, "drift", {**measured, "quick": args.quick, "machine": _machine()}, drift.table(measured)
+    )
 
 
 def _registry_alone(args) -> int:
     measured = registry_page.measure(repeats=1 if args.quick else 5)
-    results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results["registry_page"] = measured
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join("  ".join(row).rstrip() for row in registry_page.table_rows(measured)))
-    print(f"\nwritten to {args.output}")
-    return 0
+    return _add_to_results(args, "registry_page", measured, _lines(registry_page.table_rows(measured)))
 
 
 def _alone(args, name: str, measure: Callable[[artifacts.Artifacts], dict], table_rows) -> int:
@@ -191,12 +183,21 @@ def _alone(args, name: str, measure: Callable[[artifacts.Artifacts], dict], tabl
         for flavour in FLAVOURS:
             trained = artifacts.train(flavour, processed, work, QUICK_HYPERPARAMETERS[flavour] if args.quick else None)
             measured[flavour] = measure(trained)
+    return _add_to_results(args, name, {**measured, "machine": _machine()}, _lines(table_rows(measured)))
+
+
+def _add_to_results(args, name: str, figures: dict, table_text: str) -> int:
+    """One group's figures into the results file (read now, after the long part), beside the others; its table."""
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results[name] = {**measured, "machine": _machine()}
+    results[name] = figures
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join("  ".join(row).rstrip() for row in table_rows(measured)))
+    print(table_text)
     print(f"\nwritten to {args.output}")
     return 0
+
+
+def _lines(rows: list[tuple[str, str, str]]) -> str:
+    return "\n".join("  ".join(row).rstrip() for row in rows)
 
 
 def _measure_spread(work: Path, quick: bool) -> dict:
@@ -209,12 +210,7 @@ def _measure_spread(work: Path, quick: bool) -> dict:
 def _spread_alone(args) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         measured = _measure_spread(Path(temporary), args.quick)
-    results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results["spread"] = {**measured, "machine": _machine()}
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join("  ".join(row).rstrip() for row in spread.table_rows(measured)))
-    print(f"\nwritten to {args.output}")
-    return 0
+    return _add_to_results(args, "spread", {**measured, "machine": _machine()}, _lines(spread.table_rows(measured)))
 
 
 def _measure_realtime(quick: bool) -> Callable[[artifacts.Artifacts], dict]:

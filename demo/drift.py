@@ -9,16 +9,18 @@ import time
 from demo.errors import DemoFailed
 from local_mode import storage
 from local_mode.cloud import LocalCloud
+from scoreline.names import DRIFT_CHECK
 
 
 def drift_line(cloud: LocalCloud, output_uri: str, s3, timeout: float = 120) -> str:
     """`drift: ...` for the transform job whose output is `output_uri` (.../<job name>/), once drift.json is there;
     "" when the app was deployed with drift_check=false."""
-    functions = [f for f in cloud.deployment.functions.values() if "DRIFT_URI" in f.environment]
+    variable = DRIFT_CHECK["drift_uri"]
+    functions = [f for f in cloud.deployment.functions.values() if variable in f.environment]
     if not functions:
         return ""
     job_name = output_uri.rstrip("/").rsplit("/", 1)[-1]
-    uri = f"{functions[0].environment['DRIFT_URI']}{job_name}/drift.json"
+    uri = f"{functions[0].environment[variable]}{job_name}/drift.json"
     report = json.loads(_wait_for(uri, cloud, s3, timeout))
     return describe(report, uri)
 
