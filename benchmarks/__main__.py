@@ -16,6 +16,9 @@
    (benchmarks/registry_page.py; `--registry` alone)
 `--drift` instead measures the drift check (benchmarks/drift.py): its cost beside the transform at 20k, 200k and 2M
 rows, false alarms at 1,000 and 100 rows and the smallest MedInc shift detected at 1,000 rows.
+`--tuning` instead measures tuning (benchmarks/tuning.py): per flavour (`--tuning-flavours`), the best of
+`--tuning-trials` trials by cross-validated objective against the defaults on the same 5 California split seeds,
+and what the trials cost in training time.
 `--scale` instead measures the scale curves (benchmarks/scale.py): seconds and peak memory of Preprocess, Train
 and Transform at 20k, 200k and 2M rows, a plot (benchmarks/scale.png), and adds them to the results file.
 Times are medians of alternating runs; ratios measured side by side are the figures that count."""
@@ -44,6 +47,7 @@ from benchmarks import (
     spread,
     synth_time,
     throughput,
+    tuning,
 )
 from scoreline.settings import FLAVOURS
 
@@ -97,7 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--registry", action="store_true", help="the registry page on 100 versions only, added to the results file"
     )
+    parser.add_argument("--tuning", action="store_true", help="tuning's quality and cost only, added to the results")
+    parser.add_argument("--tuning-trials", type=int, default=tuning.TRIALS, help="trials per tuning job")
+    parser.add_argument(
+        "--tuning-flavours",
+        type=lambda text: tuple(text.split(",")),
+        default=FLAVOURS,
+        help="flavours for --tuning, comma-separated (default: all)",
+    )
     args = parser.parse_args(argv)
+    if args.tuning:
+        return _tuning(args)
     if args.registry:
         return _registry_alone(args)
     if args.drift:
@@ -167,6 +181,16 @@ def _drift(args) -> int:
     return _add_to_results(
         args, "drift", {**measured, "quick": args.quick, "machine": _machine()}, drift.table(measured)
     )
+
+
+def _tuning(args) -> int:
+    """Tuning's figures, added to the results file; each flavour's beside the others measured before."""
+    with tempfile.TemporaryDirectory() as temporary:
+        quick = {"seeds": (1,), "trials": 2, "rows": 1500} if args.quick else {"trials": args.tuning_trials}
+        measured = tuning.measure(Path(temporary), args.tuning_flavours, **quick)
+    previous = json.loads(args.output.read_text()).get("tuning", {}) if args.output.exists() else {}
+    measured = {**previous, **measured, "quick": args.quick, "machine": _machine()}
+    return _add_to_results(args, "tuning", measured, _lines(tuning.table_rows(measured)))
 
 
 def _registry_alone(args) -> int:

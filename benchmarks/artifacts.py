@@ -30,6 +30,7 @@ class Artifacts:
     model_dir: Path  # the training job's model folder
     processed: Path  # preprocess outputs: train/, validation/, test/, model/
     train_seconds: float
+    log: str = ""  # the training script's standard output (its metrics, as the job's log holds them)
 
 
 def housing(rows: int | None = None) -> pd.DataFrame:
@@ -65,8 +66,8 @@ def train(flavour: str, processed: Path, work: Path, hyperparameters: dict[str, 
     }
     arguments = [part for key, value in (hyperparameters or {}).items() for part in (f"--{key}", value)]
     started = time.perf_counter()
-    _run([CODE / f"{flavour}_model" / "train.py", *arguments], environment)
-    return Artifacts(flavour, work / "features", model_dir, processed, time.perf_counter() - started)
+    log = _run([CODE / f"{flavour}_model" / "train.py", *arguments], environment)
+    return Artifacts(flavour, work / "features", model_dir, processed, time.perf_counter() - started, log)
 
 
 def evaluate(artifacts: Artifacts, work: Path, target: str = TARGET) -> dict:
@@ -114,7 +115,7 @@ def _tar(folder: Path, destination: Path) -> None:
     destination.write_bytes(deterministic_tarball(folder))
 
 
-def _run(command: list, environment: dict[str, str] | None = None) -> None:
+def _run(command: list, environment: dict[str, str] | None = None) -> str:
     process = subprocess.run(
         [sys.executable, *map(str, command)],
         env={**os.environ, **(environment or {})},
@@ -123,3 +124,4 @@ def _run(command: list, environment: dict[str, str] | None = None) -> None:
     )
     if process.returncode != 0:
         raise RuntimeError(f"{Path(str(command[0])).name} failed: {process.stderr.strip()[-2000:]}")
+    return process.stdout

@@ -206,8 +206,31 @@ def _train(sagemaker, pipeline_name: str, clock: _Stopwatch, say) -> str:
         raise DemoFailed(
             f"pipeline {status['PipelineExecutionStatus']}: {status.get('FailureReason') or 'no reason given'}"
         )
+    tune = next((s for s in steps["PipelineExecutionSteps"] if "TuningJob" in s.get("Metadata", {})), None)
+    if tune:
+        say(_best_trial(sagemaker, tune["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]))
     register = next(s for s in steps["PipelineExecutionSteps"] if "RegisterModel" in s.get("Metadata", {}))
     return register["Metadata"]["RegisterModel"]["Arn"]
+
+
+def _best_trial(sagemaker, tuning_job: str) -> str:
+    """The tuning job's best trial as a user finds it: DescribeHyperParameterTuningJob's BestTrainingJob."""
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
+    best, counters = tuning["BestTrainingJob"], tuning["TrainingJobStatusCounters"]
+    objective = best["FinalHyperParameterTuningJobObjectiveMetric"]
+    drawn = " ".join(f"{name}={_short(value)}" for name, value in sorted(best["TunedHyperParameters"].items()))
+    return (
+        f"  tuning: best of {counters['Completed']} trials {objective['MetricName']}={objective['Value']:.4f} "
+        f"({best['TrainingJobName']}: {drawn})"
+    )
+
+
+def _short(value: str) -> str:
+    """A drawn number with 4 significant digits; other values as they are."""
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value
 
 
 def _registered(cloud: LocalCloud, package_arn: str) -> tuple[int, dict]:

@@ -37,6 +37,8 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 class Listener(Protocol):
     def job_created(self, kind: str, name: str) -> None: ...
 
+    def tuning_job_created(self, name: str) -> None: ...
+
     def execution_started(self, execution_arn: str) -> None: ...
 
     def model_package_changed(self, arn: str, approval_status: str) -> None: ...
@@ -108,6 +110,45 @@ def _create_training_job(original, backend, *args, **kwargs):
         job.training_job_status, job.secondary_status, job.final_metric_data_list = "InProgress", "Starting", []
         listener_of(backend).job_created("training", job.training_job_name)
     return job
+
+
+@replaces(SageMakerModelBackend, "create_hyper_parameter_tuning_job")
+def _create_hyper_parameter_tuning_job(original, backend, *args, **kwargs):
+    """moto calls a new tuning job Completed with a sample best job; the local cloud runs its trials."""
+    arn = original(backend, *args, **kwargs)
+    if listener_of(backend) is not None:
+        job = backend.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]]
+        job.hyper_parameter_tuning_job_status, job.best_training_job, job.OverallBestTrainingJob = (
+            "InProgress",
+            None,
+            None,
+        )
+        job.hyper_parameter_tuning_end_time, job.local_trials = None, []
+        listener_of(backend).tuning_job_created(job.hyper_parameter_tuning_job_name)
+    return arn
+
+
+@replaces(SageMakerResponse, "list_training_jobs_for_hyper_parameter_tuning_job")
+def _list_training_jobs_for_hyper_parameter_tuning_job(original, response) -> ActionResult:
+    """moto 5.2.5 lacks it: a tuning job's trials, sorted by SortBy (default Name) in SortOrder (default Ascending);
+    by FinalObjectiveMetricValue only the trials that returned the objective are listed (API reference,
+    ListTrainingJobsForHyperParameterTuningJob). Up to MaxResults (default 10); no NextToken paging."""
+    from local_mode.sagemaker.tuning import ranked
+
+    name = response._get_param("HyperParameterTuningJobName")
+    job = response.sagemaker_backend.hyper_parameter_tuning_jobs.get(name)
+    if job is None:
+        raise ValidationError(message=f"Could not find hyper parameter tuning job '{name}'.")
+    trials = list(getattr(job, "local_trials", []))
+    sort_by, order = response._get_param("SortBy", "Name"), response._get_param("SortOrder", "Ascending")
+    if sort_by == "FinalObjectiveMetricValue":
+        trials = ranked(trials, "Minimize")
+    else:
+        field = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}[sort_by]
+        trials = sorted(trials, key=lambda trial: trial[field])
+    if order == "Descending":
+        trials.reverse()
+    return ActionResult({"TrainingJobSummaries": trials[: response._get_int_param("MaxResults", 10)]})
 
 
 @replaces(SageMakerModelBackend, "create_transform_job")

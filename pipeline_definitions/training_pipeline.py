@@ -27,6 +27,7 @@ import botocore.session
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.resources import Model
 from sagemaker.core.shapes import (
@@ -57,15 +58,17 @@ from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
-from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TuningStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train.model_trainer import ModelTrainer
+from sagemaker.train.tuner import HyperparameterTuner
 
 from pipeline_definitions.placeholders import PLACEHOLDERS
 from pipeline_definitions.sdk_setup import prepare_sdk
 from scoreline.instance_types import has_instance_storage
 from scoreline.layout import MANIFEST_PREFIX, PIPELINE_PREFIX, TRAINING_INPUT_PREFIX
 from scoreline.pipeline_spec import PipelineSpec
+from scoreline.tuning import OBJECTIVE_FOLDS, OBJECTIVE_METRIC, OBJECTIVE_REGEX, TUNING_SEED, parameter_ranges
 
 _TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 _CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
@@ -101,7 +104,20 @@ def build_definition(spec: PipelineSpec) -> str:
     """Return the pipeline definition JSON for `spec`, with placeholders for deploy-time values."""
     prepare_sdk()
     definition = json.loads(_build_pipeline(spec).definition())
+    _encrypt_trial_volumes(definition["Steps"], _volume_key(spec.training_instance_type))
     return json.dumps(_without_nulls(definition), sort_keys=True)
+
+
+def _encrypt_trial_volumes(steps: list[dict], key: str | None) -> None:
+    """The SDK's HyperparameterTuner builds the trials' ResourceConfig from the instance type, count and volume size
+    only (sagemaker/train/tuner.py, _build_training_job_definition), dropping the trainer's VolumeKmsKeyId; the
+    tuning job's TrainingJobDefinition.ResourceConfig takes it as a training job's does (API reference,
+    HyperParameterTrainingJobDefinition, ResourceConfig)."""
+    for step in steps:
+        arguments = step.get("Arguments", {})
+        _encrypt_trial_volumes(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []), key)
+        if step["Type"] == "Tuning" and key:
+            arguments["TrainingJobDefinition"]["ResourceConfig"]["VolumeKmsKeyId"] = key
 
 
 def _without_nulls(value):
@@ -261,8 +277,23 @@ def _preprocess_step(spec: PipelineSpec, params: _Parameters, session: PipelineS
 
 
 def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession, preprocess: ProcessingStep):
+    """Train (tuning off) or Tune: returns the step and the S3 URI of the model artifact it produces."""
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
-    trainer = ModelTrainer(
+    inputs = [
+        InputData(channel_name="train", data_source=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
+        InputData(channel_name="validation", data_source=outputs["validation"].S3Output.S3Uri, content_type="text/csv"),
+        # schema.json: the problem type and the classes; training copies it into the model artifact.
+        InputData(channel_name="schema", data_source=outputs["schema"].S3Output.S3Uri, content_type="application/json"),
+    ]
+    if spec.tuning_max_jobs:
+        return _tune_step(spec, params, session, inputs)
+    trainer = _trainer(spec, params, session, "train", {})
+    step = TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs), cache_config=_CACHE)
+    return step, step.properties.ModelArtifacts.S3ModelArtifacts
+
+
+def _trainer(spec: PipelineSpec, params: _Parameters, session: PipelineSession, output: str, extra: dict):
+    return ModelTrainer(
         sagemaker_session=session,
         role=PLACEHOLDERS.role_arn,
         training_image=PLACEHOLDERS.training_image,
@@ -274,7 +305,7 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
         ),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=spec.max_runtime_seconds),
         output_data_config=OutputDataConfig(
-            s3_output_path=_run_path("train"), kms_key_id=PLACEHOLDERS.kms_key_arn, compression_type="GZIP"
+            s3_output_path=_run_path(output), kms_key_id=PLACEHOLDERS.kms_key_arn, compression_type="GZIP"
         ),
         hyperparameters={
             # The framework image's own entry point downloads and runs the script (no SDK upload at synth).
@@ -285,27 +316,55 @@ def _train_step(spec: PipelineSpec, params: _Parameters, session: PipelineSessio
             **_distribution(spec),
             # Small data: the script cross-validates below this many rows (README, "Small data").
             "cross-validation-below-rows": str(spec.cross_validation_below_rows),
+            **extra,
             **dict(spec.hyperparameters),
         },
-        base_job_name=f"{spec.pipeline_name}-train",
+        base_job_name=f"{spec.pipeline_name}-{output}",
     ).with_metric_definitions(_METRICS)
-    step_args = trainer.train(
-        input_data_config=[
-            InputData(channel_name="train", data_source=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
-            InputData(
-                channel_name="validation",
-                data_source=outputs["validation"].S3Output.S3Uri,
-                content_type="text/csv",
-            ),
-            # schema.json: the problem type and the classes; training copies it into the model artifact.
-            InputData(
-                channel_name="schema",
-                data_source=outputs["schema"].S3Output.S3Uri,
-                content_type="application/json",
-            ),
+
+
+def _tune_step(spec: PipelineSpec, params: _Parameters, session: PipelineSession, inputs: list[InputData]):
+    """A tuning job of spec.tuning_max_jobs trials (README, "Tuning"), each scored by its cross-validated objective
+    (scoreline/tuning.py); the best trial's artifact is the model. A tuning job's training jobs write to
+    <S3OutputPath>/<training job name>/output/model.tar.gz, as a training job does, and the step's
+    TrainingJobSummaries are ListTrainingJobsForHyperParameterTuningJob's, best objective first (the SDK's
+    TuningStep.get_top_model_s3_uri builds the same path from a fixed bucket and prefix; ours holds the execution)."""
+    trainer = _trainer(spec, params, session, "tune", {"objective-folds": str(OBJECTIVE_FOLDS)})
+    tuner = HyperparameterTuner(
+        model_trainer=trainer,
+        objective_metric_name=OBJECTIVE_METRIC,
+        objective_type="Minimize",
+        hyperparameter_ranges=_sdk_ranges(parameter_ranges(spec.flavour, dict(spec.hyperparameters))),
+        metric_definitions=[{"Name": OBJECTIVE_METRIC, "Regex": OBJECTIVE_REGEX}]
+        + [{"Name": metric.name, "Regex": metric.regex} for metric in _METRICS],
+        strategy=spec.tuning_strategy,
+        max_jobs=spec.tuning_max_jobs,
+        max_parallel_jobs=spec.tuning_max_parallel_jobs,
+        random_seed=TUNING_SEED,  # "RandomSeed" (API reference, HyperParameterTuningJobConfig)
+    )
+    step = TuningStep(name="Tune", step_args=tuner.tune(inputs=inputs), cache_config=_CACHE)
+    # The tuning job's own output path, not this execution's: on a cache hit the trials are an earlier execution's.
+    best_model = Join(
+        on="/",
+        values=[
+            step.properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath,
+            step.properties.TrainingJobSummaries[0].TrainingJobName,
+            "output/model.tar.gz",
         ],
     )
-    return TrainingStep(name="Train", step_args=step_args, cache_config=_CACHE)
+    return step, best_model
+
+
+def _sdk_ranges(ranges: dict[str, list[dict]]) -> dict:
+    """The API-shaped ranges (scoreline/tuning.py) as the SDK's parameter ranges."""
+    sdk = {}
+    for item in ranges.get("ContinuousParameterRanges", []):
+        sdk[item["Name"]] = ContinuousParameter(item["MinValue"], item["MaxValue"], scaling_type=item["ScalingType"])
+    for item in ranges.get("IntegerParameterRanges", []):
+        sdk[item["Name"]] = IntegerParameter(item["MinValue"], item["MaxValue"], scaling_type=item["ScalingType"])
+    for item in ranges.get("CategoricalParameterRanges", []):
+        sdk[item["Name"]] = CategoricalParameter(item["Values"])
+    return sdk
 
 
 def _distribution(spec: PipelineSpec) -> dict[str, str]:
@@ -325,7 +384,7 @@ def _distribution(spec: PipelineSpec) -> dict[str, str]:
     return {}
 
 
-def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: ProcessingStep, train: TrainingStep):
+def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: ProcessingStep, model_uri):
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
     processor = _processor(params, session, PLACEHOLDERS.evaluation_image, spec)
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
@@ -338,7 +397,7 @@ def _evaluate_step(spec, params, session, data: LambdaStep, preprocess: Processi
             _s3_input("validation", outputs["validation"].S3Output.S3Uri, f"{_PROCESSING}/input/validation"),
             _s3_input("features_model", outputs["model"].S3Output.S3Uri, f"{_PROCESSING}/input/features_model"),
             # Each artifact carries its handlers under code/: Evaluate measures exactly what gets registered.
-            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{_PROCESSING}/input/model"),
+            _s3_input("model", model_uri, f"{_PROCESSING}/input/model"),
         ],
         outputs=[_s3_output("evaluation", f"{_PROCESSING}/output/evaluation", _run_path("evaluation"))],
         arguments=[
@@ -376,7 +435,7 @@ def _text(parameter):
     return Join(on="", values=[parameter])
 
 
-def _register_step(spec, params, session, preprocess: ProcessingStep, train: TrainingStep, evaluate):
+def _register_step(spec, params, session, preprocess: ProcessingStep, model_uri, evaluate):
     features_model_uri = Join(
         on="/",
         values=[preprocess.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri, "model.tar.gz"],
@@ -388,7 +447,7 @@ def _register_step(spec, params, session, preprocess: ProcessingStep, train: Tra
     )
     model = ContainerDefinition(
         image=PLACEHOLDERS.inference_image,
-        model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        model_data_url=model_uri,
         environment=_serving_environment(),
     )
     builder = ModelBuilder(
@@ -445,9 +504,9 @@ def _build_pipeline(spec: PipelineSpec) -> Pipeline:
     params = _Parameters(spec)
     data = _training_data_step(spec, params)
     preprocess = _preprocess_step(spec, params, session, data)
-    train = _train_step(spec, params, session, preprocess)
-    evaluate, report = _evaluate_step(spec, params, session, data, preprocess, train)
-    register = _register_step(spec, params, session, preprocess, train, evaluate)
+    train, model_uri = _train_step(spec, params, session, preprocess)
+    evaluate, report = _evaluate_step(spec, params, session, data, preprocess, model_uri)
+    register = _register_step(spec, params, session, preprocess, model_uri, evaluate)
     check = _quality_gate(params, evaluate, report, register)
     return Pipeline(
         name=spec.pipeline_name,

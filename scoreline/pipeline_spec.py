@@ -44,6 +44,10 @@ class PipelineSpec:
     gate_confidence: float = 0.95
     # Train cross-validates when the training and validation splits hold fewer rows than this (0 = never).
     cross_validation_below_rows: int = 2000
+    # Tuning (0 = off: a Train step); otherwise a Tune step of this many trials under the strategy.
+    tuning_max_jobs: int = 0
+    tuning_max_parallel_jobs: int = 2
+    tuning_strategy: str = "Random"
 
 
 def pipeline_spec(settings: Settings) -> PipelineSpec:
@@ -56,6 +60,9 @@ def pipeline_spec(settings: Settings) -> PipelineSpec:
         gate_metric=settings.gate_metric,
         gate_confidence=settings.gate_confidence,
         cross_validation_below_rows=settings.cross_validation_below_rows,
+        tuning_max_jobs=settings.tuning_max_jobs,
+        tuning_max_parallel_jobs=settings.tuning_max_parallel_jobs,
+        tuning_strategy=settings.tuning_strategy,
         categorical_columns=settings.categorical_columns,
         rmse_threshold=settings.rmse_threshold,
         min_improvement_over_baseline=settings.min_improvement_over_baseline,

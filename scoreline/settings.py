@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from scoreline.instance_types import vcpus
+from scoreline.tuning import STRATEGIES as TUNING_STRATEGIES
 
 # SageMaker framework images, one place for both the pipeline and the container code's compatibility promise.
 # Each must be listed by the pinned SDK for both the training and the inference scope. scikit-learn 1.4-2-py312:
@@ -182,6 +183,11 @@ class Settings(BaseModel):
     training_hyperparameters: Annotated[dict[HyperparameterName, str], BeforeValidator(_name_value_pairs)] = Field(
         default_factory=dict
     )
+    # Automatic model tuning (README, "Tuning"), off by default (0): a tuning job of this many training jobs, each
+    # scored by cross-validation (scoreline/tuning.py), this many at a time, replaces the Train step.
+    tuning_max_jobs: Annotated[int, Field(ge=0, le=500)] = 0
+    tuning_max_parallel_jobs: Annotated[int, Field(ge=1, le=100)] = 2
+    tuning_strategy: Literal[TUNING_STRATEGIES] = "Random"
     processing_instance_type: InstanceType = "ml.m5.xlarge"
     processing_instance_count: InstanceCount = 1
     training_instance_type: InstanceType = "ml.m5.xlarge"
@@ -307,6 +313,22 @@ class Settings(BaseModel):
         if value > limit:
             raise ValueError(f"must be at most {limit} for model_flavour {info.data['model_flavour']}: {reason}")
         return value
+
+    @model_validator(mode="after")
+    def _tuning_fits_the_training(self):
+        if not self.tuning_max_jobs:
+            return self
+        if self.training_instance_count != 1:
+            raise ValueError(
+                f"Setting 'tuning_max_jobs' needs training_instance_count 1 (got {self.training_instance_count}): "
+                "each trial cross-validates in one process"
+            )
+        if self.tuning_max_parallel_jobs > self.tuning_max_jobs:
+            raise ValueError(
+                f"Setting 'tuning_max_parallel_jobs' must be at most tuning_max_jobs ({self.tuning_max_jobs}) "
+                f"(got {self.tuning_max_parallel_jobs})"
+            )
+        return self
 
     @field_validator("training_hyperparameters")
     @classmethod

@@ -165,7 +165,8 @@ class TrainingStack(Stack):
         _suppress_wildcards(
             role,
             "Scoped wildcards only: jobs SageMaker Pipelines names pipelines-*, versions of this app's model package "
-            "group, and the evaluation reports under this app's pipeline/ prefix (read for JsonGet).",
+            "group, the evaluation reports under this app's pipeline/ prefix (read for JsonGet) and, with tuning on, "
+            "tuning jobs (Pipelines' names for them are not documented).",
         )
         return role
 
@@ -190,6 +191,7 @@ class TrainingStack(Stack):
                 # SageMaker Pipelines names every job it starts "pipelines-<execution>-<step>-...".
                 resources=[f"{arn}:processing-job/pipelines-*", f"{arn}:training-job/pipelines-*"],
             ),
+            *self._tuning_statements(),
             iam.PolicyStatement(
                 sid="RegisterModels",
                 actions=[
@@ -217,6 +219,28 @@ class TrainingStack(Stack):
             # ("Amazon SageMaker API Permissions: Actions, Permissions, and Resources Reference"); a grant for an
             # AWS service is what kms:GrantIsForAWSResource allows, and DescribeKey lets SageMaker check the key.
             *data_key_for_sagemaker_resources("GrantJobVolumesTheDataKey", self._key, "DescribeDataKey"),
+        ]
+
+    def _tuning_statements(self) -> list[iam.PolicyStatement]:
+        """With tuning on, the Tune step: SageMaker Pipelines creates the tuning job with the pipeline's role, reads
+        it and lists its training jobs, best first (TuningStep's properties are DescribeHyperParameterTuningJob's
+        and ListTrainingJobsForHyperParameterTuningJob's responses). The trials are the tuning job's own. Tuning job
+        names hold at most 32 characters and Pipelines' naming of them is not documented, so the resource is any
+        tuning job of this account and Region; without tuning the role has none of these actions."""
+        if not self._settings.tuning_max_jobs:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="PipelineTuningJobs",
+                actions=[
+                    "sagemaker:CreateHyperParameterTuningJob",
+                    "sagemaker:DescribeHyperParameterTuningJob",
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                    "sagemaker:StopHyperParameterTuningJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[f"{self._sagemaker_arn}:hyper-parameter-tuning-job/*"],
+            )
         ]
 
     def _training_data_function(self) -> lambda_.Function:

@@ -102,6 +102,7 @@ PIPELINE_MODULES = {
     "tests/local_mode/test_local_cloud.py",
     "tests/local_mode/test_retraining.py",
     "tests/local_mode/test_scoring_once.py",
+    "tests/local_mode/test_tuning_jobs.py",
     "tests/registry/test_registry_page.py",
 }
 

@@ -60,6 +60,10 @@ def hyperparameter_parser(description: str):
     option("cross-validation-below-rows", type=int, default=0, help="cross-validate below this many rows; 0 = never")
     option("cross-validation-folds", type=int, default=CV_FOLDS)
     option("cross-validation-repeats", type=int, default=CV_REPEATS)
+    # Tuning (README, "Tuning"): each trial logs "objective-loss=<value>;", the out-of-fold loss of this many folds.
+    option(
+        "objective-folds", type=int, default=0, help="log a cross-validated objective over this many folds; 0 = none"
+    )
     return parser, option
 
 
@@ -84,7 +88,11 @@ def run_training(train, args) -> int:
         with one_thread() if small else contextlib.nullcontext():
             train(args)
             if rows is not None and rows < args.cross_validation_below_rows and one_process():
-                cross_validate(train, args)
+                loss = cross_validate(train, args)
+            elif args.objective_folds:
+                loss = cross_validate(train, args, args.objective_folds, repeats=1, keep=False)
+        if args.objective_folds:
+            print(f"objective-loss={loss:.6f};", flush=True)
     except InputError as error:
         report_failure(args.output_data_dir, f"train: {error}")
         return 2
@@ -176,41 +184,47 @@ def fold_assignment(target: np.ndarray, folds: int, seed: int, classify: bool) -
     return assignment
 
 
-def cross_validate(train, args) -> None:
+def cross_validate(train, args, folds: int | None = None, repeats: int | None = None, keep: bool = True) -> float:
     """Repeated k-fold cross-validation of the whole training procedure, `train(args)`, on the training and
     validation rows together: for each repeat and fold, train on the other folds (their last CV_EARLY_STOPPING_SHARE
-    as the validation channel for early stopping), predict the fold with the flavour's own serving handlers. Writes
-    <model dir>/cross_validation/out_of_fold.npz: target (train rows, then validation rows), folds (repeats x rows),
-    predictions (repeats x rows: values, or repeats x rows x classes: probabilities)."""
+    as the validation channel for early stopping), predict the fold with the flavour's own serving handlers. Returns
+    the out-of-fold loss (RMSE or log loss), the mean over repeats. With `keep`, writes
+    <model dir>/cross_validation/out_of_fold.npz, which Evaluate judges instead of the test split: target (train rows,
+    then validation rows), folds (repeats x rows), predictions (repeats x rows: values, or repeats x rows x classes:
+    probabilities). A tuning trial's objective on larger data is not kept: there Evaluate judges the test split."""
     import tempfile
 
     import inference  # the flavour's handlers, beside this file in the training image as in the artifact's code/
 
+    folds, repeats = folds or args.cross_validation_folds, repeats or args.cross_validation_repeats
+    if not one_process():
+        raise InputError("tuning cross-validates each trial in one process: set training_instance_count to 1")
     schema = read_schema(args.schema)
     x_train, y_train = read_channel(args.train)
     x_validation, y_validation = read_channel(args.validation)
     features, target = np.concatenate([x_train, x_validation]), np.concatenate([y_train, y_validation])
     classify = is_classification(schema)
-    if args.cross_validation_folds < 2 or args.cross_validation_repeats < 1:
-        raise InputError("cross_validation_folds must be at least 2 and cross_validation_repeats at least 1")
-    shape = (args.cross_validation_repeats, len(target)) + ((len(schema["classes"]),) if classify else ())
-    predictions, folds = np.zeros(shape), np.zeros(shape[:2], dtype=np.int64)
-    print(f"cross-validating on {len(target)} rows: {args.cross_validation_folds} folds x "
-          f"{args.cross_validation_repeats} repeats", flush=True)  # fmt: skip
+    if folds < 2 or repeats < 1:
+        raise InputError("cross_validation_folds and objective_folds must be at least 2, cross_validation_repeats 1")
+    shape = (repeats, len(target)) + ((len(schema["classes"]),) if classify else ())
+    predictions, assignments = np.zeros(shape), np.zeros(shape[:2], dtype=np.int64)
+    print(f"cross-validating on {len(target)} rows: {folds} folds x {repeats} repeats", flush=True)
     with tempfile.TemporaryDirectory() as work:
-        for repeat in range(args.cross_validation_repeats):
-            folds[repeat] = fold_assignment(target, args.cross_validation_folds, CV_SEED + repeat, classify)
-            for fold in range(args.cross_validation_folds):
-                held = folds[repeat] == fold
+        for repeat in range(repeats):
+            assignments[repeat] = fold_assignment(target, folds, CV_SEED + repeat, classify)
+            for fold in range(folds):
+                held = assignments[repeat] == fold
                 fitted = _fit_fold(train, args, Path(work) / f"{repeat}-{fold}", features[~held], target[~held])
                 predicted = inference.predict_fn(features[held], inference.model_fn(str(fitted)))
                 predictions[repeat, held] = predicted.probabilities if classify else np.asarray(predicted)
-    folder = args.model_dir / CV_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / CV_FILE, target=target, folds=folds, predictions=predictions, train_rows=len(y_train))
+    if keep:
+        folder = args.model_dir / CV_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / CV_FILE, target=target, folds=assignments, predictions=predictions, train_rows=len(y_train))
     scores = [log_loss(p, target.astype(np.int64)) if classify else rmse(p, target) for p in predictions]
     name = "logloss" if classify else "rmse"
     print(f"cross-validated {name} per repeat: {', '.join(f'{score:.6f}' for score in scores)}", flush=True)
+    return float(np.mean(scores))
 
 
 def _fit_fold(train, args, work: Path, features: np.ndarray, target: np.ndarray) -> Path:

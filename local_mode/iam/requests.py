@@ -60,11 +60,16 @@ def _sagemaker(call: ApiCall) -> list[Request]:
     operation, body = call.target, call.json()
     action = f"sagemaker:{operation}"
     requests = [Request(action, _sagemaker_resource(call, operation, body))]
-    for role_field in ("RoleArn", "ExecutionRoleArn"):
-        if operation.startswith("Create") and body.get(role_field):
-            requests.append(
-                Request("iam:PassRole", body[role_field], {"iam:PassedToService": "sagemaker.amazonaws.com"})
-            )
+    # A tuning job passes its trials' role (TrainingJobDefinition.RoleArn): CreateHyperParameterTuningJob needs
+    # iam:PassRole as CreateTrainingJob does ("Amazon SageMaker API Permissions" reference).
+    passed = [
+        body.get("RoleArn"),
+        body.get("ExecutionRoleArn"),
+        (body.get("TrainingJobDefinition") or {}).get("RoleArn"),
+    ]
+    for role in passed:
+        if operation.startswith("Create") and role:
+            requests.append(Request("iam:PassRole", role, {"iam:PassedToService": "sagemaker.amazonaws.com"}))
     return requests
 
 
@@ -77,6 +82,15 @@ _SAGEMAKER_NAMED = {
     **{f"{verb}Pipeline": ("pipeline", "PipelineName") for verb in ("Describe", "Update", "Delete")},
     **{f"{verb}EndpointConfig": ("endpoint-config", "EndpointConfigName") for verb in ("Create", "Describe", "Delete")},
     **{f"{verb}Endpoint": ("endpoint", "EndpointName") for verb in ("Create", "Describe", "Update", "Delete")},
+    **{
+        operation: ("hyper-parameter-tuning-job", "HyperParameterTuningJobName")
+        for operation in (
+            "CreateHyperParameterTuningJob",
+            "DescribeHyperParameterTuningJob",
+            "StopHyperParameterTuningJob",
+            "ListTrainingJobsForHyperParameterTuningJob",
+        )
+    },
     "StartPipelineExecution": ("pipeline", "PipelineName"),
     "DescribeModelPackageGroup": ("model-package-group", "ModelPackageGroupName"),
 }

@@ -3,7 +3,7 @@ and overrides, step dependencies, property references, Std:Join and Std:JsonGet,
 step caching. Steps create their jobs, read property files and register versions through the API with the
 pipeline's role, so its policies decide them, and the Lambda step needs the role's lambda:InvokeFunction.
 
-LIMITATIONS: step types Processing, Training, Lambda, RegisterModel, Condition and Fail only; steps run one at a
+LIMITATIONS: step types Processing, Training, Tuning, Lambda, RegisterModel, Condition and Fail only; steps run one at a
 time in dependency order (no parallel branches); no retry policies; the step cache lives as long as the local
 cloud."""
 
@@ -148,8 +148,33 @@ class PipelineRun:
     def _run_training(self, step: dict, record: StepRecord) -> None:
         self._run_job(step, record, self._sagemaker.create_training_job, self._sagemaker.describe_training_job)
 
-    def _run_job(self, step: dict, record: StepRecord, create, describe_job) -> None:
-        label = f"{step['Type']}Job"  # Processing -> ProcessingJob, the API's field prefix
+    def _run_tuning(self, step: dict, record: StepRecord) -> None:
+        """A tuning step's properties are DescribeHyperParameterTuningJob's and
+        ListTrainingJobsForHyperParameterTuningJob's responses (the SDK's TuningStep.properties), the trials sorted
+        by objective, best first: TrainingJobSummaries[0] is the best trial."""
+        self._run_job(
+            step,
+            record,
+            self._sagemaker.create_hyper_parameter_tuning_job,
+            self._sagemaker.describe_hyper_parameter_tuning_job,
+            label="HyperParameterTuningJob",
+            metadata_key="TuningJob",  # PipelineExecutionStepMetadata's field for a tuning step
+            name_length=32,  # HyperParameterTuningJobName: "Maximum length of 32"
+        )
+        job = self._properties[step["Name"]]
+        order = "Ascending" if job["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["Type"] == (
+            "Minimize"
+        ) else "Descending"  # fmt: skip
+        job["TrainingJobSummaries"] = self._sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=job["HyperParameterTuningJobName"],
+            SortBy="FinalObjectiveMetricValue",
+            SortOrder=order,
+            MaxResults=50,  # "tuning step stores up to 50 top performing training jobs" (TuningStep)
+        )["TrainingJobSummaries"]
+
+    def _run_job(self, step, record, create, describe_job, label="", metadata_key="", name_length=63) -> None:
+        label = label or f"{step['Type']}Job"  # Processing -> ProcessingJob, the API's field prefix
+        metadata_key = metadata_key or label
         arguments = self._value(step["Arguments"])
         cache_key = None
         if step.get("CacheConfig", {}).get("Enabled"):
@@ -160,9 +185,11 @@ class PipelineRun:
             if hit:
                 self._properties[step["Name"]], record.metadata, record.cache_source = hit
                 return
-        name = f"pipelines-{self.execution_id}-{step['Name']}-{secrets.token_hex(3)}"[:63]
+        name = f"pipelines-{self.execution_id}-{step['Name']}-{secrets.token_hex(3)}"
+        if len(name) > name_length:  # a tuning job: the step and a random part
+            name = f"pipelines-{step['Name']}-{secrets.token_hex(4)}"[:name_length]
         create(**{f"{label}Name": name}, **arguments)
-        record.metadata = {label: {"Arn": describe_job(**{f"{label}Name": name})[f"{label}Arn"]}}
+        record.metadata = {metadata_key: {"Arn": describe_job(**{f"{label}Name": name})[f"{label}Arn"]}}
         self._on_step()
         job = _wait(lambda: describe_job(**{f"{label}Name": name}), f"{label}Status")
         if job[f"{label}Status"] != "Completed":
@@ -265,6 +292,7 @@ class PipelineRun:
 _STEP_RUNNERS: dict[str, Callable[[PipelineRun, dict, StepRecord], list[dict] | None]] = {
     "Processing": PipelineRun._run_processing,
     "Training": PipelineRun._run_training,
+    "Tuning": PipelineRun._run_tuning,
     "Lambda": PipelineRun._run_lambda,
     "RegisterModel": PipelineRun._run_registermodel,
     "Condition": PipelineRun._run_condition,

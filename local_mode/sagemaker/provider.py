@@ -1,7 +1,8 @@
 """SageMaker: the work moto only records. moto_patches.py hands new jobs, pipeline executions, model package changes
 and endpoints to this provider (the SageMaker backend's `listener`); it runs jobs (local_mode/sagemaker/jobs.py,
-transform.py) and pipeline executions (pipelines.py) on worker threads, writes their outcome into moto's objects and
-puts SageMaker's state change events on the event bus, as SageMaker sends them to EventBridge.
+transform.py), tuning jobs (tuning.py) and pipeline executions (pipelines.py) on worker threads, writes their
+outcome into moto's objects and puts SageMaker's state change events on the event bus, as SageMaker sends them to
+EventBridge.
 
 SageMaker assumes a job's role (its trust policy, with the job as aws:SourceArn) and the job reads and writes S3 with
 it; a pipeline execution runs with the pipeline's role, which starts the jobs, registers versions and invokes the
@@ -31,6 +32,7 @@ from local_mode.events.bus import EventBus, _guarded
 from local_mode.iam.evaluator import AccessDenied, Authorizer, Request
 from local_mode.model import Deployment
 from local_mode.moto_patches import find_execution
+from local_mode.sagemaker import tuning
 from local_mode.sagemaker.endpoints import LocalEndpoints
 from local_mode.sagemaker.jobs import JobResult, run_processing, run_training
 from local_mode.sagemaker.model_server import HandlerFailed
@@ -83,6 +85,10 @@ class SageMaker:
     def job_created(self, kind: str, name: str) -> None:
         self._jobs.submit(_guarded, self._run_job, _JOBS[kind], name)
 
+    def tuning_job_created(self, name: str) -> None:
+        """A tuning job waits for its trials, which run on the job workers: it runs beside the pipeline executions."""
+        self._executions.submit(_guarded, self._run_tuning, name)
+
     def execution_started(self, execution_arn: str) -> None:
         find_execution(self._backend, execution_arn).pipeline_execution_status = "Executing"
         self._executions.submit(_guarded, self._run_execution, execution_arn)
@@ -129,6 +135,11 @@ class SageMaker:
         job.last_modified_time = datetime.now(UTC)
         setattr(job, kind.end_time_field, job.last_modified_time)
         self._bus.later(self._job_event, kind, name)
+
+    def _run_tuning(self, name: str) -> None:
+        """SageMaker's tuning service starts the trials (training jobs with the definition's role, which each job
+        assumes when it runs, as any training job does)."""
+        tuning.run(self._backend.hyper_parameter_tuning_jobs[name], self._clients.client("sagemaker"))
 
     def _job_clients(self, role_arn: str, job_arn: str):
         """SageMaker assumes the job's role (its trust policy, with the job as aws:SourceArn) and the job reads and

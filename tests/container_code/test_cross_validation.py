@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import numpy as np
 import pytest
@@ -143,3 +144,31 @@ def test_rows_are_counted_only_up_to_the_limit(processed):
     folders = (processed / "train", processed / "validation")
     assert model_io.rows_below(folders, 10_000) == rows
     assert model_io.rows_below(folders, rows) is None  # reached: a large channel is not read to its end
+
+
+# Tuning (README, "Tuning"): a trial logs its cross-validated loss as the objective the tuning job minimises.
+OBJECTIVE = re.compile(r"objective-loss=([0-9.]+);")
+PER_REPEAT = re.compile(r"cross-validated rmse per repeat: ([0-9., ]+)")
+
+
+@pytest.mark.parametrize("flavour", flavours("sklearn", "xgboost"))
+def test_a_trial_logs_the_mean_out_of_fold_loss_of_its_folds_as_the_objective(flavour, processed, tmp_path):
+    """Above the small-data limit (here: cross-validation off) the trial cross-validates over objective-folds folds
+    only for its objective, and leaves the artifact as an untuned job's (Evaluate judges the test split)."""
+    model_dir, log, _ = train(
+        flavour, processed, tmp_path, "--cross-validation-below-rows", "0", "--objective-folds", "3"
+    )
+    assert "cross-validating on 255 rows: 3 folds x 1 repeats" in log
+    (objective,) = OBJECTIVE.findall(log)
+    assert float(objective) == pytest.approx(float(PER_REPEAT.search(log).group(1)), abs=1e-6)
+    assert not (model_dir / "cross_validation").exists()
+
+
+def test_on_small_data_the_objective_is_the_cross_validation_the_job_runs_anyway(processed, tmp_path):
+    model_dir, log, _ = train(
+        "sklearn", processed, tmp_path, "--cross-validation-below-rows", "2000", "--objective-folds", "3"
+    )
+    assert "cross-validating on 255 rows: 5 folds x 3 repeats" in log and "3 folds" not in log
+    per_repeat = [float(value) for value in PER_REPEAT.search(log).group(1).split(", ")]
+    assert float(OBJECTIVE.findall(log)[-1]) == pytest.approx(np.mean(per_repeat), abs=1e-6)
+    assert (model_dir / "cross_validation" / "out_of_fold.npz").exists()

@@ -23,4 +23,4 @@ def test_make_demo_variants(tmp_path):
     with walked(tmp_path, "demo-variants") as session:
         ran = zip(session.seconds, session.outputs, strict=True)  # (command, its seconds), its output
         endings = [output.splitlines()[-1] for (command, _), output in ran if command.startswith("make demo")]
-    assert len(endings) == 8 and all(line.startswith("demo: ok ") for line in endings), endings
+    assert len(endings) == 9 and all(line.startswith("demo: ok ") for line in endings), endings

@@ -71,6 +71,16 @@ def test_command_line_strings_are_converted():
             {"transform_max_payload_mb": 40, "transform_max_concurrent": 3},
             "Setting 'transform_max_concurrent' must be 0 (automatic) or at most 2",
         ),
+        ({"tuning_max_jobs": -1}, "Setting 'tuning_max_jobs' input should be greater than or equal to 0"),
+        ({"tuning_strategy": "Grid"}, "Setting 'tuning_strategy' input should be 'Random' or 'Bayesian'"),
+        (
+            {"tuning_max_jobs": 4, "tuning_max_parallel_jobs": 8},
+            "Setting 'tuning_max_parallel_jobs' must be at most tuning_max_jobs (4) (got 8).",
+        ),
+        (
+            {"model_flavour": "pytorch", "training_instance_count": 2, "tuning_max_jobs": 4},
+            "Setting 'tuning_max_jobs' needs training_instance_count 1 (got 2): each trial cross-validates in one",
+        ),
         (
             {"realtime_instance_type": "ml.t3.medium"},
             "Setting 'realtime_instance_type' has a size whose vCPUs Scoreline does not know",

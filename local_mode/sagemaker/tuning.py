@@ -1,0 +1,160 @@
+"""Hyperparameter tuning jobs run as SageMaker runs them: MaxNumberOfTrainingJobs training jobs, at most
+MaxParallelTrainingJobs at a time, each with the definition's StaticHyperParameters and one configuration drawn from
+its ParameterRanges; each trial's objective is the last value its metric definition's regex finds in the trial's log
+(the final metric, local_mode/sagemaker/jobs.py); the best trial is the one with the lowest (Minimize) or highest
+(Maximize) objective. ListTrainingJobsForHyperParameterTuningJob lists the trials ("If the value of this field is
+FinalObjectiveMetricValue, any training jobs that did not return an objective metric are not listed").
+
+Random search as the API describes it ("How Hyperparameter Tuning Works": random search "chooses a random combination
+of values from within the ranges that you specify"): each range is drawn independently, Logarithmic ranges
+uniformly in log space, integers rounded, categorical values uniformly, from the job's RandomSeed.
+
+LIMITATIONS (README, "Tuning"): Bayesian search runs as random search (SageMaker's Bayesian optimiser is not
+public); Grid, Hyperband and early stopping fail the job (`refusal`); warm start, MaxRuntimeInSeconds and completion
+criteria are ignored; the draws differ from SageMaker's for the same RandomSeed; no "SageMaker HyperParameter Tuning
+Job State Change" event is sent; trial jobs are named <tuning job>-<NNN>-<8 hex>, but DescribeTrainingJob does not
+return their TuningJobArn."""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+_SUPPORTED_STRATEGIES = ("Random", "Bayesian")
+_TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+def refusal(config: dict) -> str:
+    """Why the local cloud cannot run this tuning configuration ('' when it can)."""
+    if config["Strategy"] not in _SUPPORTED_STRATEGIES:
+        return f"local mode runs Random and Bayesian (as Random) tuning, not {config['Strategy']}"
+    if config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
+        return "local mode does not stop tuning trials early: TrainingJobEarlyStoppingType must be Off"
+    return ""
+
+
+def configurations(ranges: dict, count: int, seed: int) -> list[dict[str, str]]:
+    """`count` random draws from the ranges (the API's ParameterRanges), as the strings HyperParameters holds."""
+    generator = random.Random(seed)
+    drawn = []
+    for _ in range(count):
+        values = {}
+        for item in ranges.get("ContinuousParameterRanges", []):
+            values[item["Name"]] = repr(_draw(generator, item))
+        for item in ranges.get("IntegerParameterRanges", []):
+            values[item["Name"]] = str(int(round(_draw(generator, item))))
+        for item in ranges.get("CategoricalParameterRanges", []):
+            values[item["Name"]] = generator.choice(item["Values"])
+        drawn.append(values)
+    return drawn
+
+
+def _draw(generator: random.Random, item: dict) -> float:
+    low, high = float(item["MinValue"]), float(item["MaxValue"])
+    if item.get("ScalingType") in ("Logarithmic", "ReverseLogarithmic") and low > 0:
+        return math.exp(generator.uniform(math.log(low), math.log(high)))
+    return generator.uniform(low, high)
+
+
+def run(job, sagemaker) -> None:
+    """Run the moto tuning job `job` to its end: its trials through `sagemaker` (the local cloud's API, so each is a
+    training job the local cloud runs), then its status, counters, best trial and `local_trials` (the summaries
+    ListTrainingJobsForHyperParameterTuningJob returns)."""
+    config, definition = job.hyper_parameter_tuning_job_config, job.training_job_definition
+    job.local_trials = []
+    refused = refusal(config)
+    if refused:
+        job.hyper_parameter_tuning_job_status, job.failure_reason = "Failed", refused
+        return
+    limits, objective = config["ResourceLimits"], config["HyperParameterTuningJobObjective"]
+    ranges, seed = config.get("ParameterRanges", {}), config.get("RandomSeed", 0)
+    drawn = configurations(ranges, limits["MaxNumberOfTrainingJobs"], seed)
+
+    def trial(numbered: tuple[int, dict]) -> dict:
+        number, tuned = numbered
+        return _run_trial(sagemaker, job.hyper_parameter_tuning_job_name, number, definition, tuned, objective)
+
+    with ThreadPoolExecutor(limits["MaxParallelTrainingJobs"], thread_name_prefix="local-tuning") as pool:
+        job.local_trials = list(pool.map(trial, enumerate(drawn, 1)))
+    _finish(job, objective)
+
+
+def _run_trial(sagemaker, tuning_name: str, number: int, definition: dict, tuned: dict, objective: dict) -> dict:
+    name = f"{tuning_name}-{number:03d}-{secrets.token_hex(4)}"
+    request = {
+        key: definition[key]
+        for key in (
+            "AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig",
+            "StoppingCondition", "VpcConfig", "EnableNetworkIsolation", "Environment",
+        )
+        if definition.get(key) is not None
+    }  # fmt: skip
+    request["HyperParameters"] = {**definition.get("StaticHyperParameters", {}), **tuned}
+    created = datetime.now(UTC)
+    sagemaker.create_training_job(TrainingJobName=name, **request)
+    described = _wait(lambda: sagemaker.describe_training_job(TrainingJobName=name))
+    summary = {
+        "TrainingJobName": name,
+        "TrainingJobArn": described["TrainingJobArn"],
+        "TuningJobName": tuning_name,
+        "CreationTime": created,
+        "TrainingEndTime": described.get("TrainingEndTime", datetime.now(UTC)),
+        "TrainingJobStatus": described["TrainingJobStatus"],
+        "TunedHyperParameters": tuned,
+    }
+    value = next(
+        (m["Value"] for m in described.get("FinalMetricDataList", []) if m["MetricName"] == objective["MetricName"]),
+        None,
+    )
+    if described["TrainingJobStatus"] == "Completed" and value is not None:
+        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {**objective, "Value": value}
+        summary["ObjectiveStatus"] = "Succeeded"
+    else:
+        summary["ObjectiveStatus"] = "Failed"
+        summary["FailureReason"] = described.get("FailureReason") or (
+            f"the training job logged no {objective['MetricName']} objective metric"
+        )
+    return summary
+
+
+def _finish(job, objective: dict) -> None:
+    scored = ranked(job.local_trials, objective["Type"])
+    statuses = [trial["TrainingJobStatus"] for trial in job.local_trials]
+    job.training_job_status_counters = {
+        "Completed": statuses.count("Completed"),
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": statuses.count("Failed"),
+        "Stopped": statuses.count("Stopped"),
+    }
+    job.objective_status_counters = {"Succeeded": len(scored), "Pending": 0, "Failed": len(statuses) - len(scored)}
+    job.best_training_job = job.OverallBestTrainingJob = scored[0] if scored else None
+    job.hyper_parameter_tuning_job_status = "Completed" if scored else "Failed"
+    if not scored:
+        first = job.local_trials[0]["FailureReason"] if job.local_trials else "no training job was started"
+        job.failure_reason = f"No training job succeeded with an objective metric; the first: {first}"[:1024]
+    job.tuning_job_completion_details = {}
+    job.consumed_resources = {}
+    job.hyper_parameter_tuning_end_time = job.last_modified_time = datetime.now(UTC)
+
+
+def ranked(trials: list[dict], objective_type: str) -> list[dict]:
+    """The trials that returned an objective, best first."""
+    scored = [trial for trial in trials if "FinalHyperParameterTuningJobObjectiveMetric" in trial]
+    return sorted(
+        scored,
+        key=lambda trial: trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+        reverse=objective_type == "Maximize",
+    )
+
+
+def _wait(describe, interval: float = 0.1) -> dict:
+    while True:
+        described = describe()
+        if described["TrainingJobStatus"] in _TERMINAL:
+            return described
+        time.sleep(interval)

@@ -1,0 +1,129 @@
+"""Tuning in the local cloud (README, "Tuning"), as SageMaker runs it: the Tune step's tuning job starts
+MaxNumberOfTrainingJobs trials, at most MaxParallelTrainingJobs at a time, each with the static hyperparameters and a
+draw from the ranges; each trial's objective is parsed from its log by the metric definition; the best trial (lowest
+cross-validated loss) is the one Evaluate judges and Register registers. A repeated execution on the same data is a
+cache hit that still finds the earlier tuning job's artifact. A tuning job whose every trial fails fails with the
+first trial's reason."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from demo.synth import synthesize
+from local_mode import storage
+from scoreline.tuning import OBJECTIVE_METRIC, SEARCH_SPACES
+from tests.local_mode.conftest import local_cloud, registered_version, run_pipeline, until_finished
+
+TRIALS, PARALLEL = 3, 2
+
+
+@pytest.fixture(scope="module")
+def tuning_cloud(tmp_path_factory, housing):
+    out_dir = tmp_path_factory.mktemp("tuning") / "cdk.out"
+    # A fixed max-iter keeps each trial short; it stays static (a user's fixed hyperparameter is not searched).
+    settings = {
+        "tuning_max_jobs": TRIALS,
+        "tuning_max_parallel_jobs": PARALLEL,
+        "training_hyperparameters": "max-iter=60",
+    }
+    synthesize(out_dir, settings)
+    with local_cloud(out_dir.parent / "cloud") as cloud:
+        bucket = cloud.deploy(out_dir).bucket_for("DataBucket")
+        # 2,400 rows: above the small-data limit, so each trial's objective is the 3-fold one.
+        rows = housing.sample(n=2400, random_state=3).to_csv(index=False).encode()
+        storage.write_object(f"s3://{bucket}/training/input/data.csv", rows)
+        yield cloud
+
+
+def _steps(execution: dict) -> dict[str, dict]:
+    steps = boto3.client("sagemaker").list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineExecutionSteps"]
+    return {step["StepName"]: step for step in steps}
+
+
+def _objective(trial: dict) -> float:
+    return trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+
+
+def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tuning_cloud):
+    sagemaker = boto3.client("sagemaker")
+    execution = run_pipeline(tuning_cloud)
+    assert execution["PipelineExecutionStatus"] == "Succeeded", execution.get("FailureReason")
+    steps = _steps(execution)
+    assert "Train" not in steps and steps["Tune"]["StepStatus"] == "Succeeded"
+    name = steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
+    assert len(name) <= 32
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == TRIALS
+    trials = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, SortBy="FinalObjectiveMetricValue", SortOrder="Ascending"
+    )["TrainingJobSummaries"]
+    assert len(trials) == TRIALS
+    assert [_objective(t) for t in trials] == sorted(_objective(t) for t in trials)
+    assert tuning["BestTrainingJob"]["TrainingJobName"] == trials[0]["TrainingJobName"]
+    assert trials[0]["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == OBJECTIVE_METRIC
+    # Each trial drew every range within its bounds, and the draws differ.
+    ranges = {parameter["Name"]: parameter for _, parameter in SEARCH_SPACES["sklearn"]}
+    for trial in trials:
+        assert set(trial["TunedHyperParameters"]) == set(ranges)
+        for parameter, value in trial["TunedHyperParameters"].items():
+            assert float(ranges[parameter]["MinValue"]) <= float(value) <= float(ranges[parameter]["MaxValue"])
+    assert len({tuple(sorted(t["TunedHyperParameters"].items())) for t in trials}) == TRIALS
+    # The objective is the trial's own cross-validated loss, as its log shows, not the validation metric.
+    best = sagemaker.describe_training_job(TrainingJobName=trials[0]["TrainingJobName"])
+    log = (tuning_cloud.home / "logs" / "training" / f"{best['TrainingJobName']}.log").read_text()
+    assert "cross-validating on" in log and f"objective-loss={_objective(trials[0]):.6f};" in log
+    assert best["HyperParameters"]["objective-folds"] == "3" and best["HyperParameters"]["max-iter"] == "60"
+    # At most PARALLEL at a time: the third trial started after one of the first two had ended.
+    by_start = sorted(trials, key=lambda t: t["CreationTime"])
+    assert by_start[2]["CreationTime"] >= min(t["TrainingEndTime"] for t in by_start[:2])
+    # Evaluate judged, and Register registered, the best trial's artifact.
+    package = sagemaker.describe_model_package(ModelPackageName=registered_version(execution))
+    model_url = package["InferenceSpecification"]["Containers"][1]["ModelDataUrl"]
+    assert model_url == best["ModelArtifacts"]["S3ModelArtifacts"]
+    evaluate = sagemaker.describe_processing_job(
+        ProcessingJobName=steps["Evaluate"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    model_input = next(i for i in evaluate["ProcessingInputs"] if i["InputName"] == "model")
+    assert model_input["S3Input"]["S3Uri"] == model_url
+
+    # The same data again: the Tune step is a cache hit, and the best artifact is still the earlier job's.
+    again = run_pipeline(tuning_cloud)
+    assert again["PipelineExecutionStatus"] == "Succeeded", again.get("FailureReason")
+    assert "CacheHitResult" in _steps(again)["Tune"]
+    repeated = sagemaker.describe_model_package(ModelPackageName=registered_version(again))
+    assert repeated["InferenceSpecification"]["Containers"][1]["ModelDataUrl"] == model_url
+
+
+def test_a_tuning_job_whose_trials_all_fail_fails_with_the_first_reason(tuning_cloud):
+    sagemaker = boto3.client("sagemaker")
+    earlier = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"][0]
+    described = sagemaker.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=earlier["HyperParameterTuningJobName"]
+    )
+    definition = described["TrainingJobDefinition"]
+    definition["StaticHyperParameters"]["objective-folds"] = "1"  # refused by every trial's script
+    config = {
+        **described["HyperParameterTuningJobConfig"],
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+    }
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="all-trials-fail",
+        HyperParameterTuningJobConfig=config,
+        TrainingJobDefinition=definition,
+    )
+    failed = until_finished(
+        lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="all-trials-fail"),
+        "HyperParameterTuningJobStatus",
+        timeout=120,
+    )
+    assert failed["HyperParameterTuningJobStatus"] == "Failed"
+    assert failed["TrainingJobStatusCounters"]["NonRetryableError"] == 2
+    assert "train: cross_validation_folds and objective_folds must be at least 2" in failed["FailureReason"]
+    listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="all-trials-fail", SortBy="FinalObjectiveMetricValue"
+    )
+    assert listed["TrainingJobSummaries"] == []  # only trials that returned an objective are listed
