@@ -114,7 +114,13 @@ def _create_training_job(original, backend, *args, **kwargs):
 
 @replaces(SageMakerModelBackend, "create_hyper_parameter_tuning_job")
 def _create_hyper_parameter_tuning_job(original, backend, *args, **kwargs):
-    """moto calls a new tuning job Completed with a sample best job; the local cloud runs its trials."""
+    """moto calls a new tuning job Completed with a sample best job; the local cloud runs its trials. What SageMaker
+    refuses at the call is refused here too (local_mode/sagemaker/tuning.py)."""
+    from local_mode.sagemaker.tuning import invalid_request
+
+    problem = invalid_request(kwargs["hyper_parameter_tuning_job_name"], kwargs["hyper_parameter_tuning_job_config"])
+    if problem:
+        raise ValidationError(message=problem)
     arn = original(backend, *args, **kwargs)
     if listener_of(backend) is not None:
         job = backend.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]]

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -27,10 +28,17 @@ _builders: dict[Path, subprocess.Popen] = {}
 def _cache_file(spec: PipelineSpec, cache_dir: Path) -> Path:
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
     digest.update(version("sagemaker").encode() + version("botocore").encode())
-    core = [PACKAGE_DIR.parent / "scoreline" / name for name in ("instance_types.py", "layout.py", "pipeline_spec.py")]
-    for source in [*sorted(PACKAGE_DIR.glob("*.py")), *core]:
+    for source in [*sorted(PACKAGE_DIR.glob("*.py")), *_scoreline_modules_imported()]:
         digest.update(source.name.encode() + source.read_bytes())
     return cache_dir / f"{digest.hexdigest()[:32]}.json"
+
+
+def _scoreline_modules_imported() -> list[Path]:
+    """The scoreline modules the builders import (a search range in tuning.py changes the definition as much as the
+    builders' own code): found in their imports, so a new import cannot be left out of the cache key."""
+    builders = "".join(path.read_text() for path in sorted(PACKAGE_DIR.glob("*.py")))
+    names = sorted(set(re.findall(r"^\s*from scoreline\.(\w+) import", builders, flags=re.MULTILINE)))
+    return [PACKAGE_DIR.parent / "scoreline" / f"{name}.py" for name in names]
 
 
 def build_artifacts(spec: PipelineSpec) -> dict:

@@ -205,7 +205,9 @@ def cross_validate(train, args, folds: int | None = None, repeats: int | None = 
     features, target = np.concatenate([x_train, x_validation]), np.concatenate([y_train, y_validation])
     classify = is_classification(schema)
     if folds < 2 or repeats < 1:
-        raise InputError("cross_validation_folds and objective_folds must be at least 2, cross_validation_repeats 1")
+        raise InputError(
+            "cross_validation_folds and objective_folds must be at least 2 and cross_validation_repeats at least 1"
+        )
     shape = (repeats, len(target)) + ((len(schema["classes"]),) if classify else ())
     predictions, assignments = np.zeros(shape), np.zeros(shape[:2], dtype=np.int64)
     print(f"cross-validating on {len(target)} rows: {folds} folds x {repeats} repeats", flush=True)

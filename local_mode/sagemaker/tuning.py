@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,23 @@ from datetime import UTC, datetime
 
 _SUPPORTED_STRATEGIES = ("Random", "Bayesian")
 _TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+# HyperParameterTuningJobName: "Pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}" (API reference).
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
+
+
+def invalid_request(name: str, config: dict) -> str:
+    """What SageMaker refuses in CreateHyperParameterTuningJob that botocore does not check ('' when valid): the
+    name's pattern and length, and a Logarithmic range reaching 0 or below ("Logarithmic scaling works only for
+    ranges that have only values greater than 0", API reference, ContinuousParameterRange, IntegerParameterRange)."""
+    if not _NAME.fullmatch(name):
+        return f"HyperParameterTuningJobName {name!r} must be 1-32 letters, digits or hyphens, not starting with one"
+    for kind in ("ContinuousParameterRanges", "IntegerParameterRanges"):
+        for item in config.get("ParameterRanges", {}).get(kind, []):
+            if item.get("ScalingType") == "Logarithmic" and float(item["MinValue"]) <= 0:
+                return f"{item['Name']}: Logarithmic scaling works only for ranges of values greater than 0"
+    return ""
 
 
 def refusal(config: dict) -> str:

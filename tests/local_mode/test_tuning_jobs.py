@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from demo.synth import synthesize
 from local_mode import storage
@@ -127,3 +128,23 @@ def test_a_tuning_job_whose_trials_all_fail_fails_with_the_first_reason(tuning_c
         HyperParameterTuningJobName="all-trials-fail", SortBy="FinalObjectiveMetricValue"
     )
     assert listed["TrainingJobSummaries"] == []  # only trials that returned an objective are listed
+
+
+def test_what_sagemaker_refuses_at_create_is_refused_before_any_trial(tuning_cloud):
+    sagemaker = boto3.client("sagemaker")
+    earlier = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"][0]
+    described = sagemaker.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=earlier["HyperParameterTuningJobName"]
+    )
+    request = {
+        "HyperParameterTuningJobConfig": described["HyperParameterTuningJobConfig"],
+        "TrainingJobDefinition": described["TrainingJobDefinition"],
+    }
+    trials_before = len(sagemaker.list_training_jobs()["TrainingJobSummaries"])
+    with pytest.raises(ClientError, match="must be 1-32 letters, digits or hyphens"):
+        sagemaker.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="x" * 33, **request)
+    from_zero = {"Name": "l2-regularization", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"] = [from_zero]
+    with pytest.raises(ClientError, match="Logarithmic scaling works only for ranges of values greater than 0"):
+        sagemaker.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="from-zero", **request)
+    assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == trials_before
