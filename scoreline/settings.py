@@ -184,9 +184,10 @@ class Settings(BaseModel):
         default_factory=dict
     )
     # Automatic model tuning (README, "Tuning"), off by default (0): a tuning job of this many training jobs, each
-    # scored by cross-validation (scoreline/tuning.py), this many at a time, replaces the Train step.
-    tuning_max_jobs: Annotated[int, Field(ge=0, le=500)] = 0
-    tuning_max_parallel_jobs: Annotated[int, Field(ge=1, le=100)] = 2
+    # scored by cross-validation (scoreline/tuning.py), this many at a time, replaces the Train step. The limits are
+    # SageMaker's default quotas ("Resource Limits for Automatic Model Tuning"): 750 trials a job, 10 at a time.
+    tuning_max_jobs: Annotated[int, Field(ge=0, le=750)] = 0
+    tuning_max_parallel_jobs: Annotated[int, Field(ge=1, le=10)] = 2
     tuning_strategy: Literal[TUNING_STRATEGIES] = "Random"
     processing_instance_type: InstanceType = "ml.m5.xlarge"
     processing_instance_count: InstanceCount = 1

@@ -64,6 +64,9 @@ def hyperparameter_parser(description: str):
     option(
         "objective-folds", type=int, default=0, help="log a cross-validated objective over this many folds; 0 = none"
     )
+    # A tuning job "automatically sends an additional hyperparameter, _tuning_objective_metric" to each trial ("Define
+    # metrics and environment variables"), which the images' toolkit passes on as an argument like any other.
+    parser.add_argument("--_tuning_objective_metric", default="", help=argparse.SUPPRESS)
     return parser, option
 
 

@@ -2,12 +2,14 @@
 MaxParallelTrainingJobs at a time, each with the definition's StaticHyperParameters and one configuration drawn from
 its ParameterRanges; each trial's objective is the last value its metric definition's regex finds in the trial's log
 (the final metric, local_mode/sagemaker/jobs.py); the best trial is the one with the lowest (Minimize) or highest
-(Maximize) objective. ListTrainingJobsForHyperParameterTuningJob lists the trials ("If the value of this field is
+(Maximize) objective; after ATTEMPTS_WITHOUT_SUCCESS trials without an objective no more start and the job fails.
+ListTrainingJobsForHyperParameterTuningJob lists the trials ("If the value of this field is
 FinalObjectiveMetricValue, any training jobs that did not return an objective metric are not listed").
 
 Random search as the API describes it ("How Hyperparameter Tuning Works": random search "chooses a random combination
 of values from within the ranges that you specify"): each range is drawn independently, Logarithmic ranges
-uniformly in log space, integers rounded, categorical values uniformly, from the job's RandomSeed.
+uniformly in log space (ReverseLogarithmic in log(1 - x)), integers rounded, categorical values uniformly, from the
+job's RandomSeed.
 
 LIMITATIONS (README, "Tuning"): Bayesian search runs as random search (SageMaker's Bayesian optimiser is not
 public); Grid, Hyperband and early stopping fail the job (`refusal`); warm start, MaxRuntimeInSeconds and completion
@@ -26,6 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 _SUPPORTED_STRATEGIES = ("Random", "Bayesian")
+# SageMaker stops a tuning job whose first trials all fail, with the reason "No training job succeeded after 5
+# attempts. Please take a look at the training job failures to get more details." (as failed jobs report it,
+# aws/amazon-sagemaker-examples#2437; the limit is not in the API reference).
+ATTEMPTS_WITHOUT_SUCCESS = 5
 _TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
@@ -41,8 +47,13 @@ def invalid_request(name: str, config: dict) -> str:
         return f"HyperParameterTuningJobName {name!r} must be 1-32 letters, digits or hyphens, not starting with one"
     for kind in ("ContinuousParameterRanges", "IntegerParameterRanges"):
         for item in config.get("ParameterRanges", {}).get(kind, []):
-            if item.get("ScalingType") == "Logarithmic" and float(item["MinValue"]) <= 0:
+            low, high, scaling = float(item["MinValue"]), float(item["MaxValue"]), item.get("ScalingType")
+            if scaling == "Logarithmic" and low <= 0:
                 return f"{item['Name']}: Logarithmic scaling works only for ranges of values greater than 0"
+            # "Reverse logarithmic scaling works only for ranges that are entirely within the range 0<=x<1.0", and
+            # only for continuous ranges (IntegerParameterRange lists no ReverseLogarithmic use).
+            if scaling == "ReverseLogarithmic" and (kind == "IntegerParameterRanges" or low < 0 or high >= 1):
+                return f"{item['Name']}: Reverse logarithmic scaling works only for continuous ranges within 0 <= x < 1"
     return ""
 
 
@@ -72,9 +83,13 @@ def configurations(ranges: dict, count: int, seed: int) -> list[dict[str, str]]:
 
 
 def _draw(generator: random.Random, item: dict) -> float:
+    """Linear (and Auto): uniform; Logarithmic: uniform in log x; ReverseLogarithmic (0 <= x < 1): uniform in
+    log(1 - x), dense near 1 (API reference, ContinuousParameterRange ScalingType)."""
     low, high = float(item["MinValue"]), float(item["MaxValue"])
-    if item.get("ScalingType") in ("Logarithmic", "ReverseLogarithmic") and low > 0:
+    if item.get("ScalingType") == "Logarithmic":
         return math.exp(generator.uniform(math.log(low), math.log(high)))
+    if item.get("ScalingType") == "ReverseLogarithmic":
+        return 1 - math.exp(generator.uniform(math.log(1 - high), math.log(1 - low)))
     return generator.uniform(low, high)
 
 
@@ -92,12 +107,18 @@ def run(job, sagemaker) -> None:
     ranges, seed = config.get("ParameterRanges", {}), config.get("RandomSeed", 0)
     drawn = configurations(ranges, limits["MaxNumberOfTrainingJobs"], seed)
 
-    def trial(numbered: tuple[int, dict]) -> dict:
+    outcomes: list[str] = []
+
+    def trial(numbered: tuple[int, dict]) -> dict | None:
+        if len(outcomes) >= ATTEMPTS_WITHOUT_SUCCESS and "Succeeded" not in outcomes:
+            return None  # SageMaker has given up: no more trials start
         number, tuned = numbered
-        return _run_trial(sagemaker, job.hyper_parameter_tuning_job_name, number, definition, tuned, objective)
+        summary = _run_trial(sagemaker, job.hyper_parameter_tuning_job_name, number, definition, tuned, objective)
+        outcomes.append(summary["ObjectiveStatus"])
+        return summary
 
     with ThreadPoolExecutor(limits["MaxParallelTrainingJobs"], thread_name_prefix="local-tuning") as pool:
-        job.local_trials = list(pool.map(trial, enumerate(drawn, 1)))
+        job.local_trials = [summary for summary in pool.map(trial, enumerate(drawn, 1)) if summary]
     _finish(job, objective)
 
 
@@ -111,7 +132,10 @@ def _run_trial(sagemaker, tuning_name: str, number: int, definition: dict, tuned
         )
         if definition.get(key) is not None
     }  # fmt: skip
-    request["HyperParameters"] = {**definition.get("StaticHyperParameters", {}), **tuned}
+    # "Automatic model tuning automatically sends an additional hyperparameter, _tuning_objective_metric" ("Define
+    # metrics and environment variables"): the training script receives it like the others.
+    objective_name = {"_tuning_objective_metric": objective["MetricName"]}
+    request["HyperParameters"] = {**definition.get("StaticHyperParameters", {}), **tuned, **objective_name}
     created = datetime.now(UTC)
     sagemaker.create_training_job(TrainingJobName=name, **request)
     described = _wait(lambda: sagemaker.describe_training_job(TrainingJobName=name))
@@ -150,11 +174,14 @@ def _finish(job, objective: dict) -> None:
         "Stopped": statuses.count("Stopped"),
     }
     job.objective_status_counters = {"Succeeded": len(scored), "Pending": 0, "Failed": len(statuses) - len(scored)}
-    job.best_training_job = job.OverallBestTrainingJob = scored[0] if scored else None
+    job.best_training_job = scored[0] if scored else None
+    job.OverallBestTrainingJob = None  # documented for warm-start tuning only
     job.hyper_parameter_tuning_job_status = "Completed" if scored else "Failed"
-    if not scored:
-        first = job.local_trials[0]["FailureReason"] if job.local_trials else "no training job was started"
-        job.failure_reason = f"No training job succeeded with an objective metric; the first: {first}"[:1024]
+    if not scored:  # each trial's own reason is its FailureReason
+        job.failure_reason = (
+            f"No training job succeeded after {len(job.local_trials)} attempts. Please take a look at the training "
+            "job failures to get more details."
+        )
     job.tuning_job_completion_details = {}
     job.consumed_resources = {}
     job.hyper_parameter_tuning_end_time = job.last_modified_time = datetime.now(UTC)

@@ -2,8 +2,8 @@
 MaxNumberOfTrainingJobs trials, at most MaxParallelTrainingJobs at a time, each with the static hyperparameters and a
 draw from the ranges; each trial's objective is parsed from its log by the metric definition; the best trial (lowest
 cross-validated loss) is the one Evaluate judges and Register registers. A repeated execution on the same data is a
-cache hit that still finds the earlier tuning job's artifact. A tuning job whose every trial fails fails with the
-first trial's reason."""
+cache hit that still finds the earlier tuning job's artifact. After five trials without an objective the tuning job
+gives up with SageMaker's reason, each trial keeping its own. What SageMaker refuses at the call is refused."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tunin
     log = (tuning_cloud.home / "logs" / "training" / f"{best['TrainingJobName']}.log").read_text()
     assert "cross-validating on" in log and f"objective-loss={_objective(trials[0]):.6f};" in log
     assert best["HyperParameters"]["objective-folds"] == "3" and best["HyperParameters"]["max-iter"] == "60"
+    # Tuning sends each trial the objective's name as a hyperparameter; the scripts accept it.
+    assert best["HyperParameters"]["_tuning_objective_metric"] == OBJECTIVE_METRIC
     # At most PARALLEL at a time: the third trial started after one of the first two had ended.
     by_start = sorted(trials, key=lambda t: t["CreationTime"])
     assert by_start[2]["CreationTime"] >= min(t["TrainingEndTime"] for t in by_start[:2])
@@ -99,21 +101,19 @@ def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tunin
     assert repeated["InferenceSpecification"]["Containers"][1]["ModelDataUrl"] == model_url
 
 
-def test_a_tuning_job_whose_trials_all_fail_fails_with_the_first_reason(tuning_cloud):
+def test_a_tuning_job_gives_up_after_five_trials_without_an_objective(tuning_cloud):
+    """SageMaker stops starting trials once five have failed and none succeeded; each trial keeps its own reason."""
     sagemaker = boto3.client("sagemaker")
     earlier = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"][0]
     described = sagemaker.describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=earlier["HyperParameterTuningJobName"]
     )
     definition = described["TrainingJobDefinition"]
-    definition["StaticHyperParameters"]["objective-folds"] = "1"  # refused by every trial's script
-    config = {
-        **described["HyperParameterTuningJobConfig"],
-        "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
-    }
+    definition["StaticHyperParameters"]["max-iter"] = "many"  # refused by every trial's script as it starts
+    limits = {"MaxNumberOfTrainingJobs": 7, "MaxParallelTrainingJobs": 1}
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="all-trials-fail",
-        HyperParameterTuningJobConfig=config,
+        HyperParameterTuningJobConfig={**described["HyperParameterTuningJobConfig"], "ResourceLimits": limits},
         TrainingJobDefinition=definition,
     )
     failed = until_finished(
@@ -122,12 +122,20 @@ def test_a_tuning_job_whose_trials_all_fail_fails_with_the_first_reason(tuning_c
         timeout=120,
     )
     assert failed["HyperParameterTuningJobStatus"] == "Failed"
-    assert failed["TrainingJobStatusCounters"]["NonRetryableError"] == 2
-    assert "train: cross_validation_folds and objective_folds must be at least 2" in failed["FailureReason"]
-    listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+    assert failed["FailureReason"] == (
+        "No training job succeeded after 5 attempts. Please take a look at the training job failures to get more "
+        "details."
+    )
+    assert failed["TrainingJobStatusCounters"]["NonRetryableError"] == 5
+    trials = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="all-trials-fail")
+    assert len(trials["TrainingJobSummaries"]) == 5
+    for trial in trials["TrainingJobSummaries"]:
+        assert trial["ObjectiveStatus"] == "Failed"
+        assert "invalid int value: 'many'" in trial["FailureReason"]
+    ranked = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="all-trials-fail", SortBy="FinalObjectiveMetricValue"
     )
-    assert listed["TrainingJobSummaries"] == []  # only trials that returned an objective are listed
+    assert ranked["TrainingJobSummaries"] == []  # only trials that returned an objective are listed
 
 
 def test_what_sagemaker_refuses_at_create_is_refused_before_any_trial(tuning_cloud):

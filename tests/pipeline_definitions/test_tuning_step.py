@@ -5,6 +5,7 @@ tuning job's own output path. Tuning off leaves the definition without a Tune st
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -29,9 +30,16 @@ BEST_TRIAL = {
 
 
 def _steps(**changes) -> dict:
+    return _built(tuple(sorted(changes.items())))
+
+
+@functools.cache
+def _built(changes: tuple) -> dict:
     from pipeline_definitions.training_pipeline import build_definition
 
-    spec = PipelineSpec(**{**DEFAULT_SPEC.__dict__, "tuning_max_jobs": 6, "tuning_max_parallel_jobs": 3, **changes})
+    spec = PipelineSpec(
+        **{**DEFAULT_SPEC.__dict__, "tuning_max_jobs": 6, "tuning_max_parallel_jobs": 3, **dict(changes)}
+    )
     return nested_steps(json.loads(build_definition(spec)))
 
 
