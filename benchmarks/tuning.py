@@ -26,7 +26,8 @@ TRIALS = 8  # the budget the README suggests (tuning_max_jobs=8)
 def measure(work: Path, flavours, data_set: str = "california", seeds=SEEDS, trials: int = TRIALS,
             rows: int | None = None) -> dict:  # fmt: skip
     """{"data_set", "metric", "rows", "test_rows", "seeds", "trials", <flavour>: {"tuned", "default", "improvement",
-    "tuning_seconds", "default_seconds", "chosen"}}: means ± sd over the seeds."""
+    "tuning_seconds", "default_seconds": means ± sd over the seeds; "chosen", "objectives": per seed, the best
+    trial's hyperparameters and every trial's objective}}."""
     metric, _ = DATA_SETS[data_set]
     loader, target = DATASETS[data_set]
     data = loader()
@@ -38,7 +39,7 @@ def measure(work: Path, flavours, data_set: str = "california", seeds=SEEDS, tri
             folder = work / f"tuning-{data_set}-{seed}"
             processed = artifacts.build_features(data, folder, target, "--seed", str(seed))
             default = artifacts.train(flavour, processed, folder / f"{flavour}-default")
-            tuned, seconds, chosen = _tune(flavour, processed, folder, trials)
+            tuned, seconds, objectives, chosen = _tune(flavour, processed, folder, trials)
             for name, trained in (("default", default), ("tuned", tuned)):
                 report = artifacts.evaluate(trained, folder / f"{flavour}-{name}", target)
                 section = next(key for key in SECTIONS if key in report)
@@ -47,25 +48,31 @@ def measure(work: Path, flavours, data_set: str = "california", seeds=SEEDS, tri
             per_seed.setdefault("tuning_seconds", []).append(seconds)
             per_seed.setdefault("default_seconds", []).append(default.train_seconds)
             per_seed.setdefault("chosen", []).append(chosen)
-        chosen = per_seed.pop("chosen")
+            per_seed.setdefault("objectives", []).append(objectives)
+        chosen, objectives = per_seed.pop("chosen"), per_seed.pop("objectives")
         entry[flavour] = {key: summary(values) for key, values in per_seed.items()}
         lower_is_better = 1 if metric == "rmse" else -1
         gains = [lower_is_better * (d - t) for d, t in zip(per_seed["default"], per_seed["tuned"], strict=True)]
         entry[flavour]["improvement"] = summary(gains)
-        entry[flavour]["chosen"] = chosen
+        entry[flavour]["chosen"], entry[flavour]["objectives"] = chosen, objectives
     return entry
 
 
+def drawn_trials(flavour: str, trials: int) -> list[dict[str, str]]:
+    """The configurations the pipeline's tuning job tries, drawn as the local cloud draws them."""
+    return configurations(parameter_ranges(flavour, {}), trials, TUNING_SEED)
+
+
 def _tune(flavour: str, processed: Path, folder: Path, trials: int):
-    """The best of `trials` trials by objective: (its artifacts, the trials' training seconds, its hyperparameters)."""
-    drawn = configurations(parameter_ranges(flavour, {}), trials, TUNING_SEED)
+    """The best of `trials` trials by objective: (its artifacts, the trials' training seconds, every trial's
+    objective, its hyperparameters)."""
     scored = []
-    for number, tuned in enumerate(drawn, 1):
+    for number, tuned in enumerate(drawn_trials(flavour, trials), 1):
         hyperparameters = {**tuned, "objective-folds": str(OBJECTIVE_FOLDS)}
         trained = artifacts.train(flavour, processed, folder / f"{flavour}-trial-{number}", hyperparameters)
         scored.append((float(re.findall(OBJECTIVE_REGEX, trained.log)[-1]), number, trained, tuned))
     best = min(scored, key=lambda trial: trial[:2])
-    return best[2], sum(trial[2].train_seconds for trial in scored), best[3]
+    return best[2], sum(trial[2].train_seconds for trial in scored), [trial[0] for trial in scored], best[3]
 
 
 def table_rows(entry: dict) -> list[tuple[str, str, str]]:
