@@ -162,9 +162,8 @@ class PipelineRun:
             name_length=32,  # HyperParameterTuningJobName: "Maximum length of 32"
         )
         job = self._properties[step["Name"]]
-        order = "Ascending" if job["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["Type"] == (
-            "Minimize"
-        ) else "Descending"  # fmt: skip
+        objective = job["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+        order = "Ascending" if objective["Type"] == "Minimize" else "Descending"
         job["TrainingJobSummaries"] = self._sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=job["HyperParameterTuningJobName"],
             SortBy="FinalObjectiveMetricValue",
