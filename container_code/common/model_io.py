@@ -199,6 +199,7 @@ def cross_validate(train, args, folds: int | None = None, repeats: int | None = 
 
     import inference  # the flavour's handlers, beside this file in the training image as in the artifact's code/
 
+    folds_setting = "cross_validation_folds" if folds is None else "objective_folds"
     folds, repeats = folds or args.cross_validation_folds, repeats or args.cross_validation_repeats
     if not one_process():
         raise InputError("tuning cross-validates each trial in one process: set training_instance_count to 1")
@@ -208,9 +209,7 @@ def cross_validate(train, args, folds: int | None = None, repeats: int | None = 
     features, target = np.concatenate([x_train, x_validation]), np.concatenate([y_train, y_validation])
     classify = is_classification(schema)
     if folds < 2 or repeats < 1:
-        raise InputError(
-            "cross_validation_folds and objective_folds must be at least 2 and cross_validation_repeats at least 1"
-        )
+        raise InputError(f"{folds_setting} must be at least 2 and cross_validation_repeats at least 1")
     shape = (repeats, len(target)) + ((len(schema["classes"]),) if classify else ())
     predictions, assignments = np.zeros(shape), np.zeros(shape[:2], dtype=np.int64)
     print(f"cross-validating on {len(target)} rows: {folds} folds x {repeats} repeats", flush=True)

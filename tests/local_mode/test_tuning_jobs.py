@@ -7,6 +7,8 @@ gives up with SageMaker's reason, each trial keeping its own. What SageMaker ref
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -15,6 +17,7 @@ from demo.synth import synthesize
 from local_mode import storage
 from scoreline.tuning import OBJECTIVE_METRIC, SEARCH_SPACES
 from tests.local_mode.conftest import local_cloud, registered_version, run_pipeline, until_finished
+from tests.pipeline_definitions.definitions import nested_steps
 
 TRIALS, PARALLEL = 3, 2
 
@@ -37,6 +40,26 @@ def tuning_cloud(tmp_path_factory, housing):
         yield cloud
 
 
+def _deployed_tuning_request(cloud) -> dict:
+    """The deployed Tune step's request, its pipeline expressions resolved as an execution would: the instance type
+    parameter's default, the channels and the output under this app's pipeline/ prefix (the job role's)."""
+    definition = json.loads(
+        boto3.client("sagemaker").describe_pipeline(PipelineName=cloud.deployment.pipelines[0])["PipelineDefinition"]
+    )
+    bucket = cloud.deployment.bucket_for("DataBucket")
+
+    def resolved(value, field=""):
+        if isinstance(value, dict) and value.keys() & {"Get", "Std:Join"}:
+            return "ml.m5.xlarge" if field == "InstanceType" else f"s3://{bucket}/pipeline/by-hand/{field.lower()}"
+        if isinstance(value, dict):
+            return {key: resolved(item, key) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolved(item, field) for item in value]
+        return value
+
+    return resolved(nested_steps(definition)["Tune"]["Arguments"])
+
+
 def _steps(execution: dict) -> dict[str, dict]:
     steps = boto3.client("sagemaker").list_pipeline_execution_steps(
         PipelineExecutionArn=execution["PipelineExecutionArn"]
@@ -48,6 +71,8 @@ def _objective(trial: dict) -> float:
     return trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
 
 
+# Slow (two pipeline executions, each trial four fits): the other tests here run a tuning job in make test.
+@pytest.mark.slow
 def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tuning_cloud):
     sagemaker = boto3.client("sagemaker")
     execution = run_pipeline(tuning_cloud)
@@ -104,16 +129,13 @@ def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tunin
 def test_a_tuning_job_gives_up_after_five_trials_without_an_objective(tuning_cloud):
     """SageMaker stops starting trials once five have failed and none succeeded; each trial keeps its own reason."""
     sagemaker = boto3.client("sagemaker")
-    earlier = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"][0]
-    described = sagemaker.describe_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=earlier["HyperParameterTuningJobName"]
-    )
-    definition = described["TrainingJobDefinition"]
+    request = _deployed_tuning_request(tuning_cloud)
+    definition = request["TrainingJobDefinition"]
     definition["StaticHyperParameters"]["max-iter"] = "many"  # refused by every trial's script as it starts
     limits = {"MaxNumberOfTrainingJobs": 7, "MaxParallelTrainingJobs": 1}
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="all-trials-fail",
-        HyperParameterTuningJobConfig={**described["HyperParameterTuningJobConfig"], "ResourceLimits": limits},
+        HyperParameterTuningJobConfig={**request["HyperParameterTuningJobConfig"], "ResourceLimits": limits},
         TrainingJobDefinition=definition,
     )
     failed = until_finished(
@@ -140,14 +162,7 @@ def test_a_tuning_job_gives_up_after_five_trials_without_an_objective(tuning_clo
 
 def test_what_sagemaker_refuses_at_create_is_refused_before_any_trial(tuning_cloud):
     sagemaker = boto3.client("sagemaker")
-    earlier = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"][0]
-    described = sagemaker.describe_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=earlier["HyperParameterTuningJobName"]
-    )
-    request = {
-        "HyperParameterTuningJobConfig": described["HyperParameterTuningJobConfig"],
-        "TrainingJobDefinition": described["TrainingJobDefinition"],
-    }
+    request = _deployed_tuning_request(tuning_cloud)
     trials_before = len(sagemaker.list_training_jobs()["TrainingJobSummaries"])
     with pytest.raises(ClientError, match="must be 1-32 letters, digits or hyphens"):
         sagemaker.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="x" * 33, **request)
