@@ -124,12 +124,9 @@ def _create_hyper_parameter_tuning_job(original, backend, *args, **kwargs):
     arn = original(backend, *args, **kwargs)
     if listener_of(backend) is not None:
         job = backend.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]]
-        job.hyper_parameter_tuning_job_status, job.best_training_job, job.OverallBestTrainingJob = (
-            "InProgress",
-            None,
-            None,
-        )
-        job.hyper_parameter_tuning_end_time, job.local_trials = None, []
+        job.hyper_parameter_tuning_job_status, job.hyper_parameter_tuning_end_time = "InProgress", None
+        job.best_training_job = job.OverallBestTrainingJob = None
+        job.local_trials = []
         listener_of(backend).tuning_job_created(job.hyper_parameter_tuning_job_name)
     return arn
 
@@ -148,7 +145,7 @@ def _list_training_jobs_for_hyper_parameter_tuning_job(original, response) -> Ac
     trials = list(getattr(job, "local_trials", []))
     sort_by, order = response._get_param("SortBy", "Name"), response._get_param("SortOrder", "Ascending")
     if sort_by == "FinalObjectiveMetricValue":
-        trials = ranked(trials, "Minimize")
+        trials = ranked(trials, "Minimize")  # those with an objective, by ascending value
     else:
         field = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}[sort_by]
         trials = sorted(trials, key=lambda trial: trial[field])

@@ -190,7 +190,7 @@ class PipelineRun:
         create(**{f"{label}Name": name}, **arguments)
         record.metadata = {metadata_key: {"Arn": describe_job(**{f"{label}Name": name})[f"{label}Arn"]}}
         self._on_step()
-        job = _wait(lambda: describe_job(**{f"{label}Name": name}), f"{label}Status")
+        job = wait_until_finished(lambda: describe_job(**{f"{label}Name": name}), f"{label}Status")
         if job[f"{label}Status"] != "Completed":
             raise StepFailed(step["Name"], job.get("FailureReason") or f"{label} {name} {job[f'{label}Status']}")
         self._properties[step["Name"]] = job
@@ -352,7 +352,8 @@ def _in_dependency_order(steps: list[dict]) -> list[dict]:
     return ordered
 
 
-def _wait(describe: Callable[[], dict], status_key: str, interval: float = 0.1) -> dict:
+def wait_until_finished(describe: Callable[[], dict], status_key: str, interval: float = 0.1) -> dict:
+    """`describe()` again until its `status_key` is terminal (Completed, Failed, Stopped); its last answer."""
     while True:
         job = describe()
         if job[status_key] in _TERMINAL:

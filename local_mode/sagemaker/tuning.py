@@ -23,16 +23,16 @@ import math
 import random
 import re
 import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+
+from local_mode.sagemaker.pipelines import wait_until_finished
 
 _SUPPORTED_STRATEGIES = ("Random", "Bayesian")
 # SageMaker stops a tuning job whose first trials all fail, with the reason "No training job succeeded after 5
 # attempts. Please take a look at the training job failures to get more details." (as failed jobs report it,
 # aws/amazon-sagemaker-examples#2437; the limit is not in the API reference).
 ATTEMPTS_WITHOUT_SUCCESS = 5
-_TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
 # HyperParameterTuningJobName: "Pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}" (API reference).
@@ -138,7 +138,7 @@ def _run_trial(sagemaker, tuning_name: str, number: int, definition: dict, tuned
     request["HyperParameters"] = {**definition.get("StaticHyperParameters", {}), **tuned, **objective_name}
     created = datetime.now(UTC)
     sagemaker.create_training_job(TrainingJobName=name, **request)
-    described = _wait(lambda: sagemaker.describe_training_job(TrainingJobName=name))
+    described = wait_until_finished(lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
     summary = {
         "TrainingJobName": name,
         "TrainingJobArn": described["TrainingJobArn"],
@@ -195,11 +195,3 @@ def ranked(trials: list[dict], objective_type: str) -> list[dict]:
         key=lambda trial: trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
         reverse=objective_type == "Maximize",
     )
-
-
-def _wait(describe, interval: float = 0.1) -> dict:
-    while True:
-        described = describe()
-        if described["TrainingJobStatus"] in _TERMINAL:
-            return described
-        time.sleep(interval)
