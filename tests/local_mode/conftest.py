@@ -92,6 +92,20 @@ def registered_version(execution: dict) -> str:
     return next(step["Metadata"]["RegisterModel"]["Arn"] for step in steps if "RegisterModel" in step["Metadata"])
 
 
+def steps_of(execution: dict) -> dict[str, dict]:
+    """An execution's steps by name (ListPipelineExecutionSteps)."""
+    steps = boto3.client("sagemaker").list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineExecutionSteps"]
+    return {step["StepName"]: step for step in steps}
+
+
+def model_artifact(version_arn: str) -> str:
+    """The registered version's model container artifact (the second container, after the features)."""
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=version_arn)
+    return package["InferenceSpecification"]["Containers"][-1]["ModelDataUrl"]
+
+
 def alert_subscriber(queue_name: str) -> str:
     """A plain queue subscribed to the alert topic, its URL: what reaches the topic arrives there."""
     sqs, sns = boto3.client("sqs"), boto3.client("sns")

@@ -14,21 +14,9 @@ import boto3
 import pytest
 
 from local_mode import storage
-from tests.local_mode.conftest import registered_version, run_pipeline
+from tests.local_mode.conftest import model_artifact, registered_version, run_pipeline, steps_of
 
 CACHED = ["Preprocess", "Train", "Evaluate"]
-
-
-def steps_of(execution: dict) -> dict[str, dict]:
-    steps = boto3.client("sagemaker").list_pipeline_execution_steps(
-        PipelineExecutionArn=execution["PipelineExecutionArn"]
-    )["PipelineExecutionSteps"]
-    return {step["StepName"]: step for step in steps}
-
-
-def model_artifact(version_arn: str) -> str:
-    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=version_arn)
-    return package["InferenceSpecification"]["Containers"][-1]["ModelDataUrl"]
 
 
 def evaluation_report(cloud, execution: dict) -> dict:

@@ -16,7 +16,14 @@ from botocore.exceptions import ClientError
 from demo.synth import synthesize
 from local_mode import storage
 from scoreline.tuning import OBJECTIVE_METRIC, SEARCH_SPACES
-from tests.local_mode.conftest import local_cloud, registered_version, run_pipeline, until_finished
+from tests.local_mode.conftest import (
+    local_cloud,
+    model_artifact,
+    registered_version,
+    run_pipeline,
+    steps_of,
+    until_finished,
+)
 from tests.pipeline_definitions.definitions import nested_steps
 
 TRIALS, PARALLEL = 3, 2
@@ -60,13 +67,6 @@ def _deployed_tuning_request(cloud) -> dict:
     return resolved(nested_steps(definition)["Tune"]["Arguments"])
 
 
-def _steps(execution: dict) -> dict[str, dict]:
-    steps = boto3.client("sagemaker").list_pipeline_execution_steps(
-        PipelineExecutionArn=execution["PipelineExecutionArn"]
-    )["PipelineExecutionSteps"]
-    return {step["StepName"]: step for step in steps}
-
-
 def _objective(trial: dict) -> float:
     return trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
 
@@ -77,7 +77,7 @@ def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tunin
     sagemaker = boto3.client("sagemaker")
     execution = run_pipeline(tuning_cloud)
     assert execution["PipelineExecutionStatus"] == "Succeeded", execution.get("FailureReason")
-    steps = _steps(execution)
+    steps = steps_of(execution)
     assert "Train" not in steps and steps["Tune"]["StepStatus"] == "Succeeded"
     name = steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
     assert len(name) <= 32
@@ -109,8 +109,7 @@ def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tunin
     by_start = sorted(trials, key=lambda t: t["CreationTime"])
     assert by_start[2]["CreationTime"] >= min(t["TrainingEndTime"] for t in by_start[:2])
     # Evaluate judged, and Register registered, the best trial's artifact.
-    package = sagemaker.describe_model_package(ModelPackageName=registered_version(execution))
-    model_url = package["InferenceSpecification"]["Containers"][1]["ModelDataUrl"]
+    model_url = model_artifact(registered_version(execution))
     assert model_url == best["ModelArtifacts"]["S3ModelArtifacts"]
     evaluate = sagemaker.describe_processing_job(
         ProcessingJobName=steps["Evaluate"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
@@ -121,9 +120,8 @@ def test_the_best_of_the_trials_by_cross_validated_objective_is_registered(tunin
     # The same data again: the Tune step is a cache hit, and the best artifact is still the earlier job's.
     again = run_pipeline(tuning_cloud)
     assert again["PipelineExecutionStatus"] == "Succeeded", again.get("FailureReason")
-    assert "CacheHitResult" in _steps(again)["Tune"]
-    repeated = sagemaker.describe_model_package(ModelPackageName=registered_version(again))
-    assert repeated["InferenceSpecification"]["Containers"][1]["ModelDataUrl"] == model_url
+    assert "CacheHitResult" in steps_of(again)["Tune"]
+    assert model_artifact(registered_version(again)) == model_url
 
 
 def test_a_tuning_job_gives_up_after_five_trials_without_an_objective(tuning_cloud):
