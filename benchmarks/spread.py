@@ -43,8 +43,7 @@ def measure(work: Path, flavours, seeds=SEEDS, hyperparameters: dict | None = No
             for flavour in flavours:
                 trained = artifacts.train(flavour, processed, folder, (hyperparameters or {}).get(flavour))
                 report = artifacts.evaluate(trained, folder, target)
-                section = next(key for key in SECTIONS if key in report)
-                values.setdefault(flavour, []).append(report[section][metric]["value"])
+                values.setdefault(flavour, []).append(reported_metric(report, metric))
                 values.setdefault(f"{flavour}_train_seconds", []).append(trained.train_seconds)
             for baseline in baselines:  # the same rows for every flavour: the last report's are everyone's
                 values.setdefault(baseline, []).append(report["baseline_metrics"][baseline][metric]["value"])
@@ -53,6 +52,12 @@ def measure(work: Path, flavours, seeds=SEEDS, hyperparameters: dict | None = No
             entry[key] = summary(measured)
         results[name] = entry
     return results
+
+
+def reported_metric(report: dict, metric: str) -> float:
+    """The candidate's `metric` in an evaluation.json, whichever problem type's section holds it."""
+    section = next(key for key in SECTIONS if key in report)
+    return report[section][metric]["value"]
 
 
 def summary(values: list[float]) -> dict:

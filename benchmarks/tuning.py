@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 
 from benchmarks import artifacts
-from benchmarks.spread import DATA_SETS, SECTIONS, summary
+from benchmarks.spread import DATA_SETS, reported_metric, summary
 from demo.data import DATASETS
 from local_mode.sagemaker.tuning import configurations
 from scoreline.settings import FLAVOURS
@@ -34,26 +34,27 @@ def measure(work: Path, flavours, data_set: str = "california", seeds=SEEDS, tri
     data = loader()
     data = data.head(rows) if rows else data
     entry: dict = {"data_set": data_set, "metric": metric, "rows": len(data), "seeds": list(seeds), "trials": trials}
-    for flavour in flavours:
-        per_seed: dict[str, list] = {}
-        for seed in seeds:
-            folder = work / f"tuning-{data_set}-{seed}"
-            processed = artifacts.build_features(data, folder, target, "--seed", str(seed))
+    per_seed: dict[str, dict[str, list]] = {flavour: {} for flavour in flavours}
+    for seed in seeds:
+        folder = work / f"tuning-{data_set}-{seed}"
+        processed = artifacts.build_features(data, folder, target, "--seed", str(seed))
+        for flavour in flavours:
             default = artifacts.train(flavour, processed, folder / f"{flavour}-default")
             tuned, seconds, objectives, chosen = _tune(flavour, processed, folder, trials)
+            measured = per_seed[flavour]
             for name, trained in (("default", default), ("tuned", tuned)):
                 report = artifacts.evaluate(trained, folder / f"{flavour}-{name}", target)
-                section = next(key for key in SECTIONS if key in report)
-                per_seed.setdefault(name, []).append(report[section][metric]["value"])
+                measured.setdefault(name, []).append(reported_metric(report, metric))
             entry["test_rows"] = report["row_count"]
-            per_seed.setdefault("tuning_seconds", []).append(seconds)
-            per_seed.setdefault("default_seconds", []).append(default.train_seconds)
-            per_seed.setdefault("chosen", []).append(chosen)
-            per_seed.setdefault("objectives", []).append(objectives)
-        chosen, objectives = per_seed.pop("chosen"), per_seed.pop("objectives")
-        entry[flavour] = {key: summary(values) for key, values in per_seed.items()}
-        lower_is_better = 1 if metric == "rmse" else -1
-        gains = [lower_is_better * (d - t) for d, t in zip(per_seed["default"], per_seed["tuned"], strict=True)]
+            measured.setdefault("tuning_seconds", []).append(seconds)
+            measured.setdefault("default_seconds", []).append(default.train_seconds)
+            measured.setdefault("chosen", []).append(chosen)
+            measured.setdefault("objectives", []).append(objectives)
+    lower_is_better = 1 if metric == "rmse" else -1
+    for flavour, measured in per_seed.items():
+        chosen, objectives = measured.pop("chosen"), measured.pop("objectives")
+        entry[flavour] = {key: summary(values) for key, values in measured.items()}
+        gains = [lower_is_better * (d - t) for d, t in zip(measured["default"], measured["tuned"], strict=True)]
         entry[flavour]["improvement"] = summary(gains)
         entry[flavour]["chosen"], entry[flavour]["objectives"] = chosen, objectives
     return entry
