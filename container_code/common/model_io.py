@@ -93,6 +93,10 @@ def run_training(train, args) -> int:
             if rows is not None and rows < args.cross_validation_below_rows and one_process():
                 loss = cross_validate(train, args)
             elif args.objective_folds:
+                if not one_process():
+                    raise InputError(
+                        "tuning cross-validates each trial in one process: set training_instance_count to 1"
+                    )
                 loss = cross_validate(train, args, args.objective_folds, repeats=1, keep=False)
         if args.objective_folds:
             print(f"objective-loss={loss:.6f};", flush=True)
@@ -201,8 +205,6 @@ def cross_validate(train, args, folds: int | None = None, repeats: int | None = 
 
     folds_setting = "cross_validation_folds" if folds is None else "objective_folds"
     folds, repeats = folds or args.cross_validation_folds, repeats or args.cross_validation_repeats
-    if not one_process():
-        raise InputError("tuning cross-validates each trial in one process: set training_instance_count to 1")
     schema = read_schema(args.schema)
     x_train, y_train = read_channel(args.train)
     x_validation, y_validation = read_channel(args.validation)
