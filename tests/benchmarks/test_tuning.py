@@ -3,6 +3,11 @@ defaults on the same splits, and what the trials cost."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks import spread, tuning
@@ -39,3 +44,28 @@ def test_the_tuned_model_is_the_trial_with_the_lowest_cross_validated_objective(
     best = min(range(2), key=lambda number: objectives[number])
     assert figures["chosen"] == [tuning.drawn_trials("sklearn", 2)[best]]
     assert figures["tuning_seconds"]["mean"] > figures["default_seconds"]["mean"]  # four fits a trial against one
+
+
+@pytest.mark.slow
+def test_the_tuning_switch_adds_its_flavours_beside_the_figures_measured_before(tmp_path):
+    """`make bench BENCH_ARGS="--tuning --quick --tuning-flavours sklearn"`: a flavour measured earlier stays."""
+    output = tmp_path / "results.json"
+    names = ("tuned", "default", "improvement", "tuning_seconds", "default_seconds")
+    earlier_pytorch = {
+        name: spread.summary([value]) for name, value in zip(names, (0.49, 0.48, -0.01, 170, 12), strict=True)
+    }
+    output.write_text(json.dumps({"synth": {"warm_ratio": 1.0}, "tuning": {"pytorch": earlier_pytorch}}))
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--tuning", "--quick", "--tuning-flavours", "sklearn"]
+        + ["--output", str(output)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    results = json.loads(output.read_text())
+    assert results["synth"] == {"warm_ratio": 1.0}
+    assert results["tuning"]["pytorch"] == earlier_pytorch and results["tuning"]["quick"] is True
+    assert results["tuning"]["trials"] == 2 and len(results["tuning"]["sklearn"]["chosen"]) == 1
+    assert "sklearn tuning cost" in process.stdout
